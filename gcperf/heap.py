@@ -1,0 +1,266 @@
+"""The population of GC-tracked objects, held as cohorts in generations.
+
+CPython appends a newly tracked object to generation 0 and moves whole
+generations at once, so the objects allocated between two consecutive collection
+boundaries (collections, ``gc.freeze()``) stay together for life: a *cohort*.
+Each generation is a list of cohorts, oldest first, and every question the
+collector asks ("how many objects are in generations 0..g?", "which of them are
+unreachable cyclic garbage?") is answered per cohort with binary searches on
+sorted death positions. Objects are never materialised one by one.
+
+Positions ("seq") order every event of a run: allocations, frees, moments when
+a cyclic group becomes unreachable, eval-breaker checkpoints and explicit calls.
+An object allocated at seq ``a`` is part of a collection at ``tau`` iff
+``a < tau``; it is still present iff it was not freed before ``tau``.
+
+Object kinds (per allocation):
+
+* tracked: stays in the generations until freed by reference counting or, if it
+  dies as cyclic garbage, until a collection frees its cycle;
+* untrack-at-first-collection: a tuple of atomic values; examined by the first
+  collection that sees it, then untracked (``untrack_tuples``) and forgotten;
+* never tracked: counted by ``count0`` but never in a generation.
+
+A cycle is freed only when all of its members are in the generations being
+collected (CPYTHON_GC.md §10.3). Members of a cycle are allocated in order, so the
+test is whether the cycle's oldest member (``head``) lies at or after the first
+allocation index of the oldest generation collected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NEVER = np.iinfo(np.int64).max
+_EMPTY = np.empty(0, dtype=np.int64)
+
+FLAG_CYCLIC = np.uint8(1)
+FLAG_ATOMIC = np.uint8(2)  # untracked by the first collection that sees it
+FLAG_UNTRACKED = np.uint8(4)  # counted, never tracked
+
+
+@dataclass
+class Cohort:
+    """Objects that entered the heap between two collection boundaries.
+
+    Attributes:
+        start: allocation index of the first slot of the cohort's segment.
+        rc: sorted death positions of tracked objects freed by reference counting.
+        immortal: tracked objects that are never freed during the run.
+        cyc: sorted positions at which tracked cyclic objects became (or will
+            become) unreachable; present until a collection frees them.
+        head: allocation index of the oldest member of each ``cyc`` entry's cycle.
+        urc: sorted death positions of untrack-at-first-collection objects.
+        uimm: untrack-at-first-collection objects never freed.
+    """
+
+    start: int
+    rc: np.ndarray
+    immortal: int
+    cyc: np.ndarray
+    head: np.ndarray
+    urc: np.ndarray
+    uimm: int
+
+    def tracked(self, tau: int) -> int:
+        """Tracked objects present at ``tau`` (alive or uncollected garbage)."""
+        return (
+            len(self.rc) - int(np.searchsorted(self.rc, tau))
+            + self.immortal
+            + len(self.cyc)
+            + len(self.urc) - int(np.searchsorted(self.urc, tau))
+            + self.uimm
+        )
+
+    def garbage(self, tau: int) -> int:
+        """Cyclic objects that are unreachable at ``tau``."""
+        return int(np.searchsorted(self.cyc, tau))
+
+    def size_hint(self) -> int:
+        """Stored entries (for merge decisions), dead ones included."""
+        return len(self.rc) + len(self.cyc) + len(self.urc)
+
+
+def make_cohort(start: int, death: np.ndarray, flags: np.ndarray | None, head: np.ndarray | None,
+                tau: int) -> Cohort:
+    """Build a cohort from the candidates of a segment, as present at ``tau``.
+
+    Args:
+        start: allocation index of the segment's first slot.
+        death: per candidate, its death position (freed by refcount), its
+            unreachability position if cyclic, or NEVER.
+        flags: per candidate kind bits (None: all plain tracked).
+        head: per candidate cycle head (None: every cycle is the object alone).
+        tau: the boundary position; objects freed before it are dropped.
+    """
+    if flags is None:
+        alive = death[death > tau]
+        fin = alive[alive != NEVER]
+        fin.sort()
+        return Cohort(start, fin, len(alive) - len(fin), _EMPTY, _EMPTY, _EMPTY, 0)
+    cyc_mask = (flags & FLAG_CYCLIC) != 0
+    keep = (death > tau) | cyc_mask
+    keep &= (flags & FLAG_UNTRACKED) == 0
+    d = death[keep]
+    f = flags[keep]
+    is_cyc = (f & FLAG_CYCLIC) != 0
+    is_atomic = (f & FLAG_ATOMIC) != 0
+    plain = ~(is_cyc | is_atomic)
+    rc = d[plain]
+    rc_fin = rc[rc != NEVER]
+    rc_fin.sort()
+    cyc = d[is_cyc]
+    if head is None:
+        # a lone self-referencing object: its own head, always collectable
+        hd = np.full(len(cyc), np.iinfo(np.int64).max, dtype=np.int64)
+    else:
+        hd = head[keep][is_cyc]
+    order = np.argsort(cyc, kind="stable")
+    urc = d[is_atomic]
+    urc_fin = urc[urc != NEVER]
+    urc_fin.sort()
+    return Cohort(start, rc_fin, len(rc) - len(rc_fin), cyc[order], hd[order], urc_fin,
+                  len(urc) - len(urc_fin))
+
+
+def merge_cohorts(cohorts: list[Cohort], tau: int) -> Cohort:
+    """Merge cohorts (oldest first) into one, dropping objects freed before ``tau``."""
+    if len(cohorts) == 1:
+        return _compact(cohorts[0], tau)
+    rc = np.concatenate([c.rc[np.searchsorted(c.rc, tau):] for c in cohorts])
+    rc.sort(kind="stable")  # concatenated sorted runs: timsort merges them in linear time
+    cyc = np.concatenate([c.cyc for c in cohorts])
+    head = np.concatenate([c.head for c in cohorts])
+    order = np.argsort(cyc, kind="stable")
+    urc = np.concatenate([c.urc[np.searchsorted(c.urc, tau):] for c in cohorts])
+    urc.sort(kind="stable")
+    return Cohort(
+        cohorts[0].start,
+        rc,
+        sum(c.immortal for c in cohorts),
+        cyc[order],
+        head[order],
+        urc,
+        sum(c.uimm for c in cohorts),
+    )
+
+
+def _compact(c: Cohort, tau: int) -> Cohort:
+    k = int(np.searchsorted(c.rc, tau))
+    ku = int(np.searchsorted(c.urc, tau))
+    if k == 0 and ku == 0:
+        return c
+    rc = c.rc[k:]
+    urc = c.urc[ku:]
+    # copy once the dead prefix dominates, so freed memory is actually released
+    if k > len(rc):
+        rc = rc.copy()
+    if ku > len(urc):
+        urc = urc.copy()
+    return Cohort(c.start, rc, c.immortal, c.cyc, c.head, urc, c.uimm)
+
+
+@dataclass
+class CollectionResult:
+    """What one collection found."""
+
+    examined: int  # tracked objects in the collected generations
+    freed: int  # cyclic garbage freed
+    survivors: int  # tracked objects left in the collected generations (after untracking)
+    untracked: int  # tuples untracked by this collection
+    stuck: int  # unreachable objects kept because their cycle reaches an older generation
+    freed_unreach: np.ndarray  # unreachability positions of the freed objects
+
+
+class Heap:
+    """Generations 0-2 and the permanent generation, as lists of cohorts.
+
+    Args:
+        baseline_objects: tracked, never-freed objects already in generation 2 at
+            the start (the interpreter's own objects after start-up).
+    """
+
+    def __init__(self, baseline_objects: int = 0):
+        self.gens: list[list[Cohort]] = [[], [], []]
+        self.permanent: list[Cohort] = []
+        if baseline_objects:
+            self.gens[2].append(Cohort(-1, _EMPTY, int(baseline_objects), _EMPTY, _EMPTY, _EMPTY, 0))
+
+    def sizes(self, tau: int) -> tuple[int, int, int, int]:
+        """Tracked objects present at ``tau`` in generations 0, 1, 2 and permanent.
+
+        The open segment (not yet a cohort) is not included: see the engine.
+        """
+        g0, g1, g2 = (sum(c.tracked(tau) for c in gen) for gen in self.gens)
+        return g0, g1, g2, sum(c.tracked(tau) for c in self.permanent)
+
+    def garbage(self, tau: int) -> int:
+        """Uncollected cyclic garbage at ``tau`` in all generations."""
+        return sum(c.garbage(tau) for gen in (*self.gens, self.permanent) for c in gen)
+
+    def collect(self, g: int, segment: Cohort, tau: int) -> CollectionResult:
+        """Collect generations ``0..g`` at ``tau``; ``segment`` is the open generation 0 part.
+
+        Survivors move to generation ``g + 1`` (generation 2 survivors stay).
+        """
+        # oldest first: generation g's cohorts, ..., generation 0's, the open segment
+        parts = [c for gen in reversed(self.gens[: g + 1]) for c in gen]
+        parts.append(segment)
+        boundary = parts[0].start
+        examined = freed = untracked = stuck = 0
+        freed_unreach = []
+        kept: list[Cohort] = []
+        for c in parts:
+            examined += c.tracked(tau)
+            n_atomic = len(c.urc) - int(np.searchsorted(c.urc, tau)) + c.uimm
+            untracked += n_atomic
+            kg = c.garbage(tau)
+            cyc, head = c.cyc, c.head
+            if kg:
+                # heads of lone cycles are stored as NEVER, i.e. always >= boundary
+                collectable = head[:kg] >= boundary
+                nfree = int(collectable.sum())
+                if nfree == kg:
+                    freed_unreach.append(cyc[:kg])
+                    cyc, head = cyc[kg:], head[kg:]
+                else:
+                    freed_unreach.append(cyc[:kg][collectable])
+                    keep_mask = np.ones(len(cyc), dtype=bool)
+                    keep_mask[:kg] = ~collectable
+                    cyc, head = cyc[keep_mask], head[keep_mask]
+                    stuck += kg - nfree
+                freed += nfree
+            k = int(np.searchsorted(c.rc, tau))
+            kept.append(Cohort(c.start, c.rc[k:], c.immortal, cyc, head, _EMPTY, 0))
+        survivors = examined - freed - untracked
+        merged = merge_cohorts(kept, tau)
+        for i in range(g + 1):
+            self.gens[i] = []
+        target = min(g + 1, 2)
+        self.gens[target].append(merged)
+        if target == 2:
+            self._balance(tau)
+        fu = np.concatenate(freed_unreach) if freed_unreach else _EMPTY
+        return CollectionResult(examined, freed, survivors, untracked, stuck, fu)
+
+    def freeze(self, segment: Cohort) -> None:
+        """``gc.freeze()``: every generation, and the open segment, becomes permanent."""
+        self.permanent.extend(c for gen in reversed(self.gens) for c in gen)  # oldest first
+        self.permanent.append(segment)
+        self.gens = [[], [], []]
+
+    def unfreeze(self) -> None:
+        """``gc.unfreeze()``: the permanent generation joins generation 2 (as its oldest part)."""
+        self.gens[2] = self.permanent + self.gens[2]
+        self.permanent = []
+
+    def _balance(self, tau: int) -> None:
+        # Keep generation 2 at O(log n) cohorts: merge the newest two while the
+        # older is not much larger (a log-structured merge, amortised O(log n)).
+        g2 = self.gens[2]
+        while len(g2) >= 2 and g2[-2].size_hint() <= 2 * g2[-1].size_hint():
+            b = g2.pop()
+            a = g2.pop()
+            g2.append(merge_cohorts([a, b], tau))

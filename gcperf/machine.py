@@ -1,0 +1,410 @@
+"""The interpreter state a run advances: counters, heap, open segment, records.
+
+This is the numpy side of the engine. ``engine.py`` drives it from SimPy
+processes: it asks :meth:`Machine.plan` how much mutator work comes before the
+next slot that needs attention (a slot whose allocation crosses threshold0, a
+slot with explicit gc calls, a chunk boundary), lets that much simulated time
+pass, then calls :meth:`Machine.arrive`, which handles the slot exactly and
+returns the stop-the-world pauses it caused. Slots in between are evaluated in
+bulk: they change nothing but ``count0``, which the Lindley recursion of
+``policy.py`` computes for a whole run of slots at once.
+
+Order of events inside slot k (allocation at seq ``a_k``):
+
+1. the allocation: +1 to count0. On 3.8-3.11 a due collection runs right here,
+   inside the allocator, before the new object is linked (it is not part of
+   the collection and its +1 is wiped by the reset). On 3.12+ it is scheduled.
+2. the slot's events in seq order: eval-breaker checks (a scheduled collection
+   runs, the generation being chosen from the counts at that moment), frees
+   (-1 each, saturating at 0), gc calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .heap import FLAG_CYCLIC, NEVER, Cohort, Heap, make_cohort, merge_cohorts
+from .policy import GenerationalPolicy, first_trigger, lindley
+from .stream import EV_CHECKPOINT, EV_FREES, EV_OP, Chunk, Stream
+from .versions import VersionPreset
+
+COLLECTION_FIELDS = (
+    "time_s",
+    "mutator_time_s",
+    "seq",
+    "allocations",
+    "reason",
+    "generation",
+    "count0",
+    "examined",
+    "garbage_freed",
+    "survivors",
+    "untracked",
+    "garbage_stuck",
+    "full_vetoed",
+    "pause_s",
+    "heap_objects_after",
+    "garbage_before",
+    "long_lived_pending",
+    "long_lived_total",
+)
+
+TIMELINE_FIELDS = (
+    "time_s",
+    "mutator_time_s",
+    "allocations",
+    "gen0_objects",
+    "gen1_objects",
+    "gen2_objects",
+    "permanent_objects",
+    "live_objects",
+    "garbage_objects",
+)
+
+_MAX_SEGMENT_PIECES = 16
+
+
+class _Growable:
+    """An append-only float/int64 buffer with amortised O(1) appends."""
+
+    def __init__(self, dtype):
+        self.a = np.empty(64, dtype=dtype)
+        self.n = 0
+
+    def append(self, v) -> None:
+        if self.n == len(self.a):
+            self.a = np.concatenate([self.a, np.empty_like(self.a)])
+        self.a[self.n] = v
+        self.n += 1
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.a[: self.n]
+
+
+class Machine:
+    """State and exact rules of one simulated interpreter.
+
+    Args:
+        stream: the workload as chunks of allocation slots.
+        policy: the collector's counters and rules.
+        heap: the generations.
+        preset: where the trigger fires and related version facts.
+        pause_s: ``f(generation, examined, freed) -> seconds`` of a collection.
+    """
+
+    def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s):
+        self.stream = stream
+        self.policy = policy
+        self.heap = heap
+        self.deferred = preset.deferred_trigger
+        self.deferred_checks_enabled = preset.deferred_run_checks_enabled
+        self.pause_s = pause_s
+        self._chunks = iter(stream.chunks())
+        self.chunk: Chunk = next(self._chunks)
+        self.total = stream.total_slots
+        self.pos = 0  # slots allocated so far
+        self.scheduled = False
+        self.finished = False
+        self.seg_start = 0
+        self.seg_pieces: list[Cohort] = []
+        self.mut_time = 0.0
+        self.wall = 0.0  # set by the driver before arrive()/sync()
+        self.total_pause = 0.0
+        self.records: list[tuple] = []
+        self.timeline: list[tuple] = []
+        self._pauses: list[float] = []
+        self._plan_k = 0
+        self._plan_y = 0
+        self._coll_seq = _Growable(np.int64)
+        self._coll_cum_pause = _Growable(np.float64)
+        self.garbage_seconds = 0.0  # integral of uncollected garbage over wall time
+        self.peak_garbage = 0
+        for ev in getattr(stream, "pre_events", lambda: [])():
+            self._event(ev)
+
+    # ------------------------------------------------------------------ driving
+    def plan(self) -> float:
+        """Decide the next stop; return the mutator seconds of work before it."""
+        self._next_chunk_if_done()
+        if self.pos >= self.total:
+            self._plan_k = self.total
+            self._plan_y = self.policy.count[0]
+            return max(self.stream.end_time_s - self.mut_time, 0.0)
+        ch = self.chunk
+        local = self.pos - ch.j0
+        limit = ch.n
+        if len(ch.op_slots):
+            i = int(np.searchsorted(ch.op_slots, local))
+            if i < len(ch.op_slots):
+                limit = min(limit, int(ch.op_slots[i]))
+        y = self.policy.count[0]
+        if self.scheduled:
+            # a collection waits for the next eval-breaker check
+            ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
+            if ck != NEVER:
+                limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
+            k = limit
+            y = int(lindley(ch.inc[local:k], y)[-1]) if k > local else y
+        else:
+            t0 = self.policy.auto_threshold
+            if t0 is None:
+                k = limit
+                y = int(lindley(ch.inc[local:k], y)[-1]) if k > local else y
+            else:
+                k, y = first_trigger(ch.inc, local, limit, y, t0)
+        self._plan_k = ch.j0 + k
+        self._plan_y = y
+        target = self._plan_k
+        t = self.stream.alloc_time(target) if target < self.total else self.stream.end_time_s
+        return max(float(t) - self.mut_time, 0.0)
+
+    def arrive(self) -> list[float]:
+        """Reach the planned stop and handle it; return the pauses it caused (seconds)."""
+        k = self._plan_k
+        self.policy.count[0] = self._plan_y
+        self.pos = k
+        if k >= self.total:
+            self.mut_time = max(self.mut_time, self.stream.end_time_s)
+            self.finished = True
+            return self._take_pauses()
+        self.mut_time = float(self.stream.alloc_time(k))
+        ch = self.chunk
+        if k < ch.j0 + ch.n:
+            self._slot(k - ch.j0)
+        return self._take_pauses()
+
+    def sync(self, mut_time: float) -> None:
+        """Bring the state to mutator time ``mut_time``, before the planned stop."""
+        j = self.stream.slots_done_by(mut_time)
+        j = max(self.pos, min(j, self._plan_k))
+        if j > self.pos:
+            ch = self.chunk
+            a, b = self.pos - ch.j0, j - ch.j0
+            self.policy.count[0] = int(lindley(ch.inc[a:b], self.policy.count[0])[-1])
+            self.pos = j
+        self.mut_time = max(self.mut_time, mut_time)
+
+    # --------------------------------------------------------------- slot logic
+    def _slot(self, local: int) -> None:
+        ch = self.chunk
+        j = ch.j0 + local
+        pol = self.policy
+        t0 = pol.auto_threshold
+        pol.count[0] += 1
+        if t0 is not None and pol.count[0] > t0:
+            if self.deferred:
+                self.scheduled = True
+            else:
+                # 3.8-3.11: collect inside the allocator, before linking object j
+                self._auto_collect(self.stream.alloc_seq(j), pol.count[0])
+        self.pos = j + 1
+        for ev in self.stream.slot_events(ch, local):
+            self._event(ev)
+
+    def _event(self, ev: tuple[int, int, object]) -> None:
+        seq, kind, payload = ev
+        pol = self.policy
+        if kind == EV_FREES:
+            c = pol.count[0] - int(payload)  # type: ignore[arg-type]
+            pol.count[0] = c if c > 0 else 0
+        elif kind == EV_CHECKPOINT:
+            if self.scheduled:
+                self.scheduled = False
+                if pol.enabled or not self.deferred_checks_enabled:
+                    self._auto_collect(seq, pol.count[0])
+        else:
+            _, name, args = payload  # type: ignore[misc]
+            self._op(seq, name, args)
+
+    def _auto_collect(self, seq: int, count0: int) -> None:
+        decision = self.policy.select()
+        if decision.generation is not None:
+            self._collect(decision.generation, seq, "auto", count0, decision.full_vetoed)
+
+    def _op(self, seq: int, name: str, args: tuple) -> None:
+        pol = self.policy
+        if name == "collect":
+            self._collect(int(args[0]), seq, "explicit", pol.count[0], False)
+        elif name == "disable":
+            pol.enabled = False
+        elif name == "enable":
+            pol.enabled = True
+        elif name == "freeze":
+            self.heap.freeze(self._take_segment(seq))
+            pol.freeze()
+        elif name == "unfreeze":
+            self.heap.unfreeze()
+        elif name == "set_threshold":
+            pol.set_threshold(args)
+        else:  # pragma: no cover - the builders only emit the names above
+            raise ValueError(f"unknown gc call {name!r}")
+
+    def external_collect(self, generation: int, reason: str) -> list[float]:
+        """A collection requested from outside the mutator (a timer thread)."""
+        self._next_chunk_if_done()
+        seq = self._now_seq()
+        self._collect(generation, seq, reason, self.policy.count[0], False)
+        return self._take_pauses()
+
+    # --------------------------------------------------------------- collection
+    def _collect(self, g: int, seq: int, reason: str, count0: int, vetoed: bool) -> None:
+        heap = self.heap
+        garbage_before = heap.garbage(seq) + self._segment_counts(seq)[1]
+        self.policy.begin(g)
+        res = heap.collect(g, self._take_segment(seq), seq)
+        self.policy.end(g, res.survivors)
+        pause = float(self.pause_s(g, res.examined, res.freed))
+        start = self.wall + sum(self._pauses)
+        if res.freed:
+            self.garbage_seconds += res.freed * start - float(self._wall_of(res.freed_unreach).sum())
+        if garbage_before > self.peak_garbage:
+            self.peak_garbage = garbage_before
+        self._coll_seq.append(seq)
+        prev = self._coll_cum_pause.view[-1] if self._coll_cum_pause.n else 0.0
+        self._coll_cum_pause.append(prev + pause)
+        self._pauses.append(pause)
+        g0, g1, g2, _ = heap.sizes(seq)
+        pol = self.policy
+        self.records.append(
+            (
+                start,
+                self.mut_time,
+                seq,
+                self.pos,
+                reason,
+                g,
+                count0,
+                res.examined,
+                res.freed,
+                res.survivors,
+                res.untracked,
+                res.stuck,
+                vetoed,
+                pause,
+                g0 + g1 + g2,
+                garbage_before,
+                pol.long_lived_pending,
+                pol.long_lived_total,
+            )
+        )
+
+    def _take_pauses(self) -> list[float]:
+        p = self._pauses
+        self._pauses = []
+        self.total_pause += sum(p)
+        return p
+
+    def _wall_of(self, seqs: np.ndarray) -> np.ndarray:
+        """Wall-clock time of the events at ``seqs`` (mutator time + pauses before them)."""
+        mt = self.stream.seq_time(seqs)
+        idx = np.searchsorted(self._coll_seq.view, seqs)
+        cum = np.concatenate([[0.0], self._coll_cum_pause.view])
+        return mt + cum[idx]
+
+    # ----------------------------------------------------------------- segment
+    def _now_seq(self) -> int:
+        """Position just before the next allocation (after every event of the last slot)."""
+        if self.pos < self.total:
+            return self.stream.alloc_seq(self.pos)
+        return NEVER - 1
+
+    def _take_segment(self, seq: int) -> Cohort:
+        """Close the open segment at ``seq``: it becomes a cohort of generation 0."""
+        ch = self.chunk
+        s = max(self.seg_start - ch.j0, 0)
+        e = self.pos - ch.j0
+        part = self._chunk_part(ch, s, e, seq, include_last=True)
+        if self.seg_pieces:
+            pieces = self.seg_pieces + ([part] if part is not None else [])
+            cohort = merge_cohorts(pieces, seq)
+        elif part is not None:
+            cohort = part
+        else:
+            cohort = make_cohort(self.seg_start, np.empty(0, dtype=np.int64), None, None, seq)
+        cohort.start = self.seg_start
+        self.seg_pieces = []
+        self.seg_start = self.pos
+        return cohort
+
+    def _chunk_part(self, ch: Chunk, s: int, e: int, seq: int, include_last: bool) -> Cohort | None:
+        if e <= s:
+            return None
+        a, b = np.searchsorted(ch.cand, [s, e])
+        death = ch.cand_death[a:b]
+        flags = None if ch.cand_flags is None else ch.cand_flags[a:b]
+        head = None if ch.cand_head is None else ch.cand_head[a:b]
+        if include_last and (b == a or ch.cand[b - 1] != e - 1):
+            # the object of the current slot can be present at seq yet freed
+            # later in its own slot, so it is not among the candidates
+            obj = ch.own_slot_object(e - 1)
+            if obj is not None and obj[0] > seq:
+                death = np.append(death, obj[0])
+                if flags is not None or obj[1]:
+                    fl = flags if flags is not None else np.zeros(b - a, dtype=np.uint8)
+                    flags = np.append(fl, np.uint8(obj[1]))
+                if head is not None:
+                    head = np.append(head, NEVER)
+        return make_cohort(ch.j0 + s, death, flags, head, seq)
+
+    def _segment_counts(self, seq: int) -> tuple[int, int]:
+        """(tracked objects, cyclic garbage) of the open segment at ``seq``."""
+        tracked = sum(c.tracked(seq) for c in self.seg_pieces)
+        garbage = sum(c.garbage(seq) for c in self.seg_pieces)
+        ch = self.chunk
+        s = max(self.seg_start - ch.j0, 0)
+        e = self.pos - ch.j0
+        if e > s:
+            a, b = np.searchsorted(ch.cand, [s, e])
+            dth = ch.cand_death[a:b]
+            if ch.cand_flags is None:
+                tracked += int(np.count_nonzero(dth > seq))
+            else:
+                cyc = (ch.cand_flags[a:b] & FLAG_CYCLIC) != 0
+                tracked += int(np.count_nonzero((dth > seq) | cyc))
+                garbage += int(np.count_nonzero(cyc & (dth < seq)))
+        return tracked, garbage
+
+    def _next_chunk_if_done(self) -> None:
+        ch = self.chunk
+        if self.pos < ch.j0 + ch.n or self.pos >= self.total:
+            return
+        # the open segment continues into the next chunk: keep what is still present
+        s = max(self.seg_start - ch.j0, 0)
+        part = self._chunk_part(ch, s, ch.n, ch.end_seq, include_last=False)
+        if part is not None:
+            self.seg_pieces.append(part)
+            if len(self.seg_pieces) > _MAX_SEGMENT_PIECES:
+                merged = merge_cohorts(self.seg_pieces, ch.end_seq)
+                self.seg_pieces = [merged]
+        self.chunk = next(self._chunks)
+
+    # ----------------------------------------------------------------- sampling
+    def sample(self) -> None:
+        """Append a timeline row for the current position."""
+        self._next_chunk_if_done()
+        seq = self._now_seq()
+        g0, g1, g2, perm = self.heap.sizes(seq)
+        st, sg = self._segment_counts(seq)
+        g0 += st
+        garbage = self.heap.garbage(seq) + sg
+        self.timeline.append(
+            (self.wall, self.mut_time, self.pos, g0, g1, g2, perm, g0 + g1 + g2 + perm - garbage, garbage)
+        )
+
+    def finish(self) -> None:
+        """Close the books at the end of the run: garbage still uncollected counts until the end."""
+        seq = NEVER - 1
+        end_wall = self.wall
+        left = [c.cyc[: c.garbage(seq)] for gen in (*self.heap.gens, self.heap.permanent) for c in gen]
+        left += [c.cyc[: c.garbage(seq)] for c in self.seg_pieces]
+        ch = self.chunk
+        if ch.cand_flags is not None:
+            s = max(self.seg_start - ch.j0, 0)
+            a, b = np.searchsorted(ch.cand, [s, ch.n])
+            left.append(ch.cand_death[a:b][(ch.cand_flags[a:b] & FLAG_CYCLIC) != 0])
+        u = np.concatenate(left) if left else np.empty(0, dtype=np.int64)
+        u = u[u != NEVER]
+        if len(u):
+            self.garbage_seconds += len(u) * end_wall - float(self._wall_of(u).sum())
+            self.peak_garbage = max(self.peak_garbage, len(u))

@@ -1,0 +1,132 @@
+"""Scenarios: a workload, the GC settings to try on it, and a seed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from .errors import GcperfError
+from .policy import check_thresholds
+from .versions import DEFAULT_VERSION, preset
+from .workload import Workload
+
+
+@dataclass(frozen=True)
+class GCSettings:
+    """How the program sets up its garbage collector.
+
+    Args:
+        version: CPython version whose collector is simulated (``"3.13"``, ``"3.12.1"``).
+        thresholds: ``gc.set_threshold(...)`` values; None keeps the version default.
+        enabled: False simulates ``gc.disable()`` at start-up.
+        freeze_after: name of a phase after which the program calls ``gc.freeze()``.
+        collect_after: names of phases after which the program calls ``gc.collect()``.
+        collect_every_s: a timer thread calls ``gc.collect(collect_generation)``
+            every this many wall seconds (None: no timer).
+        collect_generation: the generation the timer collects.
+    """
+
+    version: str = DEFAULT_VERSION
+    thresholds: tuple[int, int, int] | None = None
+    enabled: bool = True
+    freeze_after: str | None = None
+    collect_after: tuple[str, ...] = ()
+    collect_every_s: float | None = None
+    collect_generation: int = 2
+
+    def __post_init__(self) -> None:
+        preset(self.version)  # raises on a bad version
+        if self.thresholds is not None:
+            object.__setattr__(self, "thresholds", check_thresholds(self.thresholds))
+        if not isinstance(self.enabled, bool):
+            raise GcperfError(f"enabled must be true or false, got {self.enabled!r}")
+        if self.collect_every_s is not None:
+            v = self.collect_every_s
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise GcperfError(f"collect_every_s must be a number > 0, got {v!r}")
+        if self.collect_generation not in (0, 1, 2):
+            raise GcperfError(f"collect_generation must be 0, 1 or 2, got {self.collect_generation!r}")
+        object.__setattr__(self, "collect_after", tuple(self.collect_after))
+
+    @property
+    def effective_thresholds(self) -> tuple[int, int, int]:
+        """The thresholds in force: the explicit ones or the version default."""
+        return self.thresholds if self.thresholds is not None else preset(self.version).thresholds
+
+    def apply_code(self) -> str:
+        """The Python lines that put these settings into a program."""
+        lines = ["import gc"]
+        if self.thresholds is not None:
+            lines.append(f"gc.set_threshold{tuple(self.thresholds)}")
+        if not self.enabled:
+            lines.append("gc.disable()")
+        if self.freeze_after:
+            lines.append(f"gc.freeze()  # once {self.freeze_after!r} is done (e.g. after imports and warm-up)")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One simulation: a workload under GC settings, with a seed.
+
+    Args:
+        workload: a :class:`Workload` or the name of a built-in one.
+        gc: GC settings.
+        seed: root seed of every random draw.
+        duration_s: stretch or shrink the workload to this many mutator seconds
+            (None keeps its own duration).
+        timeline_points: about how many timeline samples to take.
+        chunk_slots: allocation slots drawn per numpy batch (results do not depend on it).
+    """
+
+    workload: Workload | str = "web"
+    gc: GCSettings = field(default_factory=GCSettings)
+    seed: int = 0
+    duration_s: float | None = None
+    timeline_points: int = 200
+    chunk_slots: int = 1 << 18
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise GcperfError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.duration_s is not None:
+            v = self.duration_s
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise GcperfError(f"duration_s must be a number > 0, got {v!r}")
+        if isinstance(self.timeline_points, bool) or not isinstance(self.timeline_points, int) or self.timeline_points < 0:
+            raise GcperfError(f"timeline_points must be an integer >= 0, got {self.timeline_points!r}")
+        if isinstance(self.chunk_slots, bool) or not isinstance(self.chunk_slots, int) or self.chunk_slots < 1:
+            raise GcperfError(f"chunk_slots must be an integer >= 1, got {self.chunk_slots!r}")
+        wl = self.resolved_workload()
+        names = {p.name for p in wl.phases}
+        for ph in (self.gc.freeze_after, *self.gc.collect_after):
+            if ph is not None and ph not in names:
+                raise GcperfError(f"phase {ph!r} is not in workload {wl.name!r} (phases: {', '.join(sorted(names))})")
+
+    def resolved_workload(self) -> Workload:
+        """The workload object, with the duration override applied."""
+        from .workloads import get_workload
+
+        wl = get_workload(self.workload) if isinstance(self.workload, str) else self.workload
+        if not isinstance(wl, Workload):
+            raise GcperfError(f"workload must be a Workload or a built-in name, got {wl!r}")
+        if self.duration_s is not None:
+            wl = wl.with_duration(self.duration_s)
+        return wl
+
+    def describe(self) -> dict:
+        """The inputs as plain data (for summaries and provenance)."""
+        wl = self.resolved_workload()
+        return {
+            "workload": wl.name,
+            "version": self.gc.version,
+            "thresholds": list(self.gc.effective_thresholds),
+            "enabled": self.gc.enabled,
+            "freeze_after": self.gc.freeze_after,
+            "collect_after": list(self.gc.collect_after),
+            "collect_every_s": self.gc.collect_every_s,
+            "collect_generation": self.gc.collect_generation,
+            "seed": self.seed,
+            "duration_s": wl.duration_s,
+            "workload_spec": asdict(wl),
+        }

@@ -1,0 +1,161 @@
+"""Run a scenario or an exact trace and return tidy tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .costs import CostModel, cost_model_for
+from .engine import run_machine
+from .heap import Heap
+from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
+from .metrics import summarize
+from .policy import GenerationalPolicy
+from .scenario import GCSettings, Scenario
+from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
+from .stream import CHUNK_SLOTS, StatisticalStream, TraceStream
+from .trace import Trace
+from .versions import preset
+
+
+@dataclass
+class RunResult:
+    """The tables of one run.
+
+    Attributes:
+        collections: one row per collection (see ``schema.COLLECTIONS_COLUMNS``).
+        timeline: heap samples over time (``schema.TIMELINE_COLUMNS``).
+        summary: one row with the inputs and the outcome (``schema.SUMMARY_COLUMNS``).
+        inputs: the inputs as plain data (workload spec included), for provenance.
+    """
+
+    collections: pd.DataFrame
+    timeline: pd.DataFrame
+    summary: pd.DataFrame
+    inputs: dict = field(default_factory=dict)
+
+    def summary_dict(self) -> dict:
+        """The summary row as a plain dict (JSON-friendly values)."""
+        row = self.summary.iloc[0].to_dict()
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+
+    def generation_counts(self) -> list[int]:
+        """Collections per generation, like ``gc.get_stats()[g]["collections"]``."""
+        g = self.collections["generation"].to_numpy()
+        return [int((g == i).sum()) for i in range(3)]
+
+
+def _pause_fn(cost: CostModel, refs: float):
+    def pause(generation: int, examined: int, freed: int) -> float:
+        return float(cost.pause_s(examined, freed, refs))
+
+    return pause
+
+
+def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunResult:
+    coll = pd.DataFrame.from_records(m.records, columns=list(COLLECTION_FIELDS))
+    coll["pause_ms"] = coll.pop("pause_s") * 1000.0
+    coll = coll[[c if c != "pause_s" else "pause_ms" for c in COLLECTION_FIELDS]]
+    coll["reason"] = coll["reason"].astype("string")
+    coll["full_vetoed"] = coll["full_vetoed"].astype(bool)
+    tl = pd.DataFrame.from_records(m.timeline, columns=list(TIMELINE_FIELDS))
+    outcome = summarize(coll, tl, wall, m.garbage_seconds, m.peak_garbage)
+    row = {**summary_inputs, **outcome, "gcperf_version": __version__, "schema_version": SCHEMA_VERSION}
+    summary = pd.DataFrame([row], columns=list(SUMMARY_COLUMNS))
+    return RunResult(coll, tl, summary, inputs)
+
+
+def simulate(scenario: Scenario | None = None) -> RunResult:
+    """Simulate a scenario (the built-in default when None).
+
+    Raises:
+        GcperfError: invalid scenario.
+    """
+    sc = scenario if scenario is not None else Scenario()
+    wl = sc.resolved_workload()
+    gc = sc.gc
+    pre = preset(gc.version)
+    rng = np.random.default_rng(np.random.SeedSequence(sc.seed))
+    phase_ops: dict[str, list[tuple[str, tuple]]] = {}
+    for name in gc.collect_after:
+        phase_ops.setdefault(name, []).append(("collect", (2,)))
+    if gc.freeze_after:
+        phase_ops.setdefault(gc.freeze_after, []).append(("freeze", ()))
+    stream = StatisticalStream(
+        wl,
+        rng,
+        phase_ops,
+        atomic_tuples_tracked=pre.atomic_tuples_tracked,
+        atomic_dicts_tracked=pre.atomic_dicts_tracked,
+        chunk_slots=sc.chunk_slots,
+    )
+    baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
+    policy = GenerationalPolicy(gc.effective_thresholds, long_lived_total=baseline, enabled=gc.enabled)
+    cost = cost_model_for(pre.minor)
+    m = Machine(stream, policy, Heap(baseline), pre, _pause_fn(cost, wl.refs_per_object))
+    period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
+    wall = run_machine(m, period, gc.collect_every_s, gc.collect_generation)
+    inputs = sc.describe()
+    inputs["cost_model"] = cost.source
+    summary_inputs = {
+        "workload": wl.name,
+        "version": gc.version,
+        "threshold0": gc.effective_thresholds[0],
+        "threshold1": gc.effective_thresholds[1],
+        "threshold2": gc.effective_thresholds[2],
+        "enabled": gc.enabled,
+        "freeze_after": gc.freeze_after or "",
+        "collect_every_s": gc.collect_every_s if gc.collect_every_s is not None else float("nan"),
+        "seed": sc.seed,
+        "duration_s": wl.duration_s,
+    }
+    return _tables(m, wall, inputs, summary_inputs)
+
+
+def simulate_trace(
+    trace: Trace,
+    version: str = "3.13",
+    thresholds: tuple[int, int, int] | None = None,
+    baseline_objects: int = 0,
+    enabled: bool = True,
+    refs_per_object: float = 1.0,
+    chunk_slots: int = CHUNK_SLOTS,
+    cost: CostModel | None = None,
+) -> RunResult:
+    """Replay an exact trace under a version's collector.
+
+    Args:
+        trace: the events.
+        version: CPython version.
+        thresholds: thresholds at the start (None: the version default).
+        baseline_objects: tracked objects in generation 2 at the start, which is
+            also ``long_lived_total`` (as after a full collection).
+        enabled: whether automatic collection is on at the start.
+        refs_per_object: references per object, for the cost model.
+        chunk_slots: slots per batch (results do not depend on it).
+        cost: cost model (None: the version's measured constants).
+    """
+    pre = preset(version)
+    settings = GCSettings(version=version, thresholds=thresholds, enabled=enabled)
+    policy = GenerationalPolicy(settings.effective_thresholds, long_lived_total=baseline_objects, enabled=enabled)
+    cm = cost if cost is not None else cost_model_for(pre.minor)
+    m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects), pre, _pause_fn(cm, refs_per_object))
+    wall = run_machine(m, None, None, 2)
+    summary_inputs = {
+        "workload": trace.name,
+        "version": version,
+        "threshold0": settings.effective_thresholds[0],
+        "threshold1": settings.effective_thresholds[1],
+        "threshold2": settings.effective_thresholds[2],
+        "enabled": enabled,
+        "freeze_after": "",
+        "collect_every_s": float("nan"),
+        "seed": 0,
+        "duration_s": trace.n * trace.alloc_interval_s,
+    }
+    inputs = {"trace": trace.name, "version": version, "thresholds": list(settings.effective_thresholds),
+              "baseline_objects": baseline_objects, "cost_model": cm.source}
+    return _tables(m, wall, inputs, summary_inputs)

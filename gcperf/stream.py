@@ -1,0 +1,546 @@
+"""Event streams: a workload realised as chunks of allocation slots.
+
+The engine never sees objects one by one. A stream hands it chunks of
+consecutive allocation *slots* (slot k = the k-th counted GC allocation) with,
+per slot, when the object dies and how, and per chunk the number of reference
+count frees that happen after each slot's allocation (``d``) - all the saturating
+``count0`` needs. Two kinds of stream share this interface:
+
+* :class:`StatisticalStream` draws a :class:`~gcperf.workload.Workload` with numpy
+  (lifetimes, cyclic deaths, untracked kinds), seeded;
+* :class:`TraceStream` replays an exact :class:`~gcperf.trace.Trace`.
+
+Positions ("seq", see ``heap.py``) of a statistical stream are ``4k`` for the
+allocation of slot k, ``4k+1`` for the eval-breaker check right after it (the end
+of the CALL that allocated), ``4k+2`` for the frees and deaths of slot k and
+``4k+3`` for explicit calls made before slot k+1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from .workload import Phase, Workload
+
+CHUNK_SLOTS = 1 << 18
+
+# event kinds inside a slot (after its allocation)
+EV_CHECKPOINT = 0
+EV_FREES = 1
+EV_OP = 2
+
+
+@dataclass
+class Chunk:
+    """A run of allocation slots ``[j0, j0 + n)`` and everything that happens in it.
+
+    Only objects that can still be present after their own slot (*candidates*:
+    tracked or atomic objects not freed within their own slot, and every cyclic
+    object) are stored one by one; the rest only shows in ``d``.
+
+    Attributes:
+        j0: global index of the first slot.
+        n: number of slots.
+        cand: sorted local slots of the candidates.
+        cand_death: per candidate, the seq of its free by reference counting, of
+            its loss of reachability (cyclic objects), or NEVER.
+        cand_flags: per candidate kind bits (``heap.FLAG_*``), None when all plain.
+        cand_head: per candidate the slot of the oldest member of its cycle, None
+            when every cycle is a lone self-referencing object.
+        d: per slot, the number of refcount frees (of objects from any chunk) in it.
+        own_slot_object: ``f(local) -> (death_seq, flags) | None``: the object of
+            slot ``local`` if it is tracked or atomic but freed inside its own
+            slot (it can be present at a 3.12+ checkpoint of that slot).
+        ops: explicit calls, ``(seq, name, args)`` sorted by seq.
+        op_slots: sorted local slots whose range contains an op.
+        start_seq: seq of the chunk's first allocation.
+        end_seq: seq of the next chunk's first allocation (NEVER for the last chunk).
+    """
+
+    j0: int
+    n: int
+    cand: np.ndarray
+    cand_death: np.ndarray
+    cand_flags: np.ndarray | None
+    cand_head: np.ndarray | None
+    d: np.ndarray
+    own_slot_object: Callable[[int], tuple[int, int] | None]
+    ops: list[tuple[int, str, tuple]] = field(default_factory=list)
+    op_slots: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    start_seq: int = 0
+    end_seq: int = NEVER
+    _inc: np.ndarray | None = None
+
+    @property
+    def inc(self) -> np.ndarray:
+        """Per-slot net change of count0 when no collection intervenes (``1 - d``)."""
+        if self._inc is None:
+            self._inc = 1 - self.d
+        return self._inc
+
+
+class Stream:
+    """Interface shared by the two stream kinds."""
+
+    total_slots: int
+    deferred_checkpoint_after_alloc: bool = True
+
+    def chunks(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def alloc_seq(self, k: int) -> int:
+        """Seq of slot k's allocation."""
+        raise NotImplementedError
+
+    def alloc_time(self, k):
+        """Mutator time (s) of slot k's allocation; vectorised over arrays."""
+        raise NotImplementedError
+
+    def slots_done_by(self, m: float) -> int:
+        """Number of allocations done by mutator time ``m``."""
+        raise NotImplementedError
+
+    def seq_time(self, seqs: np.ndarray) -> np.ndarray:
+        """Mutator time (s) at which the events at ``seqs`` happen."""
+        raise NotImplementedError
+
+    def slot_events(self, chunk: Chunk, k: int) -> list[tuple[int, int, object]]:
+        """Events of local slot k after its allocation, in order: ``(seq, kind, payload)``."""
+        raise NotImplementedError
+
+    def next_checkpoint(self, seq: int) -> int:
+        """First eval-breaker check at or after ``seq`` (NEVER if none)."""
+        raise NotImplementedError
+
+    def slot_of_seq(self, seq: int) -> int:
+        """Slot whose range (its allocation up to the next one) contains ``seq``."""
+        raise NotImplementedError
+
+    @property
+    def end_time_s(self) -> float:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------
+# statistical workloads
+# --------------------------------------------------------------------------
+
+
+class StatisticalStream(Stream):
+    """Draw a workload's allocations chunk by chunk.
+
+    Args:
+        workload: the workload.
+        rng: the only source of randomness.
+        phase_ops: explicit calls to make when a phase ends, ``{phase name: [(name, args), ...]}``.
+        atomic_tuples_tracked / atomic_dicts_tracked: the version's tracking rules
+            (``versions.VersionPreset``); they decide what the workload's atomic
+            tuples and untracked dicts become.
+        chunk_slots: slots per chunk (results do not depend on it).
+    """
+
+    def __init__(
+        self,
+        workload: Workload,
+        rng: np.random.Generator,
+        phase_ops: dict[str, list[tuple[str, tuple]]] | None = None,
+        atomic_tuples_tracked: bool = True,
+        atomic_dicts_tracked: bool = False,
+        chunk_slots: int = CHUNK_SLOTS,
+    ):
+        self.workload = workload
+        self.rng = rng
+        self.chunk_slots = int(chunk_slots)
+        self.atomic_tuples_tracked = atomic_tuples_tracked
+        self.atomic_dicts_tracked = atomic_dicts_tracked
+        phases = workload.phases
+        self.phases = phases
+        self.first_slot = np.cumsum([0] + [p.allocations for p in phases])
+        self.start_time = np.cumsum([0.0] + [p.duration_s for p in phases])
+        self.rates = np.array([p.alloc_rate_per_s for p in phases])
+        self.total_slots = int(self.first_slot[-1])
+        self._calendar: dict[int, list[np.ndarray]] = {}
+        self._layouts: dict[str, _Layout] = {}
+        self._ops_by_slot: dict[int, list[tuple[int, str, tuple]]] = {}
+        for name, ops in (phase_ops or {}).items():
+            idx = [p.name for p in phases].index(name)
+            last = int(self.first_slot[idx + 1]) - 1
+            if last < 0:
+                continue
+            self._ops_by_slot.setdefault(last, []).extend((4 * last + 3, op, args) for op, args in ops)
+
+    # -- time ------------------------------------------------------------------
+    @property
+    def end_time_s(self) -> float:
+        return float(self.start_time[-1])
+
+    def alloc_seq(self, k: int) -> int:
+        return 4 * int(k)
+
+    def alloc_time(self, k):
+        k = np.asarray(k)
+        q = np.searchsorted(self.first_slot, k, side="right") - 1
+        q = np.clip(q, 0, len(self.phases) - 1)
+        t = self.start_time[q] + (k - self.first_slot[q]) / self.rates[q]
+        return t if t.ndim else float(t)
+
+    def slots_done_by(self, m: float) -> int:
+        q = int(np.searchsorted(self.start_time, m, side="right")) - 1
+        if q >= len(self.phases):
+            return self.total_slots
+        q = max(q, 0)
+        k = int(self.first_slot[q]) + int(math.floor((m - self.start_time[q]) * self.rates[q] + 1e-9)) + 1
+        return min(max(k, 0), int(self.first_slot[q + 1]), self.total_slots)
+
+    def seq_time(self, seqs: np.ndarray) -> np.ndarray:
+        return self.alloc_time(np.asarray(seqs) // 4)
+
+    def slot_of_seq(self, seq: int) -> int:
+        return int(seq) // 4
+
+    def next_checkpoint(self, seq: int) -> int:
+        # every allocation is followed by the end of the CALL that made it
+        k = (int(seq) + 2) // 4
+        return 4 * k + 1
+
+    def slot_events(self, chunk: Chunk, k: int) -> list[tuple[int, int, object]]:
+        j = chunk.j0 + k
+        ev: list[tuple[int, int, object]] = [(4 * j + 1, EV_CHECKPOINT, None)]
+        dk = int(chunk.d[k])
+        if dk:
+            ev.append((4 * j + 2, EV_FREES, dk))
+        for op in self._ops_by_slot.get(j, ()):
+            ev.append((op[0], EV_OP, op))
+        return ev
+
+    # -- drawing -----------------------------------------------------------------
+    def _death_slots(self, own: np.ndarray, life_s: np.ndarray, q: int) -> np.ndarray:
+        """Slot after whose allocation an object allocated at ``own`` with lifetime ``life_s`` dies."""
+        rate = self.rates[q]
+        # float -> int32 conversion is vectorised, float -> int64 is not: go through
+        # int32 and send the rare lifetimes beyond 2**31 slots down the slow path
+        span = life_s * rate
+        np.minimum(span, _INT32_MAX, out=span)
+        slot = own + span.astype(np.int32)
+        end = int(self.first_slot[q + 1])
+        late = (slot >= end) | (span >= _INT32_MAX)
+        if late.any():
+            t = self.alloc_time(own[late]) + life_s[late]
+            qq = np.searchsorted(self.start_time, t, side="right") - 1
+            beyond = qq >= len(self.phases)
+            qq = np.minimum(qq, len(self.phases) - 1)
+            s2 = self.first_slot[qq] + np.floor((t - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
+            s2 = np.minimum(s2, self.first_slot[qq + 1] - 1)
+            s2[beyond] = NEVER
+            slot[late] = s2
+        return slot
+
+    def _layout(self, phase: Phase) -> _Layout:
+        lay = self._layouts.get(phase.name)
+        if lay is None:
+            lay = _Layout(phase, self.atomic_tuples_tracked, self.atomic_dicts_tracked)
+            self._layouts[phase.name] = lay
+        return lay
+
+    def _draw_piece(self, q: int, g0: int, m: int):
+        """Draw ``m`` slots of phase ``q`` starting at global slot ``g0``.
+
+        One uniform number per slot decides the object's lifetime component, its
+        kind and whether it dies cyclic (see :class:`_Layout`); only the objects
+        that outlive their own slot are then drawn one by one.
+
+        Returns:
+            (u, own_dead, sel_local, sel_dslot, sel_flags): the uniforms, a bool mask
+            of objects freed in their own slot, and for the others their local
+            slot, death slot (NEVER: never) and kind bits.
+        """
+        rng = self.rng
+        lay = self._layout(self.phases[q])
+        u = rng.random(m)
+        own_dead = u < lay.low
+        sel = np.flatnonzero(~own_dead)
+        us = u[sel]
+        dslot = np.empty(len(sel), dtype=np.int64)
+        flags = np.zeros(len(sel), dtype=np.uint8)
+        # cyclic immediates: unreachable within their own slot
+        imm = us < lay.p_imm
+        dslot[imm] = g0 + sel[imm]
+        flags[imm] = FLAG_CYCLIC
+        rest = np.flatnonzero(~imm)
+        if len(rest):
+            v = (us[rest] - lay.p_imm) / (1.0 - lay.p_imm)
+            comp = np.searchsorted(lay.cum_other, v, side="right")
+            np.minimum(comp, len(lay.others) - 1, out=comp)
+            lo = lay.cum_other_lo[comp]
+            w = (v - lo) / lay.width_other[comp]  # uniform again, within the component
+            for c, lt in enumerate(lay.others):
+                idx = rest if len(lay.others) == 1 else rest[comp == c]
+                cnt = len(idx)
+                if cnt == 0:
+                    continue
+                if lt.kind == "forever":
+                    dslot[idx] = NEVER
+                    continue
+                if lt.kind == "fixed":
+                    life = np.full(cnt, lt.scale_s)
+                elif lt.kind == "exponential":
+                    life = rng.standard_exponential(cnt)
+                    life *= lt.scale_s
+                elif lt.kind == "lognormal":
+                    life = rng.standard_normal(cnt)
+                    life *= lt.sigma
+                    life += math.log(lt.scale_s)
+                    np.exp(life, out=life)
+                else:  # immediate components beyond the first one
+                    dslot[idx] = g0 + sel[idx]
+                    continue
+                dslot[idx] = self._death_slots(g0 + sel[idx], life, q)
+            fl = lay.kind_flags(w)
+            fl[(fl == FLAG_CYCLIC) & (dslot[rest] == NEVER)] = 0
+            flags[rest] = fl
+        return u, own_dead, sel, dslot, flags
+
+    def chunks(self):
+        C = self.chunk_slots
+        for c, j0 in enumerate(range(0, self.total_slots, C)):
+            n = min(C, self.total_slots - j0)
+            yield self._make_chunk(c, j0, n)
+
+    def _make_chunk(self, c: int, j0: int, n: int) -> Chunk:
+        C = self.chunk_slots
+        d = np.empty(n, dtype=np.int64)
+        cands, deaths, flag_parts = [], [], []
+        us: list[tuple[int, int, np.ndarray, _Layout]] = []
+        rc_in: list[np.ndarray] = []
+        q = int(np.searchsorted(self.first_slot, j0, side="right")) - 1
+        pos = j0
+        while pos < j0 + n:
+            end = min(j0 + n, int(self.first_slot[q + 1]))
+            if end > pos:
+                u, own_dead, sel, dslot, flags = self._draw_piece(q, pos, end - pos)
+                off = pos - j0
+                d[off : off + len(u)] = own_dead
+                us.append((off, len(u), u, self._layout(self.phases[q])))
+                cyc = flags == FLAG_CYCLIC
+                rc = ~cyc & (dslot != NEVER)
+                rc_slots = dslot[rc]
+                inside = rc_slots < j0 + n
+                rc_in.append(rc_slots[inside] - j0)
+                self._to_calendar(rc_slots[~inside])
+                keep = (flags & FLAG_UNTRACKED) == 0
+                if not keep.all():
+                    sel, dslot, flags = sel[keep], dslot[keep], flags[keep]
+                cands.append(sel + off)
+                deaths.append(np.where(dslot == NEVER, NEVER, 4 * dslot + 2))
+                flag_parts.append(flags)
+            pos = end
+            q += 1
+        rc_in.extend(part - j0 for part in self._calendar.pop(c, ()))
+        if rc_in:
+            d += np.bincount(np.concatenate(rc_in), minlength=n)
+        cand = np.concatenate(cands)
+        cand_flags: np.ndarray | None = np.concatenate(flag_parts)
+        if not cand_flags.any():  # type: ignore[union-attr]
+            cand_flags = None
+        ops = [op for k in sorted(s for s in self._ops_by_slot if j0 <= s < j0 + n) for op in self._ops_by_slot[k]]
+        op_slots = np.array(sorted(s - j0 for s in self._ops_by_slot if j0 <= s < j0 + n), dtype=np.int64)
+        end_seq = 4 * (j0 + n) if j0 + n < self.total_slots else NEVER
+
+        def own_slot_object(local: int) -> tuple[int, int] | None:
+            for off, ln, u, lay in us:
+                if off <= local < off + ln:
+                    return lay.own_slot_object(float(u[local - off]), 4 * (j0 + local) + 2)
+            return None  # pragma: no cover - local is always inside the chunk
+
+        return Chunk(j0, n, cand, np.concatenate(deaths), cand_flags, None, d, own_slot_object,
+                     ops, op_slots, 4 * j0, end_seq)
+
+    def _to_calendar(self, later: np.ndarray) -> None:
+        if not len(later):
+            return
+        C = self.chunk_slots
+        keys = later // C
+        order = np.argsort(keys, kind="stable")
+        later, keys = later[order], keys[order]
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        for part in np.split(later, bounds):
+            self._calendar.setdefault(int(part[0] // C), []).append(part)
+
+
+_INT32_MAX = float(2**31 - 1)
+
+
+class _Layout:
+    """How one uniform number per slot is split into the slot's random choices.
+
+    ``[0, p_imm)`` are objects of the immediate component; inside it, by
+    position: atomic tuples, never-tracked containers, plain objects, and at the
+    top the plain objects that die as cyclic garbage. ``low`` is where that last
+    band starts: every slot below it is an object freed by reference counting in
+    its own slot. ``[p_imm, 1)`` holds the other components in order; rescaled to
+    ``[0, 1)`` within its component, the same number picks the kind (atomic,
+    never tracked, plain) and, within plain, whether the object dies cyclic.
+    Reusing one draw this way keeps the choices independent (a uniform number
+    restricted to a sub-interval and rescaled is uniform again).
+    """
+
+    def __init__(self, phase: Phase, atomic_tuples_tracked: bool, atomic_dicts_tracked: bool):
+        lts = list(phase.lifetimes)
+        first_imm = next((i for i, lt in enumerate(lts) if lt.kind == "immediate"), None)
+        self.p_imm = lts.pop(first_imm).share if first_imm is not None else 0.0
+        self.others = lts
+        a, t, c = phase.atomic_tuple_share, phase.untracked_share, phase.cyclic_share
+        self.a, self.t, self.c = a, t, c
+        self.plain = 1.0 - a - t
+        self.low = self.p_imm * (1.0 - self.plain * c)
+        self.atomic_flag = FLAG_ATOMIC if atomic_tuples_tracked else FLAG_UNTRACKED
+        self.untracked_flag = np.uint8(0) if atomic_dicts_tracked else FLAG_UNTRACKED
+        rest = 1.0 - self.p_imm
+        if self.others and rest > 0:
+            shares = np.array([lt.share for lt in self.others]) / rest
+            self.cum_other = np.cumsum(shares)[:-1]
+            self.cum_other_lo = np.concatenate([[0.0], self.cum_other])
+            self.width_other = np.maximum(shares, 1e-300)
+        else:
+            self.cum_other = np.empty(0)
+            self.cum_other_lo = np.zeros(1)
+            self.width_other = np.ones(1)
+
+    def kind_flags(self, w: np.ndarray) -> np.ndarray:
+        """Kind bits for objects whose rescaled uniform number is ``w``."""
+        fl = np.zeros(len(w), dtype=np.uint8)
+        if self.a > 0:
+            fl[w < self.a] = self.atomic_flag
+        if self.t > 0:
+            fl[(w >= self.a) & (w < self.a + self.t)] = self.untracked_flag
+        if self.c > 0:
+            fl[w >= 1.0 - self.plain * self.c] = FLAG_CYCLIC
+        return fl
+
+    def own_slot_object(self, u: float, death_seq: int) -> tuple[int, int] | None:
+        """The object freed within its own slot whose uniform number is ``u`` (< low)."""
+        v = u / self.p_imm
+        if v < self.a:
+            flag = int(self.atomic_flag)
+        elif v < self.a + self.t:
+            flag = int(self.untracked_flag)
+        else:
+            flag = 0
+        if flag & FLAG_UNTRACKED:
+            return None
+        return death_seq, flag
+
+
+# --------------------------------------------------------------------------
+# exact traces
+# --------------------------------------------------------------------------
+
+
+class TraceStream(Stream):
+    """Replay an exact trace (see ``trace.py``) in chunks of ``chunk_slots``."""
+
+    def __init__(self, trace, chunk_slots: int = CHUNK_SLOTS):
+        self.trace = trace
+        self.chunk_slots = int(chunk_slots)
+        self.total_slots = trace.n
+        self._rc_sorted = np.sort(trace.death[(trace.death != NEVER) & ((trace.flags & FLAG_CYCLIC) == 0)])
+        self._op_seqs = np.array([op[0] for op in trace.ops], dtype=np.int64)
+
+    @property
+    def end_time_s(self) -> float:
+        return self.trace.n * self.trace.alloc_interval_s
+
+    def alloc_seq(self, k: int) -> int:
+        return int(self.trace.alloc_seq[k])
+
+    def alloc_time(self, k):
+        k = np.asarray(k)
+        t = k * self.trace.alloc_interval_s
+        return t if t.ndim else float(t)
+
+    def slots_done_by(self, m: float) -> int:
+        return min(self.total_slots, int(math.floor(m / self.trace.alloc_interval_s + 1e-9)) + 1)
+
+    def seq_time(self, seqs: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(self.trace.alloc_seq, np.asarray(seqs), side="right") - 1
+        return np.maximum(k, 0) * self.trace.alloc_interval_s
+
+    def slot_of_seq(self, seq: int) -> int:
+        return int(np.searchsorted(self.trace.alloc_seq, seq, side="right")) - 1
+
+    def next_checkpoint(self, seq: int) -> int:
+        cks = self.trace.checkpoints
+        i = int(np.searchsorted(cks, seq))
+        return int(cks[i]) if i < len(cks) else NEVER
+
+    def _range_events(self, lo: int, hi: int) -> list[tuple[int, int, object]]:
+        tr = self.trace
+        ev: list[tuple[int, int, object]] = []
+        a, b = np.searchsorted(tr.checkpoints, [lo, hi])
+        ev.extend((int(s), EV_CHECKPOINT, None) for s in tr.checkpoints[a:b])
+        a, b = np.searchsorted(self._rc_sorted, [lo, hi])
+        ev.extend((int(s), EV_FREES, 1) for s in self._rc_sorted[a:b])
+        a, b = np.searchsorted(self._op_seqs, [lo, hi])
+        ev.extend((tr.ops[i][0], EV_OP, tr.ops[i]) for i in range(a, b))
+        ev.sort(key=lambda e: e[0])
+        return ev
+
+    def slot_events(self, chunk: Chunk, k: int) -> list[tuple[int, int, object]]:
+        j = chunk.j0 + k
+        tr = self.trace
+        lo = int(tr.alloc_seq[j]) + 1
+        hi = int(tr.alloc_seq[j + 1]) if j + 1 < tr.n else NEVER
+        return self._range_events(lo, hi)
+
+    def chunks(self):
+        tr = self.trace
+        C = self.chunk_slots
+        slot_of_death = np.searchsorted(tr.alloc_seq, tr.death, side="right") - 1
+        own = np.arange(tr.n, dtype=np.int64)
+        cyc = (tr.flags & FLAG_CYCLIC) != 0
+        finite = tr.death != NEVER
+        rc_slots_all = np.sort(slot_of_death[finite & ~cyc])
+        cand_all = np.flatnonzero(((slot_of_death != own) | cyc | ~finite) & ((tr.flags & FLAG_UNTRACKED) == 0))
+        op_slot_all = np.searchsorted(tr.alloc_seq, self._op_seqs, side="right") - 1
+        has_flags = bool(tr.flags.any())
+        has_heads = bool(cyc.any())
+
+        def own_slot_object(j: int) -> tuple[int, int] | None:
+            f = int(tr.flags[j])
+            if f & FLAG_UNTRACKED:
+                return None
+            return int(tr.death[j]), f
+
+        for j0 in range(0, tr.n, C):
+            n = min(C, tr.n - j0)
+            a, b = np.searchsorted(rc_slots_all, [j0, j0 + n])
+            d = np.bincount(rc_slots_all[a:b] - j0, minlength=n).astype(np.int64)
+            ca, cb = np.searchsorted(cand_all, [j0, j0 + n])
+            cidx = cand_all[ca:cb]
+            in_chunk = (op_slot_all >= j0) & (op_slot_all < j0 + n)
+            op_slots = np.unique(op_slot_all[in_chunk] - j0)
+            ops = [tr.ops[i] for i in np.flatnonzero(in_chunk)]
+            yield Chunk(
+                j0,
+                n,
+                cidx - j0,
+                tr.death[cidx],
+                tr.flags[cidx] if has_flags else None,
+                tr.head[cidx] if has_heads else None,
+                d,
+                (lambda local, j0=j0: own_slot_object(j0 + local)),
+                ops,
+                op_slots.astype(np.int64),
+                int(tr.alloc_seq[j0]),
+                int(tr.alloc_seq[j0 + n]) if j0 + n < tr.n else NEVER,
+            )
+
+    def pre_events(self) -> list[tuple[int, int, object]]:
+        """Events before the first allocation (only ops and checkpoints can be there)."""
+        first = int(self.trace.alloc_seq[0]) if self.trace.n else NEVER
+        return [e for e in self._range_events(-1, first) if e[1] != EV_FREES]

@@ -1,0 +1,214 @@
+"""Exact traces: an explicit sequence of allocations, frees and GC calls.
+
+A trace is the deterministic workload form. Every event gets a position (seq) in
+program order; objects are identified by their allocation slot. Build one with
+:class:`TraceBuilder`, or from a :class:`gcperf.program.Program`, which can also
+render the same behaviour as a real Python program.
+
+Semantics of each event (CPYTHON_GC.md §1-2):
+
+* ``alloc``: one counted GC allocation (+1 to count0). By default it is followed
+  by an eval-breaker check (the end of the CALL that allocated: where 3.12+ runs
+  a scheduled collection); inside :meth:`TraceBuilder.c_call` it is not.
+* ``free``: the object is deallocated by reference counting (-1, saturating).
+* ``unreachable``: a group of objects that reference each other loses its last
+  outside reference; they stay until a collection that holds all of them.
+* ``checkpoint``: an eval-breaker check (loop back-edge, end of a call).
+* ``collect g``, ``disable``, ``enable``, ``freeze``, ``unfreeze``,
+  ``set_threshold``: the ``gc`` module calls, each followed by a checkpoint.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GcperfError
+from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+
+KINDS = {"tracked": 0, "atomic": int(FLAG_ATOMIC), "untracked": int(FLAG_UNTRACKED)}
+OPS = ("collect", "disable", "enable", "freeze", "unfreeze", "set_threshold")
+
+
+@dataclass
+class Trace:
+    """The arrays of an exact trace.
+
+    Attributes:
+        alloc_seq: seq of each allocation (increasing).
+        death: seq of each object's free or loss of reachability, or NEVER.
+        flags: kind bits per object (``heap.FLAG_*``).
+        head: per object, the slot of the oldest member of its cycle (cyclic only).
+        checkpoints: sorted seqs of eval-breaker checks.
+        ops: ``(seq, name, args)`` of gc calls, sorted by seq.
+        alloc_interval_s: mutator seconds per allocation (for timestamps only).
+        name: label.
+    """
+
+    alloc_seq: np.ndarray
+    death: np.ndarray
+    flags: np.ndarray
+    head: np.ndarray
+    checkpoints: np.ndarray
+    ops: list[tuple[int, str, tuple]] = field(default_factory=list)
+    alloc_interval_s: float = 1e-7
+    name: str = "trace"
+
+    @property
+    def n(self) -> int:
+        """Number of allocations."""
+        return len(self.alloc_seq)
+
+
+class TraceBuilder:
+    """Build a :class:`Trace` event by event, or in vectorised blocks.
+
+    Example:
+        >>> b = TraceBuilder()
+        >>> keep = b.alloc_many(1000)          # kept for ever
+        >>> t = b.alloc(); b.free(t)           # a temporary
+        >>> b.collect(0)
+        >>> trace = b.build()
+    """
+
+    def __init__(self, alloc_interval_s: float = 1e-7, name: str = "trace"):
+        self.seq = 0
+        self.n = 0
+        self._alloc_seq: list[np.ndarray] = []
+        self._flags: list[np.ndarray] = []
+        self._deaths: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # ids, seqs, heads (cyclic)
+        self._checkpoints: list[np.ndarray] = []
+        self.ops: list[tuple[int, str, tuple]] = []
+        self._in_c_call = False
+        self.alloc_interval_s = alloc_interval_s
+        self.name = name
+
+    def _take(self, k: int = 1) -> int:
+        s = self.seq
+        self.seq += k
+        return s
+
+    # -- allocations -----------------------------------------------------------
+    def alloc(self, kind: str = "tracked") -> int:
+        """Allocate one object; returns its id (slot)."""
+        return int(self.alloc_many(1, kind)[0])
+
+    def alloc_many(self, count: int, kind: str = "tracked") -> np.ndarray:
+        """Allocate ``count`` objects one after the other; returns their ids."""
+        if kind not in KINDS:
+            raise GcperfError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if count < 0:
+            raise GcperfError(f"count must be >= 0, got {count}")
+        step = 1 if self._in_c_call else 2
+        base = self._take(step * count)
+        seqs = base + step * np.arange(count, dtype=np.int64)
+        self._alloc_seq.append(seqs)
+        if not self._in_c_call:
+            self._checkpoints.append(seqs + 1)
+        self._flags.append(np.full(count, KINDS[kind], dtype=np.uint8))
+        ids = np.arange(self.n, self.n + count, dtype=np.int64)
+        self.n += count
+        return ids
+
+    # -- deaths ------------------------------------------------------------------
+    def free(self, obj: int) -> None:
+        """The object is freed by reference counting now."""
+        self.free_many(np.array([obj], dtype=np.int64))
+
+    def free_many(self, objs) -> None:
+        """Free several objects now, one after the other."""
+        ids = np.asarray(objs, dtype=np.int64)
+        seqs = self._take(len(ids)) + np.arange(len(ids), dtype=np.int64)
+        self._deaths.append((ids, seqs, None))
+
+    def unreachable(self, objs) -> None:
+        """The objects, which form one reference cycle, lose their last outside reference now."""
+        ids = np.asarray(objs, dtype=np.int64)
+        if len(ids) == 0:
+            return
+        s = self._take()
+        self._deaths.append((ids, np.full(len(ids), s, dtype=np.int64), np.full(len(ids), ids.min())))
+
+    # -- checkpoints and gc calls --------------------------------------------------
+    def checkpoint(self) -> None:
+        """An eval-breaker check (loop back-edge, end of a call)."""
+        self._checkpoints.append(np.array([self._take()], dtype=np.int64))
+
+    def _op(self, name: str, args: tuple = ()) -> None:
+        self.ops.append((self._take(), name, args))
+        self.checkpoint()
+
+    def collect(self, generation: int = 2) -> None:
+        """``gc.collect(generation)``."""
+        if generation not in (0, 1, 2):
+            raise GcperfError(f"generation must be 0, 1 or 2, got {generation!r}")
+        self._op("collect", (int(generation),))
+
+    def disable(self) -> None:
+        """``gc.disable()``."""
+        self._op("disable")
+
+    def enable(self) -> None:
+        """``gc.enable()``."""
+        self._op("enable")
+
+    def freeze(self) -> None:
+        """``gc.freeze()``."""
+        self._op("freeze")
+
+    def unfreeze(self) -> None:
+        """``gc.unfreeze()``."""
+        self._op("unfreeze")
+
+    def set_threshold(self, t0: int, t1: int = 10, t2: int = 10) -> None:
+        """``gc.set_threshold(t0, t1, t2)``."""
+        from .policy import check_thresholds
+
+        self._op("set_threshold", check_thresholds((t0, t1, t2)))
+
+    @contextmanager
+    def c_call(self):
+        """Allocations inside one C call: no eval-breaker check until it returns."""
+        if self._in_c_call:
+            raise GcperfError("c_call blocks cannot nest")
+        self._in_c_call = True
+        try:
+            yield self
+        finally:
+            self._in_c_call = False
+            self.checkpoint()
+
+    # -- result --------------------------------------------------------------------
+    def build(self) -> Trace:
+        """Check the events and return the trace.
+
+        Raises:
+            GcperfError: no allocation, an object freed twice or before it exists.
+        """
+        if self.n == 0:
+            raise GcperfError("a trace needs at least one allocation")
+        alloc_seq = np.concatenate(self._alloc_seq)
+        flags = np.concatenate(self._flags)
+        death = np.full(self.n, NEVER, dtype=np.int64)
+        head = np.full(self.n, NEVER, dtype=np.int64)
+        for ids, seqs, heads in self._deaths:
+            if len(ids) and (ids.min() < 0 or ids.max() >= self.n):
+                raise GcperfError(f"free of an unknown object id {int(ids.max()) if ids.max() >= self.n else int(ids.min())}")
+            if len(ids) and (death[ids] != NEVER).any():
+                bad = int(ids[(death[ids] != NEVER)][0])
+                raise GcperfError(f"object {bad} dies twice")
+            if len(np.unique(ids)) != len(ids):
+                raise GcperfError("an object is listed twice in one free/unreachable event")
+            if len(ids) and (seqs <= alloc_seq[ids]).any():
+                bad = int(ids[seqs <= alloc_seq[ids]][0])
+                raise GcperfError(f"object {bad} dies before it is allocated")
+            death[ids] = seqs
+            if heads is not None:
+                if (flags[ids] != 0).any():
+                    raise GcperfError("only tracked objects can form cycles")
+                flags[ids] |= FLAG_CYCLIC
+                head[ids] = heads
+        cks = np.sort(np.concatenate(self._checkpoints)) if self._checkpoints else np.empty(0, dtype=np.int64)
+        return Trace(alloc_seq, death, flags, head, cks, list(self.ops), self.alloc_interval_s, self.name)

@@ -1,0 +1,126 @@
+"""CPython version presets: the collector facts that differ between releases.
+
+Sources: ../shared/CPYTHON_GC.md sections 0-3 (defaults per version, where the
+trigger fires) and 8 (tracking rules), each checked on real interpreters by the
+tests in ``tests/test_real_interpreter.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import GcperfError
+
+
+@dataclass(frozen=True)
+class VersionPreset:
+    """What a CPython minor version does, as far as the generational model cares.
+
+    Attributes:
+        name: the version, ``"3.11"`` or with a micro level such as ``"3.12.1"``.
+        thresholds: ``gc.get_threshold()`` of a fresh interpreter.
+        deferred_trigger: False for 3.8-3.11, where the collection runs inside the
+            allocation that crossed threshold0 (that object is not part of it);
+            True for 3.12+, where the allocation only schedules a collection that
+            runs at the next eval-breaker check.
+        deferred_run_checks_enabled: whether the deferred collection re-checks
+            ``gc.isenabled()`` (3.12.6+ and 3.13+; 3.12.0-3.12.5 do not).
+        atomic_tuples_tracked: tuples holding only atomic values are tracked at
+            creation and untracked by the first collection that sees them
+            (True before 3.14); 3.14 does not track them at all.
+        atomic_dicts_tracked: dicts holding only atomic values are tracked (3.14+)
+            rather than left untracked (3.8-3.13).
+        interpreter_objects: tracked objects in generation 2 right after start-up
+            and a full collection (``len(gc.get_objects(2))``, measured; used as
+            the default start state of a simulation).
+    """
+
+    name: str
+    thresholds: tuple[int, int, int]
+    deferred_trigger: bool
+    deferred_run_checks_enabled: bool
+    atomic_tuples_tracked: bool = True
+    atomic_dicts_tracked: bool = False
+    interpreter_objects: int = 6000
+
+    @property
+    def minor(self) -> str:
+        """The ``major.minor`` part of :attr:`name`."""
+        return ".".join(self.name.split(".")[:2])
+
+
+# interpreter_objects: measured with `python3.X -I -c "import gc; gc.collect();
+# gc.collect(); print(len(gc.get_objects(2)))"` on the pyenv builds of this
+# machine (2026-11-25). 3.11.7's figure includes two .pth files of this machine's
+# site-packages (with -S it is 3990). 3.14 has no interpreter here: 3.13's figure.
+_PRESETS: dict[str, VersionPreset] = {
+    "3.8": VersionPreset("3.8", (700, 10, 10), False, False, interpreter_objects=4480),
+    "3.9": VersionPreset("3.9", (700, 10, 10), False, False, interpreter_objects=4594),
+    "3.10": VersionPreset("3.10", (700, 10, 10), False, False, interpreter_objects=4718),
+    "3.11": VersionPreset("3.11", (700, 10, 10), False, False, interpreter_objects=11090),
+    "3.12": VersionPreset("3.12", (700, 10, 10), True, True, interpreter_objects=4973),
+    "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081),
+    # 3.14.5 and later: the generational collector forward-ported from 3.13
+    # (gh-142516); 3.14.0-3.14.4 shipped the incremental collector, not modelled yet.
+    "3.14": VersionPreset(
+        "3.14",
+        (2000, 10, 10),
+        True,
+        True,
+        atomic_tuples_tracked=False,
+        atomic_dicts_tracked=True,
+        interpreter_objects=5081,
+    ),
+}
+
+DEFAULT_VERSION = "3.13"
+SUPPORTED_VERSIONS: tuple[str, ...] = tuple(_PRESETS)
+
+_VERSION_RE = re.compile(r"^(3)\.(\d+)(?:\.(\d+))?$")
+
+
+def preset(version: str) -> VersionPreset:
+    """Return the preset for ``version`` (``"3.11"`` or ``"3.12.1"``).
+
+    Raises:
+        GcperfError: the version is malformed or not modelled (3.14.0-3.14.4 run
+            the incremental collector, which this preset family does not cover).
+    """
+    m = _VERSION_RE.match(str(version).strip())
+    if not m:
+        raise GcperfError(f"version must look like 3.11 or 3.12.1, got {version!r}")
+    minor = f"{m.group(1)}.{m.group(2)}"
+    if minor not in _PRESETS:
+        raise GcperfError(
+            f"version {version} is not modelled; choose one of {', '.join(SUPPORTED_VERSIONS)}"
+        )
+    base = _PRESETS[minor]
+    if m.group(3) is None:
+        return base
+    micro = int(m.group(3))
+    if minor == "3.14" and micro < 5:
+        raise GcperfError(
+            f"version {version} runs the incremental collector (3.14.0-3.14.4), "
+            "which is not modelled yet; use 3.14 for 3.14.5+"
+        )
+    if minor == "3.12" and micro < 6:
+        # 3.12.0-3.12.5's _Py_RunGC does not test gc.isenabled() (CPYTHON_GC.md §1).
+        return VersionPreset(
+            version,
+            base.thresholds,
+            base.deferred_trigger,
+            False,
+            base.atomic_tuples_tracked,
+            base.atomic_dicts_tracked,
+            base.interpreter_objects,
+        )
+    return VersionPreset(
+        version,
+        base.thresholds,
+        base.deferred_trigger,
+        base.deferred_run_checks_enabled,
+        base.atomic_tuples_tracked,
+        base.atomic_dicts_tracked,
+        base.interpreter_objects,
+    )

@@ -1,0 +1,233 @@
+"""Workloads: a program's allocation behaviour, described statistically.
+
+A workload is a sequence of phases. In each phase the program allocates counted
+GC containers (class instances, lists, dicts, tuples, closures, ...) at a
+constant rate per second of *mutator* time (time the program runs, pauses
+excluded), and every object draws a lifetime from the phase's mixture:
+
+* ``immediate``: freed by reference counting before the next GC allocation
+  (a temporary: ``f(g(x))``, a list built and consumed at once);
+* ``fixed`` / ``exponential`` / ``lognormal``: freed after a drawn time in seconds
+  (request-scoped objects, caches with a TTL, ...);
+* ``forever``: alive until the program ends (module globals, caches, the heap of
+  a batch job).
+
+Of the objects that die, a share ``cyclic_share`` dies as unreachable cyclic
+garbage that only the collector can free. A share of allocations are tuples of
+atomic values (untracked by the first collection that sees them) and a share are
+containers CPython counts but never tracks (dicts of atomic values, <= 3.13).
+
+Lifetimes are measured in mutator time on purpose: a paused program makes no
+progress, so its objects do not age. One consequence: the realisation of a
+workload (which object dies when, in allocation order) does not depend on the GC
+settings, so the same seed gives every setting of a sweep the same program.
+
+Object sizes are part of the description too; they are used by the memory
+footprint model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import GcperfError
+
+LIFETIME_KINDS = ("immediate", "fixed", "exponential", "lognormal", "forever")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise GcperfError(msg)
+
+
+def _finite(name: str, value: float, *, low: float = 0.0, low_inclusive: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    _check(ok, f"{name} must be a finite number, got {value!r}")
+    if low_inclusive:
+        _check(value >= low, f"{name} must be >= {low:g}, got {value!r}")
+    else:
+        _check(value > low, f"{name} must be > {low:g}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """One component of a lifetime mixture.
+
+    Args:
+        name: label, e.g. ``"request"``.
+        share: fraction of the phase's allocations drawing from this component.
+        kind: one of ``immediate``, ``fixed``, ``exponential``, ``lognormal``, ``forever``.
+        scale_s: seconds: the lifetime (fixed), the mean (exponential) or the
+            median (lognormal). Ignored for immediate and forever.
+        sigma: shape of the lognormal (standard deviation of the log).
+    """
+
+    name: str = "temporary"
+    share: float = 1.0
+    kind: str = "immediate"
+    scale_s: float = 0.0
+    sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        _finite(f"lifetime {self.name!r} share", self.share)
+        _check(self.share <= 1.0, f"lifetime {self.name!r} share must be <= 1, got {self.share!r}")
+        _check(
+            self.kind in LIFETIME_KINDS,
+            f"lifetime {self.name!r} kind must be one of {', '.join(LIFETIME_KINDS)}, got {self.kind!r}",
+        )
+        _finite(f"lifetime {self.name!r} scale_s", self.scale_s)
+        if self.kind in ("fixed", "exponential", "lognormal"):
+            _check(self.scale_s > 0, f"lifetime {self.name!r} scale_s must be > 0 for kind {self.kind}, got {self.scale_s!r}")
+        _finite(f"lifetime {self.name!r} sigma", self.sigma)
+
+    def mean_s(self) -> float:
+        """Mean lifetime in seconds (inf for forever, 0 for immediate)."""
+        if self.kind == "immediate":
+            return 0.0
+        if self.kind == "forever":
+            return math.inf
+        if self.kind == "lognormal":
+            return self.scale_s * math.exp(self.sigma**2 / 2)
+        return self.scale_s
+
+
+@dataclass(frozen=True)
+class SizeMix:
+    """A discrete distribution of object sizes in bytes (GC header included).
+
+    Args:
+        sizes_bytes: the possible sizes, e.g. ``(56, 64, 72, 232)``.
+        weights: their relative frequencies (normalised internally).
+    """
+
+    sizes_bytes: tuple[int, ...] = (48, 56, 64, 72, 88, 104, 232)
+    weights: tuple[float, ...] = (0.25, 0.2, 0.2, 0.1, 0.1, 0.1, 0.05)
+
+    def __post_init__(self) -> None:
+        _check(len(self.sizes_bytes) > 0, "sizes_bytes must not be empty")
+        _check(
+            len(self.sizes_bytes) == len(self.weights),
+            f"sizes_bytes and weights must have the same length, got {len(self.sizes_bytes)} and {len(self.weights)}",
+        )
+        for s in self.sizes_bytes:
+            _check(isinstance(s, int) and not isinstance(s, bool) and s > 0, f"sizes_bytes entries must be positive integers, got {s!r}")
+        for w in self.weights:
+            _finite("weights entries", w)
+        _check(sum(self.weights) > 0, f"weights must not all be zero, got {self.weights!r}")
+
+    def mean_bytes(self) -> float:
+        """Mean size in bytes."""
+        total = sum(self.weights)
+        return sum(s * w for s, w in zip(self.sizes_bytes, self.weights)) / total
+
+
+DEFAULT_LIFETIMES = (Lifetime("temporary", 1.0, "immediate"),)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of a program with steady allocation behaviour.
+
+    Args:
+        name: label, unique within the workload.
+        duration_s: mutator seconds the phase lasts.
+        alloc_rate_per_s: counted GC allocations per mutator second.
+        lifetimes: the lifetime mixture; shares must sum to 1.
+        cyclic_share: of the objects that die, the share that becomes cyclic
+            garbage instead of being freed by reference counting.
+        atomic_tuple_share: share of allocations that are tuples of atomic values.
+        untracked_share: share of allocations counted by the collector but never
+            tracked (dicts of atomic values in <= 3.13).
+        sizes: object sizes.
+    """
+
+    name: str = "main"
+    duration_s: float = 10.0
+    alloc_rate_per_s: float = 1e6
+    lifetimes: tuple[Lifetime, ...] = DEFAULT_LIFETIMES
+    cyclic_share: float = 0.0
+    atomic_tuple_share: float = 0.0
+    untracked_share: float = 0.0
+    sizes: SizeMix = field(default_factory=SizeMix)
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.name, str) and self.name != "", f"phase name must be a non-empty string, got {self.name!r}")
+        _finite(f"phase {self.name!r} duration_s", self.duration_s, low=0.0, low_inclusive=False)
+        _finite(f"phase {self.name!r} alloc_rate_per_s", self.alloc_rate_per_s, low=0.0, low_inclusive=False)
+        _check(len(self.lifetimes) > 0, f"phase {self.name!r} lifetimes must not be empty")
+        for lt in self.lifetimes:
+            _check(isinstance(lt, Lifetime), f"phase {self.name!r} lifetimes must be Lifetime objects, got {lt!r}")
+        total = sum(lt.share for lt in self.lifetimes)
+        _check(abs(total - 1.0) < 1e-9, f"phase {self.name!r} lifetime shares must sum to 1, got {total:g}")
+        for attr in ("cyclic_share", "atomic_tuple_share", "untracked_share"):
+            v = getattr(self, attr)
+            _finite(f"phase {self.name!r} {attr}", v)
+            _check(v <= 1.0, f"phase {self.name!r} {attr} must be <= 1, got {v!r}")
+        _check(
+            self.atomic_tuple_share + self.untracked_share <= 1.0,
+            f"phase {self.name!r} atomic_tuple_share + untracked_share must be <= 1, "
+            f"got {self.atomic_tuple_share + self.untracked_share:g}",
+        )
+
+    @property
+    def allocations(self) -> int:
+        """Number of allocation slots in this phase."""
+        return int(round(self.duration_s * self.alloc_rate_per_s))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A program's allocation behaviour as a sequence of phases.
+
+    Args:
+        name: short identifier.
+        description: one line for humans.
+        phases: the phases in order.
+        refs_per_object: mean references a tracked object holds to other objects
+            (drives the per-object cost of a collection).
+        baseline_objects: tracked objects alive before the first phase (the
+            interpreter and its imports), in generation 2; None takes the version
+            preset's measured interpreter start-up figure.
+    """
+
+    name: str = "custom"
+    description: str = ""
+    phases: tuple[Phase, ...] = (Phase(),)
+    refs_per_object: float = 2.0
+    baseline_objects: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(len(self.phases) > 0, "workload phases must not be empty")
+        names = [p.name for p in self.phases]
+        _check(len(set(names)) == len(names), f"phase names must be unique, got {names}")
+        _finite("refs_per_object", self.refs_per_object)
+        if self.baseline_objects is not None:
+            _check(
+                isinstance(self.baseline_objects, int) and not isinstance(self.baseline_objects, bool)
+                and self.baseline_objects >= 0,
+                f"baseline_objects must be an integer >= 0, got {self.baseline_objects!r}",
+            )
+        _check(self.allocations > 0, "workload must allocate at least one object")
+
+    @property
+    def duration_s(self) -> float:
+        """Total mutator seconds."""
+        return sum(p.duration_s for p in self.phases)
+
+    @property
+    def allocations(self) -> int:
+        """Total allocation slots."""
+        return sum(p.allocations for p in self.phases)
+
+    def scaled(self, duration_factor: float) -> Workload:
+        """The same workload with every phase's duration multiplied by ``duration_factor``."""
+        _finite("duration factor", duration_factor, low=0.0, low_inclusive=False)
+        from dataclasses import replace
+
+        return replace(self, phases=tuple(replace(p, duration_s=p.duration_s * duration_factor) for p in self.phases))
+
+    def with_duration(self, duration_s: float) -> Workload:
+        """The same workload stretched or shrunk to ``duration_s`` mutator seconds in total."""
+        _finite("duration_s", duration_s, low=0.0, low_inclusive=False)
+        return self.scaled(duration_s / self.duration_s)

@@ -1,0 +1,166 @@
+"""A plain, per-event reference of CPython's generational collector (tests only).
+
+Everything here is the obvious implementation: each object is a Python int in
+a Python list per generation, every event is visited one by one, and the rules
+are written exactly as CPYTHON_GC.md §1-2 states them. It is slow and has no
+batching, cohorts or binary searches; the batched engine must agree with it on
+every collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gcperf.heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from gcperf.trace import Trace
+from gcperf.versions import preset
+
+
+@dataclass
+class RefCollection:
+    seq: int
+    generation: int
+    reason: str
+    examined: int
+    freed: int
+    survivors: int
+    untracked: int
+    full_vetoed: bool
+
+
+def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects: int = 0,
+                  enabled: bool = True) -> list[RefCollection]:
+    pre = preset(version)
+    th = list(thresholds if thresholds is not None else pre.thresholds)
+    count = [0, 0, 0]
+    pending, total = 0, baseline_objects
+    gens: list[list[int]] = [[], [], []]
+    permanent: list[int] = []
+    gens[2] = [-(i + 1) for i in range(baseline_objects)]  # immortal interpreter objects
+    state: dict[int, str] = {}  # id -> "alive" | "garbage" | "dead"
+    scheduled = False
+    log: list[RefCollection] = []
+
+    # events in program order
+    events = []
+    for i in range(trace.n):
+        events.append((int(trace.alloc_seq[i]), 0, i))
+        if trace.death[i] != NEVER:
+            events.append((int(trace.death[i]), 1, i))
+    for s in trace.checkpoints:
+        events.append((int(s), 2, None))
+    for op in trace.ops:
+        events.append((op[0], 3, op))
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    groups: dict[int, list[int]] = {}
+    for i in range(trace.n):
+        if trace.flags[i] & FLAG_CYCLIC:
+            groups.setdefault(int(trace.head[i]), []).append(i)
+
+    def present(o: int) -> bool:
+        return o < 0 or state.get(o) in ("alive", "garbage")
+
+    def collect(g: int, seq: int, reason: str, vetoed: bool) -> None:
+        nonlocal pending, total
+        if g < 2:
+            count[g + 1] += 1
+        for i in range(g + 1):
+            count[i] = 0
+        young = [o for gen in gens[: g + 1] for o in gen if present(o)]
+        members = set(young)
+        examined = len(young)
+        freed = 0
+        untracked = 0
+        survivors = []
+        for o in young:
+            if o >= 0 and state[o] == "garbage":
+                group = groups[int(trace.head[o])]
+                if all(m in members for m in group):
+                    freed += 1
+                    continue
+            if o >= 0 and trace.flags[o] & FLAG_ATOMIC and state[o] == "alive":
+                untracked += 1
+                state[o] = "untracked"
+                continue
+            survivors.append(o)
+        for o in young:
+            if o >= 0 and state[o] == "garbage" and o not in survivors:
+                state[o] = "dead"
+        if g == 1:
+            pending += len(survivors)
+        elif g == 2:
+            pending = 0
+            total = len(survivors)
+        for i in range(g + 1):
+            gens[i] = []
+        gens[min(g + 1, 2)].extend(survivors)
+        log.append(RefCollection(seq, g, reason, examined, freed, len(survivors), untracked, vetoed))
+
+    def select():
+        vetoed = False
+        for g in (2, 1, 0):
+            if count[g] > th[g]:
+                if g == 2 and pending < total // 4:
+                    vetoed = True
+                    continue
+                return g, vetoed
+        return None, vetoed
+
+    for seq, kind, payload in events:
+        if kind == 0:  # allocation
+            i = payload
+            count[0] += 1
+            due = enabled and th[0] != 0 and count[0] > th[0]
+            if due and not pre.deferred_trigger:
+                g, vetoed = select()
+                collect(g, seq, "auto", vetoed)  # the new object is not linked yet
+            elif due:
+                scheduled = True
+            flags = int(trace.flags[i])
+            state[i] = "alive"
+            if not flags & FLAG_UNTRACKED:
+                gens[0].append(i)
+        elif kind == 1:  # death
+            i = payload
+            if trace.flags[i] & FLAG_CYCLIC:
+                state[i] = "garbage"
+            else:
+                if state[i] in ("alive", "untracked"):
+                    state[i] = "dead"
+                count[0] = max(0, count[0] - 1)
+        elif kind == 2:  # eval-breaker check
+            if scheduled:
+                scheduled = False
+                if enabled or not pre.deferred_run_checks_enabled:
+                    g, vetoed = select()
+                    if g is not None:
+                        collect(g, seq, "auto", vetoed)
+        else:
+            _, name, args = payload
+            if name == "collect":
+                collect(int(args[0]), seq, "explicit", False)
+            elif name == "disable":
+                enabled = False
+            elif name == "enable":
+                enabled = True
+            elif name == "freeze":
+                permanent.extend(o for gen in gens for o in gen)
+                gens[:] = [[], [], []]
+                count[:] = [0, 0, 0]
+            elif name == "unfreeze":
+                gens[2] = permanent + gens[2]
+                permanent = []
+            elif name == "set_threshold":
+                th = list(args)
+    return log
+
+
+def engine_log(result) -> list[RefCollection]:
+    """The batched engine's collections in the reference's shape."""
+    c = result.collections
+    return [
+        RefCollection(int(r.seq), int(r.generation), str(r.reason), int(r.examined), int(r.garbage_freed),
+                      int(r.survivors), int(r.untracked), bool(r.full_vetoed))
+        for r in c.itertuples()
+    ]
