@@ -80,6 +80,7 @@ class TraceBuilder:
         self._flags: list[np.ndarray] = []
         self._deaths: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # ids, seqs, heads (cyclic)
         self._checkpoints: list[np.ndarray] = []
+        self._resolved: list[tuple[int, np.ndarray, np.ndarray]] = []  # (first id, death, head)
         self.ops: list[tuple[int, str, tuple]] = []
         self._in_c_call = False
         self.alloc_interval_s = alloc_interval_s
@@ -111,6 +112,26 @@ class TraceBuilder:
         ids = np.arange(self.n, self.n + count, dtype=np.int64)
         self.n += count
         return ids
+
+    def append_arrays(self, alloc_seq: np.ndarray, flags: np.ndarray, death: np.ndarray, head: np.ndarray,
+                      checkpoints: np.ndarray, ops: list[tuple[int, str, tuple]], width: int) -> None:
+        """Append a block of events whose positions are already resolved.
+
+        ``alloc_seq``, ``death``, ``checkpoints`` and op seqs are absolute and must lie
+        in ``[self.seq, self.seq + width)``; ``flags`` already carries the cyclic bit
+        and ``head`` the cycle heads of the block's own objects.
+        """
+        lo, hi = self.seq, self.seq + width
+        for name, arr in (("alloc_seq", alloc_seq), ("checkpoints", checkpoints)):
+            if len(arr) and (arr.min() < lo or arr.max() >= hi):
+                raise GcperfError(f"{name} outside the block")
+        self._alloc_seq.append(np.asarray(alloc_seq, dtype=np.int64))
+        self._flags.append(np.asarray(flags, dtype=np.uint8))
+        self._resolved.append((self.n, np.asarray(death, dtype=np.int64), np.asarray(head, dtype=np.int64)))
+        self._checkpoints.append(np.asarray(checkpoints, dtype=np.int64))
+        self.ops.extend(sorted(ops))
+        self.n += len(alloc_seq)
+        self.seq = hi
 
     # -- deaths ------------------------------------------------------------------
     def free(self, obj: int) -> None:
@@ -193,6 +214,9 @@ class TraceBuilder:
         flags = np.concatenate(self._flags)
         death = np.full(self.n, NEVER, dtype=np.int64)
         head = np.full(self.n, NEVER, dtype=np.int64)
+        for first, d, h in self._resolved:
+            death[first : first + len(d)] = d
+            head[first : first + len(h)] = h
         for ids, seqs, heads in self._deaths:
             if len(ids) and (ids.min() < 0 or ids.max() >= self.n):
                 raise GcperfError(f"free of an unknown object id {int(ids.max()) if ids.max() >= self.n else int(ids.min())}")
@@ -211,4 +235,5 @@ class TraceBuilder:
                 flags[ids] |= FLAG_CYCLIC
                 head[ids] = heads
         cks = np.sort(np.concatenate(self._checkpoints)) if self._checkpoints else np.empty(0, dtype=np.int64)
-        return Trace(alloc_seq, death, flags, head, cks, list(self.ops), self.alloc_interval_s, self.name)
+        ops = sorted(self.ops, key=lambda op: op[0])
+        return Trace(alloc_seq, death, flags, head, cks, ops, self.alloc_interval_s, self.name)

@@ -1,0 +1,60 @@
+"""Find real CPython interpreters to test against (the machine's python3, pyenv builds)."""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from gcperf.versions import SUPPORTED_VERSIONS
+
+
+@functools.lru_cache(maxsize=None)
+def find_interpreter(minor: str) -> tuple[str, str] | None:
+    """(path, full version) of a CPython ``minor`` (e.g. "3.12") on this machine, or None."""
+    roots = [os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))]
+    candidates = sorted(glob.glob(os.path.join(roots[0], "versions", f"{minor}.*", "bin", f"python{minor}")), reverse=True)
+    which = shutil.which(f"python{minor}")
+    if which:
+        candidates.append(which)
+    for exe in candidates:
+        try:
+            out = subprocess.run(
+                [exe, "-I", "-c", "import sys, platform; print(platform.python_implementation(), sys.version.split()[0], hasattr(sys, '_is_gil_enabled') and not sys._is_gil_enabled())"],
+                capture_output=True, text=True, timeout=30, check=True,
+            ).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        impl, version, free_threaded = out[0], out[1], out[2] == "True"
+        if impl == "CPython" and ".".join(version.split(".")[:2]) == minor and not free_threaded:
+            return exe, version
+    return None
+
+
+def interpreter_params():
+    """pytest params, one per modelled minor version; absent ones are skipped with a reason."""
+    params = []
+    for minor in SUPPORTED_VERSIONS:
+        found = find_interpreter(minor)
+        marks = [pytest.mark.real_interpreter]
+        if found is None:
+            marks.append(pytest.mark.skip(reason=f"CPython {minor} is not installed here (checked pyenv and PATH)"))
+        params.append(pytest.param(minor, id=f"py{minor}", marks=marks))
+    return params
+
+
+def run_program(minor: str, source: str, timeout: float = 300) -> dict:
+    """Run ``source`` with CPython ``minor`` in isolated mode; return its JSON output."""
+    import json
+
+    found = find_interpreter(minor)
+    assert found is not None
+    exe, _ = found
+    proc = subprocess.run([exe, "-I", "-c", source], capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"{exe} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout)
