@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .heap import FLAG_CYCLIC, NEVER, Cohort, Heap, make_cohort, merge_cohorts
-from .policy import GenerationalPolicy, first_trigger, lindley
+from .policy import GenerationalPolicy
 from .stream import EV_CHECKPOINT, EV_FREES, EV_OP, Chunk, Stream
 from .versions import VersionPreset
 
@@ -139,20 +139,17 @@ class Machine:
             if i < len(ch.op_slots):
                 limit = min(limit, int(ch.op_slots[i]))
         y = self.policy.count[0]
-        if self.scheduled:
-            # a collection waits for the next eval-breaker check
-            ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
-            if ck != NEVER:
-                limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
+        t0 = self.policy.auto_threshold
+        if self.scheduled or t0 is None:
+            if self.scheduled:
+                # a collection waits for the next eval-breaker check
+                ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
+                if ck != NEVER:
+                    limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
             k = limit
-            y = int(lindley(ch.inc[local:k], y)[-1]) if k > local else y
+            y = ch.scan.value(local, y, k)
         else:
-            t0 = self.policy.auto_threshold
-            if t0 is None:
-                k = limit
-                y = int(lindley(ch.inc[local:k], y)[-1]) if k > local else y
-            else:
-                k, y = first_trigger(ch.inc, local, limit, y, t0)
+            k, y = ch.scan.first_trigger(local, limit, y, t0)
         self._plan_k = ch.j0 + k
         self._plan_y = y
         target = self._plan_k
@@ -180,8 +177,7 @@ class Machine:
         j = max(self.pos, min(j, self._plan_k))
         if j > self.pos:
             ch = self.chunk
-            a, b = self.pos - ch.j0, j - ch.j0
-            self.policy.count[0] = int(lindley(ch.inc[a:b], self.policy.count[0])[-1])
+            self.policy.count[0] = ch.scan.value(self.pos - ch.j0, self.policy.count[0], j - ch.j0)
             self.pos = j
         self.mut_time = max(self.mut_time, mut_time)
 

@@ -49,27 +49,131 @@ def lindley(inc: np.ndarray, y0: int) -> np.ndarray:
     return s
 
 
-def first_trigger(inc: np.ndarray, start: int, stop: int, y0: int, threshold: int) -> tuple[int, int]:
-    """Find the first slot whose allocation sees ``count0 > threshold``.
+class CounterScan:
+    """Fast queries on count0 over one chunk, which has no collection in between.
 
-    The allocation of slot k is checked against the counter left by slot k-1
-    (``y[k-1] + 1 > threshold``, i.e. ``y[k-1] >= threshold``).
+    With prefix sums ``S[k] = inc[0] + ... + inc[k]`` the saturating counter
+    started at slot ``pos`` with value ``y0`` is, after slot k,
+    ``y[k] = S[k] - min(S[pos-1] - y0, min(S[pos..k]))`` (Lindley's formula).
+    Keeping the maximum and minimum of S per block of ``BLOCK`` slots lets a
+    search for the first ``y[k] >= threshold`` skip every block where even its
+    largest S minus the smallest running minimum stays below the threshold, so
+    long quiet stretches cost one comparison per block instead of several numpy
+    passes per slot.
 
     Args:
-        inc: per-slot net change (``1 - frees``) of the current chunk.
-        start: first slot (index into ``inc``) still to allocate.
-        stop: slots ``[start, stop)`` are searched.
-        y0: counter before slot ``start``.
-        threshold: threshold0 (> 0).
-
-    Returns:
-        ``(k, y)``: the triggering slot and the counter before it (``y >= threshold``),
-        or ``(stop, counter after slot stop-1)`` when no slot triggers.
+        inc: per-slot net change of count0 (``1 - frees``) of the chunk.
     """
+
+    BLOCK = 1024
+
+    def __init__(self, inc: np.ndarray):
+        n = len(inc)
+        self.n = n
+        self.S = np.cumsum(inc)
+        B = self.BLOCK
+        nb = n // B  # full blocks only; the tail is scanned directly
+        self.nb = nb
+        if nb:
+            blocks = self.S[: nb * B].reshape(nb, B)
+            self.bmax = blocks.max(axis=1)
+            self.bmin = blocks.min(axis=1)
+        else:
+            self.bmax = self.bmin = np.empty(0, dtype=np.int64)
+
+    def _base(self, pos: int, y0: int) -> int:
+        return (int(self.S[pos - 1]) if pos > 0 else 0) - y0
+
+    def _range_min(self, a: int, b: int) -> int | None:
+        """min(S[a:b]) or None for an empty range."""
+        if b <= a:
+            return None
+        B = self.BLOCK
+        ba, bb = -(-a // B), b // B  # full blocks inside [a, b)
+        if ba >= bb:
+            return int(self.S[a:b].min())
+        parts = [int(self.bmin[ba:bb].min())]
+        if a < ba * B:
+            parts.append(int(self.S[a : ba * B].min()))
+        if bb * B < b:
+            parts.append(int(self.S[bb * B : b].min()))
+        return min(parts)
+
+    def value(self, pos: int, y0: int, end: int) -> int:
+        """count0 after slot ``end - 1``, starting from ``y0`` before slot ``pos``."""
+        if end <= pos:
+            return y0
+        base = self._base(pos, y0)
+        m = self._range_min(pos, end)
+        return int(self.S[end - 1]) - min(base, m if m is not None else base)
+
+    def _scan(self, a: int, b: int, m: int, threshold: int) -> tuple[int, int]:
+        """First k in [a, b) with S[k] - min(m, min S[a..k]) >= threshold: (k, y[k]) or (-1, running min)."""
+        seg = self.S[a:b]
+        run = np.minimum.accumulate(seg)
+        np.minimum(run, m, out=run)
+        ys = seg - run
+        hit = ys >= threshold
+        k = int(hit.argmax())
+        if hit[k]:
+            return a + k, int(ys[k])
+        return -1, int(run[-1])
+
+    def first_trigger(self, pos: int, stop: int, y0: int, threshold: int) -> tuple[int, int]:
+        """Find the first slot in ``[pos, stop)`` whose allocation sees ``count0 > threshold``.
+
+        The allocation of slot k is checked against the counter left by slot k-1
+        (``y[k-1] + 1 > threshold``, i.e. ``y[k-1] >= threshold``).
+
+        Returns:
+            ``(k, y[k-1])`` for the triggering slot k, or ``(stop, y[stop-1])``
+            when no slot in the range triggers.
+        """
+        if pos >= stop:
+            return stop, y0
+        if y0 >= threshold:
+            return pos, y0
+        # the counter left by slots pos..stop-2 decides triggers at pos+1..stop-1
+        last = stop - 1
+        m = self._base(pos, y0)
+        B = self.BLOCK
+        a = pos
+        while a < last:
+            blk = a // B
+            if a % B or blk >= self.nb or (blk + 1) * B > last:
+                # partial block: scan directly up to its end (or to last)
+                b = min((blk + 1) * B, last)
+                k, v = self._scan(a, b, m, threshold)
+                if k >= 0:
+                    return k + 1, v
+                m = v
+                a = b
+                continue
+            # whole blocks [blk, hi): skip those that cannot reach the threshold
+            hi = min(self.nb, last // B)
+            run = np.minimum.accumulate(self.bmin[blk:hi])
+            np.minimum(run, m, out=run)
+            cand = (self.bmax[blk:hi] - run) >= threshold
+            c = int(cand.argmax())
+            if not cand[c]:
+                m = int(run[-1])
+                a = hi * B
+                continue
+            if c:
+                m = int(run[c - 1])
+            k, v = self._scan((blk + c) * B, (blk + c + 1) * B, m, threshold)
+            if k >= 0:
+                return k + 1, v
+            m = v
+            a = (blk + c + 1) * B
+        return stop, self.value(pos, y0, stop)
+
+
+def first_trigger(inc: np.ndarray, start: int, stop: int, y0: int, threshold: int) -> tuple[int, int]:
+    """Plain-numpy version of :meth:`CounterScan.first_trigger` (kept as its test oracle)."""
     if y0 >= threshold:
         return start, y0
     pos, y = start, y0
-    # No slot can trigger before y has climbed to threshold, one step at a time.
     window = max(2 * (threshold - y), _SEARCH_MIN_WINDOW)
     while pos < stop:
         end = min(stop, pos + window)
@@ -77,7 +181,6 @@ def first_trigger(inc: np.ndarray, start: int, stop: int, y0: int, threshold: in
         hit = ys >= threshold
         k = int(hit.argmax())
         if hit[k]:
-            # slot pos+k leaves y >= threshold, so slot pos+k+1 triggers
             if pos + k + 1 < stop:
                 return pos + k + 1, int(ys[k])
             return stop, int(ys[k])

@@ -76,7 +76,10 @@ class Scenario:
         duration_s: stretch or shrink the workload to this many mutator seconds
             (None keeps its own duration).
         timeline_points: about how many timeline samples to take.
-        chunk_slots: allocation slots drawn per numpy batch (results do not depend on it).
+        chunk_slots: allocation slots drawn per numpy batch. It is part of the
+            realisation: another value draws another sample of the same workload
+            (the collector logic itself does not depend on it; exact traces give
+            identical results for any value).
     """
 
     workload: Workload | str = "web"

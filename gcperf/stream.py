@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from .policy import CounterScan
 from .workload import Phase, Workload
 
 CHUNK_SLOTS = 1 << 18
@@ -74,14 +75,15 @@ class Chunk:
     op_slots: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     start_seq: int = 0
     end_seq: int = NEVER
-    _inc: np.ndarray | None = None
+    _scan: CounterScan | None = None
+    dense: tuple[np.ndarray, np.ndarray] | None = None  # (death, flags) of every slot, tests only
 
     @property
-    def inc(self) -> np.ndarray:
-        """Per-slot net change of count0 when no collection intervenes (``1 - d``)."""
-        if self._inc is None:
-            self._inc = 1 - self.d
-        return self._inc
+    def scan(self) -> CounterScan:
+        """count0 queries over this chunk (built on first use)."""
+        if self._scan is None:
+            self._scan = CounterScan(1 - self.d)
+        return self._scan
 
 
 class Stream:
@@ -166,6 +168,8 @@ class StatisticalStream(Stream):
         self.total_slots = int(self.first_slot[-1])
         self._calendar: dict[int, list[np.ndarray]] = {}
         self._layouts: dict[str, _Layout] = {}
+        # tests set this to get every object's death and kind (Chunk.dense)
+        self.record_dense = False
         self._ops_by_slot: dict[int, list[tuple[int, str, tuple]]] = {}
         for name, ops in (phase_ops or {}).items():
             idx = [p.name for p in phases].index(name)
@@ -316,6 +320,7 @@ class StatisticalStream(Stream):
         d = np.empty(n, dtype=np.int64)
         cands, deaths, flag_parts = [], [], []
         us: list[tuple[int, int, np.ndarray, _Layout]] = []
+        dense: list[tuple[np.ndarray, np.ndarray]] = []
         rc_in: list[np.ndarray] = []
         q = int(np.searchsorted(self.first_slot, j0, side="right")) - 1
         pos = j0
@@ -332,6 +337,16 @@ class StatisticalStream(Stream):
                 inside = rc_slots < j0 + n
                 rc_in.append(rc_slots[inside] - j0)
                 self._to_calendar(rc_slots[~inside])
+                if self.record_dense:
+                    lay = self._layout(self.phases[q])
+                    dd = np.full(len(u), 0, dtype=np.int64)
+                    ff = np.zeros(len(u), dtype=np.uint8)
+                    own_idx = np.flatnonzero(own_dead)
+                    dd[own_idx] = 4 * (pos + own_idx) + 2
+                    ff[own_idx] = lay.own_flags(u[own_idx])
+                    dd[sel] = np.where(dslot == NEVER, NEVER, 4 * dslot + 2)
+                    ff[sel] = flags
+                    dense.append((dd, ff))
                 keep = (flags & FLAG_UNTRACKED) == 0
                 if not keep.all():
                     sel, dslot, flags = sel[keep], dslot[keep], flags[keep]
@@ -357,8 +372,11 @@ class StatisticalStream(Stream):
                     return lay.own_slot_object(float(u[local - off]), 4 * (j0 + local) + 2)
             return None  # pragma: no cover - local is always inside the chunk
 
-        return Chunk(j0, n, cand, np.concatenate(deaths), cand_flags, None, d, own_slot_object,
-                     ops, op_slots, 4 * j0, end_seq)
+        chunk = Chunk(j0, n, cand, np.concatenate(deaths), cand_flags, None, d, own_slot_object,
+                      ops, op_slots, 4 * j0, end_seq)
+        if dense:
+            chunk.dense = (np.concatenate([x[0] for x in dense]), np.concatenate([x[1] for x in dense]))
+        return chunk
 
     def _to_calendar(self, later: np.ndarray) -> None:
         if not len(later):
@@ -422,8 +440,22 @@ class _Layout:
             fl[w >= 1.0 - self.plain * self.c] = FLAG_CYCLIC
         return fl
 
+    def own_flags(self, u: np.ndarray) -> np.ndarray:
+        """Kind bits of objects freed within their own slot (``u < low``), vectorised."""
+        v = u / self.p_imm if self.p_imm > 0 else u
+        fl = np.zeros(len(u), dtype=np.uint8)
+        fl[v < self.a] = self.atomic_flag
+        fl[(v >= self.a) & (v < self.a + self.t)] = self.untracked_flag
+        return fl
+
     def own_slot_object(self, u: float, death_seq: int) -> tuple[int, int] | None:
-        """The object freed within its own slot whose uniform number is ``u`` (< low)."""
+        """The object of a slot that is not a candidate, if it is present before its own free.
+
+        Non-candidates are objects freed within their own slot (``u < low``) and
+        never-tracked objects (which are never present).
+        """
+        if u >= self.low:
+            return None
         v = u / self.p_imm
         if v < self.a:
             flag = int(self.atomic_flag)

@@ -77,7 +77,7 @@ _PRESETS: dict[str, VersionPreset] = {
 DEFAULT_VERSION = "3.13"
 SUPPORTED_VERSIONS: tuple[str, ...] = tuple(_PRESETS)
 
-_VERSION_RE = re.compile(r"^(3)\.(\d+)(?:\.(\d+))?$")
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
 
 def preset(version: str) -> VersionPreset:

@@ -10,7 +10,7 @@ from reference_gc import engine_log, reference_run
 from strategies import VERSIONS, small_thresholds, traces
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings()
 @given(
     trace=traces(),
     version=st.sampled_from(VERSIONS),

@@ -1,0 +1,214 @@
+"""The ``gcperf`` command line: subcommands with a dispatch table.
+
+Every user error ends as one line on stderr and exit status 2; an interrupt
+ends with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+from .errors import GcperfError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints the usage too)
+        self.exit(2, f"gcperf: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+# ---------------------------------------------------------------- gcperf run
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="simulate one scenario and print its summary",
+                       description="Simulate one scenario (default: the built-in web workload on CPython 3.13).")
+    p.add_argument("-w", "--workload", default="web",
+                   help="built-in workload name (see `gcperf workloads`) or a JSON workload file (default: web)")
+    p.add_argument("-V", "--version", dest="py_version", default=None,
+                   help="CPython version whose collector to simulate, e.g. 3.12 or 3.12.1 (default: 3.13)")
+    p.add_argument("-t", "--thresholds", nargs="+", type=_nonneg_int, metavar="N",
+                   help="gc.set_threshold values: threshold0 [threshold1 [threshold2]]")
+    p.add_argument("--disable", action="store_true", help="simulate gc.disable() at start-up")
+    p.add_argument("--freeze-after", metavar="PHASE", help="call gc.freeze() when this phase ends")
+    p.add_argument("--collect-every", type=_positive_float, metavar="SECONDS",
+                   help="a timer thread calls gc.collect() every SECONDS of wall time")
+    p.add_argument("-d", "--duration", type=_positive_float, metavar="SECONDS",
+                   help="stretch or shrink the workload to this many mutator seconds")
+    p.add_argument("--quick", action="store_true", help="a tenth of the workload's duration (a fast look)")
+    p.add_argument("-s", "--seed", type=_nonneg_int, default=0, help="root seed (default: 0)")
+    p.add_argument("-o", "--output", metavar="DIR", help="write collections/timeline/summary CSVs and meta.json here")
+    p.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_run)
+
+
+def _scenario_from_args(args):
+    from .scenario import GCSettings, Scenario
+    from .specs import load_workload
+    from .versions import DEFAULT_VERSION
+    from .workloads import BUILTIN_WORKLOADS
+
+    wl = args.workload
+    if wl not in BUILTIN_WORKLOADS and (wl.endswith(".json") or "/" in wl):
+        wl = load_workload(wl)
+    th = None
+    if args.thresholds:
+        if len(args.thresholds) > 3:
+            raise GcperfError(f"--thresholds takes at most 3 values, got {len(args.thresholds)}")
+        from .versions import preset
+
+        version = args.py_version or DEFAULT_VERSION
+        default = preset(version).thresholds
+        th = tuple(args.thresholds) + default[len(args.thresholds):]
+    gc = GCSettings(
+        version=args.py_version or DEFAULT_VERSION,
+        thresholds=th,
+        enabled=not args.disable,
+        freeze_after=args.freeze_after,
+        collect_every_s=args.collect_every,
+    )
+    duration = args.duration
+    sc = Scenario(wl, gc, seed=args.seed, duration_s=duration)
+    if args.quick:
+        sc = Scenario(wl, gc, seed=args.seed, duration_s=(duration or sc.resolved_workload().duration_s) / 10)
+    return sc
+
+
+def format_summary(s: dict, elapsed_s: float | None = None) -> str:
+    """A readable multi-line rendering of a summary row."""
+
+    def ms(v: float) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f} ms"
+
+    th = (s["threshold0"], s["threshold1"], s["threshold2"])
+    lines = [
+        f"gcperf {s['gcperf_version']}: workload {s['workload']!r} on CPython {s['version']} collector, "
+        f"thresholds {th}{'' if s['enabled'] else ', gc disabled'}, seed {s['seed']}",
+        f"  simulated       {s['duration_s']:.3f} s of mutator time, {s['allocations']:,} GC allocations, "
+        f"wall time {s['wall_time_s']:.3f} s",
+        f"  collections     {s['collections']:,} (gen0 {s['collections_gen0']:,}, gen1 {s['collections_gen1']:,}, "
+        f"gen2 {s['collections_gen2']:,}); {s['pauses_per_s']:.2f} per second"
+        + (f"; {s['full_vetoed']:,} full collections vetoed by the 25 % rule" if s["full_vetoed"] else ""),
+        f"  pauses          total {ms(s['pause_total_ms'])}, mean {ms(s['pause_mean_ms'])}, "
+        f"p50 {ms(s['pause_p50_ms'])}, p99 {ms(s['pause_p99_ms'])}, max {ms(s['pause_max_ms'])}",
+        f"  GC share        {100 * s['gc_share']:.2f} % of wall time",
+        f"  cyclic garbage  peak {s['peak_garbage_objects']:,} objects, mean {s['mean_garbage_objects']:,.0f} objects "
+        "waiting for a collection",
+        f"  live objects    {s['final_live_objects']:,} tracked at the end",
+    ]
+    if elapsed_s is not None:
+        rate = s["allocations"] / elapsed_s / 1e6 if elapsed_s > 0 else float("nan")
+        lines.append(f"  (simulated in {elapsed_s:.2f} s: {rate:.1f} M allocations per second)")
+    return "\n".join(lines)
+
+
+def _cmd_run(args) -> int:
+    from .output import write_run
+    from .runner import simulate
+
+    sc = _scenario_from_args(args)
+    t0 = time.perf_counter()
+    result = simulate(sc)
+    elapsed = time.perf_counter() - t0
+    summary = result.summary_dict()
+    if args.output:
+        write_run(result, args.output, force=args.force, command=["gcperf", *sys.argv[1:]])
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str, allow_nan=True))
+    else:
+        print(format_summary(summary, elapsed))
+        if args.output:
+            print(f"  tables written to {args.output}/")
+    return 0
+
+
+# ------------------------------------------------------------ info commands
+
+
+def _add_workloads(sub) -> None:
+    p = sub.add_parser("workloads", help="list the built-in workloads")
+    p.set_defaults(func=_cmd_workloads)
+
+
+def _cmd_workloads(args) -> int:
+    from .workloads import BUILTIN_WORKLOADS
+
+    for name, wl in BUILTIN_WORKLOADS.items():
+        phases = ", ".join(f"{p.name} {p.duration_s:g} s at {p.alloc_rate_per_s / 1e6:g} M/s" for p in wl.phases)
+        print(f"{name:8s} {wl.description}\n         phases: {phases}")
+    return 0
+
+
+def _add_versions(sub) -> None:
+    p = sub.add_parser("versions", help="list the modelled CPython versions")
+    p.set_defaults(func=_cmd_versions)
+
+
+def _cmd_versions(args) -> int:
+    from .versions import SUPPORTED_VERSIONS, preset
+
+    for v in SUPPORTED_VERSIONS:
+        pre = preset(v)
+        where = "at the next eval-breaker check" if pre.deferred_trigger else "inside the allocation"
+        print(f"{v:5s} thresholds {pre.thresholds}, collection runs {where}")
+    return 0
+
+
+COMMANDS = (_add_run, _add_workloads, _add_versions)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    from . import __version__
+
+    parser = _Parser(prog="gcperf", description="Simulate CPython's garbage collector under a workload.")
+    parser.add_argument("--version", action="version", version=f"gcperf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gcperf`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except GcperfError as e:
+        print(f"gcperf: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gcperf: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

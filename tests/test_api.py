@@ -1,0 +1,103 @@
+"""Public surface, validation messages, determinism and table shapes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import gcperf
+from gcperf import GCSettings, GcperfError, Lifetime, Phase, Scenario, Workload, simulate
+from gcperf.schema import COLLECTIONS_COLUMNS, SUMMARY_COLUMNS, TIMELINE_COLUMNS
+
+
+def test_public_api_is_exactly_all():
+    public = {n for n in dir(gcperf) if not n.startswith("_")} - {
+        # submodules are importable but not part of the flat API
+        "cli", "costs", "engine", "errors", "heap", "machine", "metrics", "output", "policy", "program",
+        "provenance", "runner", "scenario", "schema", "specs", "stream", "trace", "versions", "workload",
+        "workloads", "calibration",
+    }
+    assert public == set(gcperf.__all__) - {"__version__"}
+    for name in gcperf.__all__:
+        assert hasattr(gcperf, name)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: GCSettings(thresholds=(-5, 10, 10)), "threshold0 must be >= 0, got -5"),
+        (lambda: GCSettings(thresholds=(700, 10)), "thresholds must be three integers"),
+        (lambda: GCSettings(version="2.7"), "version 2.7 is not modelled"),
+        (lambda: GCSettings(version="3.14.2"), "incremental collector"),
+        (lambda: GCSettings(collect_every_s=0), "collect_every_s must be a number > 0, got 0"),
+        (lambda: Phase(duration_s=-1), "phase 'main' duration_s must be > 0, got -1"),
+        (lambda: Phase(alloc_rate_per_s=float("nan")), "alloc_rate_per_s must be a finite number"),
+        (lambda: Phase(lifetimes=(Lifetime(share=0.5),)), "lifetime shares must sum to 1, got 0.5"),
+        (lambda: Phase(cyclic_share=1.5), "cyclic_share must be <= 1, got 1.5"),
+        (lambda: Lifetime(kind="weibull"), "kind must be one of"),
+        (lambda: Lifetime(kind="exponential", scale_s=0), "scale_s must be > 0 for kind exponential"),
+        (lambda: Workload(phases=(Phase("a"), Phase("a"))), "phase names must be unique"),
+        (lambda: Scenario(seed=-1), "seed must be an integer >= 0, got -1"),
+        (lambda: Scenario("nope"), "unknown workload 'nope'"),
+        (lambda: Scenario(gc=GCSettings(freeze_after="x")), "phase 'x' is not in workload 'web'"),
+    ],
+)
+def test_bad_input_names_field_and_value(make, message):
+    with pytest.raises(GcperfError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+def test_same_seed_same_tables_and_different_seed_differs():
+    sc = Scenario("cycles", seed=7, duration_s=0.3, timeline_points=20)
+    a, b = simulate(sc), simulate(sc)
+    for t in ("collections", "timeline", "summary"):
+        assert getattr(a, t).drop(columns=[c for c in getattr(a, t).columns if c == "gcperf_version"]).equals(
+            getattr(b, t).drop(columns=[c for c in getattr(b, t).columns if c == "gcperf_version"])
+        )
+    c = simulate(Scenario("cycles", seed=8, duration_s=0.3, timeline_points=20))
+    assert not a.collections["examined"].equals(c.collections["examined"])
+
+
+def test_trace_results_do_not_depend_on_chunk_size():
+    from gcperf.program import AssignCycle, Keep, Loop, Program, Ring, Temp
+
+    trace = Program((Loop(30_000, (Keep(), AssignCycle("a"), Ring(20), Temp())),)).trace()
+    base = gcperf.simulate_trace(trace, "3.11", baseline_objects=100)
+    for cs in (97, 999, 4096):
+        r = gcperf.simulate_trace(trace, "3.11", baseline_objects=100, chunk_slots=cs)
+        # wall-clock times are sums of floats taken in a different grouping
+        assert r.collections.drop(columns=["time_s"]).equals(base.collections.drop(columns=["time_s"]))
+        assert np.allclose(r.collections["time_s"], base.collections["time_s"], rtol=1e-12)
+
+
+def test_statistical_realisation_is_fixed_by_seed_and_chunk_size():
+    a = simulate(Scenario("batch", seed=2, duration_s=0.2, chunk_slots=50_000))
+    b = simulate(Scenario("batch", seed=2, duration_s=0.2, chunk_slots=50_000))
+    assert a.collections.equals(b.collections)
+
+
+def test_tables_follow_the_documented_schema():
+    r = simulate(Scenario("web", duration_s=0.5, timeline_points=30))
+    assert list(r.collections.columns) == list(COLLECTIONS_COLUMNS)
+    assert list(r.timeline.columns) == list(TIMELINE_COLUMNS)
+    assert list(r.summary.columns) == list(SUMMARY_COLUMNS)
+    assert len(r.summary) == 1
+    assert 25 <= len(r.timeline) <= 40
+
+
+def test_summary_is_consistent_with_the_collections_table():
+    r = simulate(Scenario("cycles", duration_s=0.5))
+    s, c = r.summary_dict(), r.collections
+    assert s["collections"] == len(c) > 10
+    assert s["collections_gen0"] + s["collections_gen1"] + s["collections_gen2"] == s["collections"]
+    assert math.isclose(s["pause_total_ms"], c["pause_ms"].sum())
+    assert math.isclose(s["pause_max_ms"], c["pause_ms"].max())
+    assert math.isclose(s["wall_time_s"], s["duration_s"] + s["pause_total_ms"] / 1000, rel_tol=1e-9)
+    assert math.isclose(s["gc_share"], s["pause_total_ms"] / 1000 / s["wall_time_s"])
+    assert s["peak_garbage_objects"] >= c["garbage_before"].max()
+    assert 0 < s["mean_garbage_objects"] <= s["peak_garbage_objects"]
+    # collections are in time order and start after each other's pauses
+    t = c["time_s"].to_numpy()
+    assert (np.diff(t) >= c["pause_ms"].to_numpy()[:-1] / 1000 - 1e-12).all()

@@ -1,0 +1,98 @@
+"""The command line: default run, options, output folder, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from gcperf.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "gcperf", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_default_run_prints_a_summary():
+    p = run("run", "--quick")
+    assert p.returncode == 0, p.stderr
+    assert "workload 'web' on CPython 3.13 collector" in p.stdout
+    assert "collections" in p.stdout and "p99" in p.stdout
+
+
+def test_json_summary_and_options(capsys):
+    assert main(["run", "-w", "cycles", "-V", "3.11", "-t", "5000", "-d", "0.2", "-s", "4", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert (s["workload"], s["version"], s["threshold0"], s["threshold1"], s["seed"]) == ("cycles", "3.11", 5000, 10, 4)
+    assert s["duration_s"] == pytest.approx(0.2)
+    assert s["collections"] > 0
+
+
+def test_output_folder_is_written_with_provenance_and_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", "-d", "0.2", "-o", str(out)]) == 0
+    for f in ("collections.csv", "timeline.csv", "summary.csv", "meta.json"):
+        assert (out / f).is_file()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["inputs"]["seed"] == 0 and meta["inputs"]["workload"] == "web"
+    assert meta["packages"]["simpy"] and meta["command"][:2] == ["gcperf", "run"] or meta["command"]
+    assert len(pd.read_csv(out / "summary.csv")) == 1
+    capsys.readouterr()
+    assert main(["run", "-d", "0.2", "-o", str(out)]) == 2
+    assert "not empty; use --force" in capsys.readouterr().err
+    assert main(["run", "-d", "0.2", "-o", str(out), "--force"]) == 0
+
+
+def test_workload_from_json_file(tmp_path, capsys):
+    spec = {
+        "name": "mine",
+        "phases": [{"name": "serve", "duration_s": 0.1, "alloc_rate_per_s": 1e6, "cyclic_share": 0.1,
+                    "lifetimes": [{"name": "t", "share": 0.9, "kind": "immediate"},
+                                  {"name": "r", "share": 0.1, "kind": "exponential", "scale_s": 0.001}]}],
+    }
+    f = tmp_path / "w.json"
+    f.write_text(json.dumps(spec))
+    assert main(["run", "-w", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workload"] == "mine"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "-t", "-5"], "expected an integer >= 0, got '-5'"),
+        (["run", "-t", "1", "2", "3", "4"], "at most 3 values"),
+        (["run", "-V", "3.7"], "version 3.7 is not modelled"),
+        (["run", "-w", "nope"], "unknown workload 'nope'"),
+        (["run", "-w", "missing.json"], "cannot read workload file"),
+        (["run", "--freeze-after", "x"], "phase 'x' is not in workload 'web'"),
+        (["run", "-d", "0"], "expected a number > 0"),
+        (["bogus"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    p = run(*args)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gcperf: error:") and message in lines[0], p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_bad_workload_file_contents(tmp_path):
+    f = tmp_path / "bad.json"
+    f.write_text('{"phases": [{"name": "a", "duration_s": 1, "typo": 3}]}')
+    p = run("run", "-w", str(f))
+    assert p.returncode == 2 and "unknown key 'typo'" in p.stderr
+    f.write_text('{"phases": [')
+    p = run("run", "-w", str(f))
+    assert p.returncode == 2 and "invalid JSON" in p.stderr
+
+
+def test_info_commands(capsys):
+    assert main(["workloads"]) == 0
+    out = capsys.readouterr().out
+    assert "web" in out and "batch" in out and "cycles" in out
+    assert main(["versions"]) == 0
+    assert "3.13  thresholds (2000, 10, 10)" in capsys.readouterr().out

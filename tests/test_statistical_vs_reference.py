@@ -1,0 +1,98 @@
+"""Statistical workloads: the batched engine against the per-event reference.
+
+The stream is drawn once with ``record_dense`` (every object's death and kind),
+turned into an exact trace, and replayed by ``reference_gc``; the engine's own
+run of the same scenario must log the very same collections.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gcperf import GCSettings, Lifetime, Phase, Scenario, Workload, simulate
+from gcperf.heap import FLAG_CYCLIC, NEVER
+from gcperf.stream import StatisticalStream
+from gcperf.trace import Trace
+from gcperf.versions import preset
+from reference_gc import engine_log, reference_run
+
+
+def realised_trace(sc: Scenario) -> Trace:
+    wl = sc.resolved_workload()
+    pre = preset(sc.gc.version)
+    phase_ops = {}
+    for name in sc.gc.collect_after:
+        phase_ops.setdefault(name, []).append(("collect", (2,)))
+    if sc.gc.freeze_after:
+        phase_ops.setdefault(sc.gc.freeze_after, []).append(("freeze", ()))
+    stream = StatisticalStream(wl, np.random.default_rng(np.random.SeedSequence(sc.seed)), phase_ops,
+                               pre.atomic_tuples_tracked, pre.atomic_dicts_tracked, sc.chunk_slots)
+    stream.record_dense = True
+    deaths, flags, ops = [], [], []
+    for ch in stream.chunks():
+        deaths.append(ch.dense[0])
+        flags.append(ch.dense[1])
+        ops += ch.ops
+    death = np.concatenate(deaths)
+    fl = np.concatenate(flags)
+    n = len(death)
+    j = np.arange(n, dtype=np.int64)
+    head = np.where((fl & FLAG_CYCLIC) != 0, j, NEVER)
+    return Trace(4 * j, death, fl, head, 4 * j + 1, ops)
+
+
+def _workload(draw_shares, rate, cyc, atomic, untracked, phases):
+    lts = (
+        Lifetime("temp", draw_shares[0], "immediate"),
+        Lifetime("short", draw_shares[1], "exponential", 20 / rate),
+        Lifetime("mid", draw_shares[2], "lognormal", 200 / rate, 1.0),
+        Lifetime("fixed", draw_shares[3], "fixed", 50 / rate),
+        Lifetime("kept", draw_shares[4], "forever"),
+    )
+    ph = tuple(
+        Phase(f"p{i}", duration_s=3000 / rate, alloc_rate_per_s=rate * (1 + i), lifetimes=lts, cyclic_share=cyc,
+              atomic_tuple_share=atomic, untracked_share=untracked)
+        for i in range(phases)
+    )
+    return Workload("random", phases=ph, baseline_objects=50)
+
+
+shares = st.lists(st.integers(0, 10), min_size=5, max_size=5).filter(lambda x: sum(x) > 0).map(
+    lambda x: tuple(v / sum(x) for v in x[:-1]) + (1 - sum(v / sum(x) for v in x[:-1]),)
+)
+
+
+@settings()
+@given(
+    sh=shares,
+    cyc=st.sampled_from([0.0, 0.1, 0.5]),
+    atomic=st.sampled_from([0.0, 0.2]),
+    untracked=st.sampled_from([0.0, 0.1]),
+    phases=st.integers(1, 3),
+    version=st.sampled_from(["3.8", "3.11", "3.12", "3.13", "3.14"]),
+    thresholds=st.tuples(st.integers(5, 60), st.integers(1, 5), st.integers(1, 5)),
+    seed=st.integers(0, 2**31),
+    chunk=st.sampled_from([97, 1000, 1 << 18]),
+    freeze=st.booleans(),
+)
+def test_statistical_runs_match_reference(sh, cyc, atomic, untracked, phases, version, thresholds, seed, chunk, freeze):
+    wl = _workload(sh, 1e5, cyc, atomic, untracked, phases)
+    gc = GCSettings(version=version, thresholds=thresholds, freeze_after="p0" if freeze else None,
+                    collect_after=("p0",) if phases > 1 else ())
+    sc = Scenario(wl, gc, seed=seed, chunk_slots=chunk, timeline_points=17)
+    got = engine_log(simulate(sc))
+    expected = reference_run(realised_trace(sc), version, thresholds, 50, True)
+    assert got == expected
+
+
+@pytest.mark.parametrize("name", ["web", "batch", "cycles"])
+def test_builtin_workloads_match_reference(name):
+    sc = Scenario(name, GCSettings(version="3.12"), seed=3, duration_s=0.02, timeline_points=5)
+    wl = sc.resolved_workload()
+    expected = reference_run(realised_trace(sc), "3.12", None, preset("3.12").interpreter_objects, True)
+    got = engine_log(simulate(sc))
+    assert wl.baseline_objects is None
+    assert got == expected and len(got) > 3
