@@ -6,8 +6,8 @@ The public API is listed in ``__all__``; everything else is internal.
 __version__ = "0.1.0"
 
 from .errors import GcperfError  # noqa: E402
-from .scenario import GCSettings, Scenario  # noqa: E402
 from .runner import RunResult, simulate, simulate_trace  # noqa: E402
+from .scenario import GCSettings, Scenario  # noqa: E402
 from .trace import Trace, TraceBuilder  # noqa: E402
 from .versions import SUPPORTED_VERSIONS, preset  # noqa: E402
 from .workload import Lifetime, Phase, SizeMix, Workload  # noqa: E402

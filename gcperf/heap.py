@@ -112,11 +112,8 @@ def make_cohort(start: int, death: np.ndarray, flags: np.ndarray | None, head: n
     rc_fin = rc[rc != NEVER]
     rc_fin.sort()
     cyc = d[is_cyc]
-    if head is None:
-        # a lone self-referencing object: its own head, always collectable
-        hd = np.full(len(cyc), np.iinfo(np.int64).max, dtype=np.int64)
-    else:
-        hd = head[keep][is_cyc]
+    # without heads every cycle is a lone self-referencing object: always collectable
+    hd = np.full(len(cyc), NEVER, dtype=np.int64) if head is None else head[keep][is_cyc]
     order = np.argsort(cyc, kind="stable")
     urc = d[is_atomic]
     urc_fin = urc[urc != NEVER]

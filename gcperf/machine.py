@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .heap import FLAG_CYCLIC, NEVER, Cohort, Heap, make_cohort, merge_cohorts
+from .heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
 from .policy import GenerationalPolicy
-from .stream import EV_CHECKPOINT, EV_FREES, EV_OP, Chunk, Stream
+from .stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
 from .versions import VersionPreset
 
 COLLECTION_FIELDS = (
@@ -202,7 +202,7 @@ class Machine:
         seq, kind, payload = ev
         pol = self.policy
         if kind == EV_FREES:
-            c = pol.count[0] - int(payload)  # type: ignore[arg-type]
+            c = pol.count[0] - payload  # type: ignore[operator]
             pol.count[0] = c if c > 0 else 0
         elif kind == EV_CHECKPOINT:
             if self.scheduled:
@@ -210,8 +210,8 @@ class Machine:
                 if pol.enabled or not self.deferred_checks_enabled:
                     self._auto_collect(seq, pol.count[0])
         else:
-            _, name, args = payload  # type: ignore[misc]
-            self._op(seq, name, args)
+            op: tuple[int, str, tuple] = payload  # type: ignore[assignment]
+            self._op(seq, op[1], op[2])
 
     def _auto_collect(self, seq: int, count0: int) -> None:
         decision = self.policy.select()
@@ -356,8 +356,11 @@ class Machine:
             if ch.cand_flags is None:
                 tracked += int(np.count_nonzero(dth > seq))
             else:
-                cyc = (ch.cand_flags[a:b] & FLAG_CYCLIC) != 0
-                tracked += int(np.count_nonzero((dth > seq) | cyc))
+                fl = ch.cand_flags[a:b]
+                cyc = (fl & FLAG_CYCLIC) != 0
+                present = (dth > seq) | cyc
+                present &= (fl & FLAG_UNTRACKED) == 0
+                tracked += int(np.count_nonzero(present))
                 garbage += int(np.count_nonzero(cyc & (dth < seq)))
         return tracked, garbage
 

@@ -282,7 +282,7 @@ def check_thresholds(thresholds: object) -> tuple[int, int, int]:
         GcperfError: not three integers, or one of them negative.
     """
     try:
-        items = tuple(thresholds)  # type: ignore[arg-type]
+        items: tuple = tuple(thresholds)  # type: ignore[arg-type]
     except TypeError:
         raise GcperfError(f"thresholds must be three integers, got {thresholds!r}") from None
     if len(items) != 3:

@@ -47,7 +47,8 @@ class Chunk:
     Attributes:
         j0: global index of the first slot.
         n: number of slots.
-        cand: sorted local slots of the candidates.
+        cand: sorted local slots of the candidates (never-tracked objects may be
+            among them, flagged ``FLAG_UNTRACKED``; the heap ignores them).
         cand_death: per candidate, the seq of its free by reference counting, of
             its loss of reachability (cyclic objects), or NEVER.
         cand_flags: per candidate kind bits (``heap.FLAG_*``), None when all plain.
@@ -170,6 +171,9 @@ class StatisticalStream(Stream):
         self._layouts: dict[str, _Layout] = {}
         # tests set this to get every object's death and kind (Chunk.dense)
         self.record_dense = False
+        self._flip = 0
+        self._ubuf = [np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float32)]
+        self._mbuf = [np.empty(0, dtype=bool), np.empty(0, dtype=bool)]
         self._ops_by_slot: dict[int, list[tuple[int, str, tuple]]] = {}
         for name, ops in (phase_ops or {}).items():
             idx = [p.name for p in phases].index(name)
@@ -223,18 +227,24 @@ class StatisticalStream(Stream):
         return ev
 
     # -- drawing -----------------------------------------------------------------
-    def _death_slots(self, own: np.ndarray, life_s: np.ndarray, q: int) -> np.ndarray:
-        """Slot after whose allocation an object allocated at ``own`` with lifetime ``life_s`` dies."""
-        rate = self.rates[q]
+    def _death_slots(self, own: np.ndarray, span: np.ndarray, q: int) -> np.ndarray:
+        """Slot after whose allocation an object allocated at ``own`` dies.
+
+        ``span`` is the lifetime in slots of phase ``q`` (lifetime seconds times the
+        phase's rate); it is overwritten.
+        """
         # float -> int32 conversion is vectorised, float -> int64 is not: go through
         # int32 and send the rare lifetimes beyond 2**31 slots down the slow path
-        span = life_s * rate
+        huge = float(span.max()) >= _INT32_MAX if len(span) else False
         np.minimum(span, _INT32_MAX, out=span)
         slot = own + span.astype(np.int32)
         end = int(self.first_slot[q + 1])
-        late = (slot >= end) | (span >= _INT32_MAX)
+        late = slot >= end
+        if huge:
+            late |= span >= _INT32_MAX
         if late.any():
-            t = self.alloc_time(own[late]) + life_s[late]
+            rate = self.rates[q]
+            t = self.alloc_time(own[late]) + span[late] / rate
             qq = np.searchsorted(self.start_time, t, side="right") - 1
             beyond = qq >= len(self.phases)
             qq = np.minimum(qq, len(self.phases) - 1)
@@ -244,6 +254,28 @@ class StatisticalStream(Stream):
             slot[late] = s2
         return slot
 
+    def _lifetime_slots(self, lt, own: np.ndarray, q: int) -> np.ndarray:
+        """Death slots of objects allocated at slots ``own`` whose lifetimes follow ``lt``."""
+        cnt = len(own)
+        if lt.kind == "forever":
+            return np.full(cnt, NEVER, dtype=np.int64)
+        if lt.kind == "immediate":
+            return own.copy()
+        rng = self.rng
+        rate = float(self.rates[q])
+        # lifetimes go straight to slots of this phase (seconds x rate)
+        if lt.kind == "fixed":
+            span = np.full(cnt, lt.scale_s * rate)
+        elif lt.kind == "exponential":
+            span = rng.standard_exponential(cnt)
+            span *= lt.scale_s * rate
+        else:
+            span = rng.standard_normal(cnt)
+            span *= lt.sigma
+            span += math.log(lt.scale_s * rate)
+            np.exp(span, out=span)
+        return self._death_slots(own, span, q)
+
     def _layout(self, phase: Phase) -> _Layout:
         lay = self._layouts.get(phase.name)
         if lay is None:
@@ -251,8 +283,11 @@ class StatisticalStream(Stream):
             self._layouts[phase.name] = lay
         return lay
 
-    def _draw_piece(self, q: int, g0: int, m: int):
-        """Draw ``m`` slots of phase ``q`` starting at global slot ``g0``.
+    def _draw_piece(self, q: int, g0: int, ubuf: np.ndarray, mbuf: np.ndarray):
+        """Draw ``len(ubuf)`` slots of phase ``q`` starting at global slot ``g0``.
+
+        ``ubuf`` and ``mbuf`` are work arrays (float64, bool) of that length that
+        receive the uniforms and the freed-in-own-slot mask.
 
         One uniform number per slot decides the object's lifetime component, its
         kind and whether it dies cyclic (see :class:`_Layout`); only the objects
@@ -265,48 +300,63 @@ class StatisticalStream(Stream):
         """
         rng = self.rng
         lay = self._layout(self.phases[q])
-        u = rng.random(m)
-        own_dead = u < lay.low
+        u = ubuf
+        rng.random(out=u, dtype=u.dtype)
+        own_dead = np.less(u, lay.low, out=mbuf)
         sel = np.flatnonzero(~own_dead)
         us = u[sel]
         dslot = np.empty(len(sel), dtype=np.int64)
         flags = np.zeros(len(sel), dtype=np.uint8)
-        # cyclic immediates: unreachable within their own slot
-        imm = us < lay.p_imm
-        dslot[imm] = g0 + sel[imm]
-        flags[imm] = FLAG_CYCLIC
-        rest = np.flatnonzero(~imm)
-        if len(rest):
+        if lay.low < lay.p_imm:
+            # cyclic immediates: unreachable within their own slot
+            imm = us < lay.p_imm
+            dslot[imm] = g0 + sel[imm]
+            flags[imm] = FLAG_CYCLIC
+            rest: np.ndarray | None = np.flatnonzero(~imm)
             v = (us[rest] - lay.p_imm) / (1.0 - lay.p_imm)
-            comp = np.searchsorted(lay.cum_other, v, side="right")
-            np.minimum(comp, len(lay.others) - 1, out=comp)
-            lo = lay.cum_other_lo[comp]
-            w = (v - lo) / lay.width_other[comp]  # uniform again, within the component
-            for c, lt in enumerate(lay.others):
-                idx = rest if len(lay.others) == 1 else rest[comp == c]
-                cnt = len(idx)
-                if cnt == 0:
-                    continue
-                if lt.kind == "forever":
-                    dslot[idx] = NEVER
-                    continue
-                if lt.kind == "fixed":
-                    life = np.full(cnt, lt.scale_s)
-                elif lt.kind == "exponential":
-                    life = rng.standard_exponential(cnt)
-                    life *= lt.scale_s
-                elif lt.kind == "lognormal":
-                    life = rng.standard_normal(cnt)
-                    life *= lt.sigma
-                    life += math.log(lt.scale_s)
-                    np.exp(life, out=life)
-                else:  # immediate components beyond the first one
-                    dslot[idx] = g0 + sel[idx]
-                    continue
-                dslot[idx] = self._death_slots(g0 + sel[idx], life, q)
-            fl = lay.kind_flags(w)
-            fl[(fl == FLAG_CYCLIC) & (dslot[rest] == NEVER)] = 0
-            flags[rest] = fl
+        else:
+            rest = None  # every selected slot is of another component
+            v = us - lay.p_imm
+            v /= 1.0 - lay.p_imm
+        n_rest = len(v)
+        if n_rest:
+            K = len(lay.others)
+            if K == 1:
+                comp = None
+            else:
+                # component index = number of cumulative bounds passed
+                comp = (v >= lay.cum_other[0]).view(np.uint8).copy()
+                for bound in lay.cum_other[1:]:
+                    comp += v >= bound
+            own_all = (sel if rest is None else sel[rest]) + g0
+            # draw the most common component's lifetime for every object at once
+            # (no gather), then overwrite the few objects of the other components
+            dom = lay.dominant
+            dr = self._lifetime_slots(lay.others[dom], own_all, q)
+            if comp is not None:
+                for c, lt in enumerate(lay.others):
+                    if c == dom:
+                        continue
+                    sub = np.flatnonzero(comp == c)
+                    if len(sub):
+                        dr[sub] = self._lifetime_slots(lt, own_all[sub], q)
+            if rest is None:
+                dslot = dr
+            else:
+                dslot[rest] = dr
+            if lay.has_kinds:
+                if comp is None:
+                    w = v
+                else:
+                    w = v - lay.cum_other_lo[comp]
+                    w /= lay.width_other[comp]  # uniform again, within the component
+                fl = lay.kind_flags(w)
+                if lay.c > 0:
+                    fl[(fl == FLAG_CYCLIC) & (dslot[slice(None) if rest is None else rest] == NEVER)] = 0
+                if rest is None:
+                    flags = fl
+                else:
+                    flags[rest] = fl
         return u, own_dead, sel, dslot, flags
 
     def chunks(self):
@@ -317,6 +367,16 @@ class StatisticalStream(Stream):
 
     def _make_chunk(self, c: int, j0: int, n: int) -> Chunk:
         C = self.chunk_slots
+        # the per-slot arrays live in two alternating work buffers: allocating
+        # megabyte-sized temporaries per chunk costs page faults (malloc hands
+        # them back to the kernel), and the previous chunk must stay readable
+        # while the next one is drawn
+        self._flip ^= 1
+        if len(self._ubuf[self._flip]) < n:
+            # float32: 24 bits of resolution are plenty for shares and bands
+            self._ubuf[self._flip] = np.empty(max(n, C), dtype=np.float32)
+            self._mbuf[self._flip] = np.empty(max(n, C), dtype=bool)
+        ubuf, mbuf = self._ubuf[self._flip], self._mbuf[self._flip]
         d = np.empty(n, dtype=np.int64)
         cands, deaths, flag_parts = [], [], []
         us: list[tuple[int, int, np.ndarray, _Layout]] = []
@@ -327,12 +387,13 @@ class StatisticalStream(Stream):
         while pos < j0 + n:
             end = min(j0 + n, int(self.first_slot[q + 1]))
             if end > pos:
-                u, own_dead, sel, dslot, flags = self._draw_piece(q, pos, end - pos)
                 off = pos - j0
+                u, own_dead, sel, dslot, flags = self._draw_piece(q, pos, ubuf[off : end - j0], mbuf[off : end - j0])
                 d[off : off + len(u)] = own_dead
                 us.append((off, len(u), u, self._layout(self.phases[q])))
-                cyc = flags == FLAG_CYCLIC
-                rc = ~cyc & (dslot != NEVER)
+                rc = dslot != NEVER
+                if self._layout(self.phases[q]).c > 0:
+                    rc &= flags != FLAG_CYCLIC
                 rc_slots = dslot[rc]
                 inside = rc_slots < j0 + n
                 rc_in.append(rc_slots[inside] - j0)
@@ -347,11 +408,15 @@ class StatisticalStream(Stream):
                     dd[sel] = np.where(dslot == NEVER, NEVER, 4 * dslot + 2)
                     ff[sel] = flags
                     dense.append((dd, ff))
-                keep = (flags & FLAG_UNTRACKED) == 0
-                if not keep.all():
-                    sel, dslot, flags = sel[keep], dslot[keep], flags[keep]
-                cands.append(sel + off)
-                deaths.append(np.where(dslot == NEVER, NEVER, 4 * dslot + 2))
+                # never-tracked objects stay among the candidates, flagged: the
+                # heap ignores them, and filtering them out here costs more
+                cands.append(sel + off if off else sel)
+                never = dslot == NEVER
+                with np.errstate(over="ignore"):
+                    death = dslot * 4  # NEVER * 4 wraps; overwritten just below
+                death += 2
+                death[never] = NEVER
+                deaths.append(death)
                 flag_parts.append(flags)
             pos = end
             q += 1
@@ -369,7 +434,8 @@ class StatisticalStream(Stream):
         def own_slot_object(local: int) -> tuple[int, int] | None:
             for off, ln, u, lay in us:
                 if off <= local < off + ln:
-                    return lay.own_slot_object(float(u[local - off]), 4 * (j0 + local) + 2)
+                    # the float32 value itself: compared exactly as the vectorised draw did
+                    return lay.own_slot_object(u[local - off], 4 * (j0 + local) + 2)
             return None  # pragma: no cover - local is always inside the chunk
 
         chunk = Chunk(j0, n, cand, np.concatenate(deaths), cand_flags, None, d, own_slot_object,
@@ -416,9 +482,11 @@ class _Layout:
         self.a, self.t, self.c = a, t, c
         self.plain = 1.0 - a - t
         self.low = self.p_imm * (1.0 - self.plain * c)
+        self.has_kinds = a > 0 or t > 0 or c > 0
         self.atomic_flag = FLAG_ATOMIC if atomic_tuples_tracked else FLAG_UNTRACKED
         self.untracked_flag = np.uint8(0) if atomic_dicts_tracked else FLAG_UNTRACKED
         rest = 1.0 - self.p_imm
+        self.dominant = max(range(len(self.others)), key=lambda i: self.others[i].share) if self.others else 0
         if self.others and rest > 0:
             shares = np.array([lt.share for lt in self.others]) / rest
             self.cum_other = np.cumsum(shares)[:-1]
@@ -448,7 +516,7 @@ class _Layout:
         fl[(v >= self.a) & (v < self.a + self.t)] = self.untracked_flag
         return fl
 
-    def own_slot_object(self, u: float, death_seq: int) -> tuple[int, int] | None:
+    def own_slot_object(self, u: np.float32, death_seq: int) -> tuple[int, int] | None:
         """The object of a slot that is not a candidate, if it is present before its own free.
 
         Non-candidates are objects freed within their own slot (``u < low``) and

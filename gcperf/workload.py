@@ -119,7 +119,7 @@ class SizeMix:
     def mean_bytes(self) -> float:
         """Mean size in bytes."""
         total = sum(self.weights)
-        return sum(s * w for s, w in zip(self.sizes_bytes, self.weights)) / total
+        return sum(s * w for s, w in zip(self.sizes_bytes, self.weights, strict=True)) / total
 
 
 DEFAULT_LIFETIMES = (Lifetime("temporary", 1.0, "immediate"),)

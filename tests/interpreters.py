@@ -13,7 +13,7 @@ import pytest
 from gcperf.versions import SUPPORTED_VERSIONS
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_interpreter(minor: str) -> tuple[str, str] | None:
     """(path, full version) of a CPython ``minor`` (e.g. "3.12") on this machine, or None."""
     roots = [os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))]

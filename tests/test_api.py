@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gcperf
-from gcperf import GCSettings, GcperfError, Lifetime, Phase, Scenario, Workload, simulate
+from gcperf import GcperfError, GCSettings, Lifetime, Phase, Scenario, Workload, simulate
 from gcperf.schema import COLLECTIONS_COLUMNS, SUMMARY_COLUMNS, TIMELINE_COLUMNS
 
 

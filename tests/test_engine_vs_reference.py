@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from gcperf import simulate_trace
 from reference_gc import engine_log, reference_run
 from strategies import VERSIONS, small_thresholds, traces
+
+from gcperf import simulate_trace
 
 
 @settings()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from test_statistical_vs_reference import _workload, shares
 
 from gcperf import GCSettings, Scenario, simulate
-from test_statistical_vs_reference import _workload, shares
 
 
 @given(

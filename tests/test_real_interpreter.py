@@ -11,6 +11,7 @@ must reproduce both exactly, starting from the state the script reports.
 from __future__ import annotations
 
 import pytest
+from interpreters import find_interpreter, interpreter_params, run_program
 
 from gcperf import simulate_trace
 from gcperf.program import (
@@ -27,7 +28,6 @@ from gcperf.program import (
     Temp,
 )
 from gcperf.versions import preset
-from interpreters import find_interpreter, interpreter_params, run_program
 
 PROGRAMS = {
     "keep-1e4": Program((Loop(10_000, (Keep(),)),)),

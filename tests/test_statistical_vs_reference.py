@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_gc import engine_log, reference_run
 
 from gcperf import GCSettings, Lifetime, Phase, Scenario, Workload, simulate
 from gcperf.heap import FLAG_CYCLIC, NEVER
 from gcperf.stream import StatisticalStream
 from gcperf.trace import Trace
 from gcperf.versions import preset
-from reference_gc import engine_log, reference_run
 
 
 def realised_trace(sc: Scenario) -> Trace:
@@ -61,7 +61,7 @@ def _workload(draw_shares, rate, cyc, atomic, untracked, phases):
 
 
 shares = st.lists(st.integers(0, 10), min_size=5, max_size=5).filter(lambda x: sum(x) > 0).map(
-    lambda x: tuple(v / sum(x) for v in x[:-1]) + (1 - sum(v / sum(x) for v in x[:-1]),)
+    lambda x: tuple(v / sum(x) for v in x)
 )
 
 

@@ -1,0 +1,250 @@
+"""How long a stop-the-world collection takes, from constants measured on real interpreters.
+
+A collection's pause is a fixed cost, plus a cost for every object examined in the collected
+generations, plus a cost for every cyclic-garbage object freed. The per-examined-object cost
+grows with the references an object holds and rises several-fold once the examined set no
+longer fits the CPU's caches and TLB. The constants per CPython minor version live in
+``gcperf/data/costs.json``, written by ``benchmarks/calibrate_costs.py``; docs/costs.md
+describes how they were measured and what the model leaves out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import GcperfError
+
+__all__ = ["CostModel", "cost_model_for", "measured_versions"]
+
+#: Scalars or arrays accepted by the vectorised methods of :class:`CostModel`.
+Counts = npt.ArrayLike
+
+_REAL_TYPES = (int, float, np.integer, np.floating)
+_VERSION_RE = re.compile(r"^\s*(\d+)\.(\d+)(?:\.\d+)?(?:[a-z]+\d*)?\+?\s*$")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Pause of one collection: fixed + per examined object + per garbage object freed.
+
+    The defaults are CPython 3.11.7's constants measured on the calibration machine, rounded
+    (see docs/costs.md); :func:`cost_model_for` returns the exact figures for any version.
+
+    Attributes:
+        fixed_us: Cost of a collection that examines nothing (µs).
+        per_object_ns: In-cache cost per examined object that holds no references to other
+            tracked objects (ns).
+        per_ref_ns: Extra in-cache cost per reference an examined object holds to another
+            tracked object (ns).
+        cache_factor: Multiplier (>= 1) on the per-object cost once the examined set is far
+            larger than the CPU caches.
+        cache_half_objects: Examined-set size (objects) at which half of that rise has
+            happened.
+        cache_exponent: Steepness ``p`` of the rise ``s(n) = n**p / (n**p + half**p)``.
+        per_garbage_ns: Cost per cyclic-garbage object freed, on top of examining it (ns).
+        source: Where the constants come from (interpreter, machine, date, or "fallback").
+
+    Raises:
+        GcperfError: (a ``ValueError``) a field is not a finite number in its range.
+    """
+
+    fixed_us: float = 0.03
+    per_object_ns: float = 22.0
+    per_ref_ns: float = 8.5
+    cache_factor: float = 7.4
+    cache_half_objects: float = 4.8e5
+    cache_exponent: float = 1.5
+    per_garbage_ns: float = 43.0
+    source: str = "default: CPython 3.11.7 measured on an AMD EPYC 2-core KVM VM, rounded"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "source":
+                if not isinstance(value, str):
+                    raise GcperfError(f"source must be a str, got {value!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, _REAL_TYPES):
+                raise GcperfError(f"{f.name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise GcperfError(f"{f.name} must be finite, got {value!r}")
+        self._check_at_least("fixed_us", 0.0)
+        self._check_at_least("per_object_ns", 0.0)
+        self._check_at_least("per_ref_ns", 0.0)
+        self._check_at_least("cache_factor", 1.0)
+        self._check_positive("cache_half_objects")
+        self._check_positive("cache_exponent")
+        self._check_at_least("per_garbage_ns", 0.0)
+
+    def _check_at_least(self, name: str, low: float) -> None:
+        value = getattr(self, name)
+        if value < low:
+            raise GcperfError(f"{name} must be >= {low:g}, got {value!r}")
+
+    def _check_positive(self, name: str) -> None:
+        value = getattr(self, name)
+        if value <= 0:
+            raise GcperfError(f"{name} must be > 0, got {value!r}")
+
+    def cache_share(self, examined: Counts) -> float | np.ndarray:
+        """Return how much of the out-of-cache rise applies to a set of ``examined`` objects.
+
+        Args:
+            examined: Objects in the collected generations (scalar or array, >= 0).
+
+        Returns:
+            ``s(n) = n**p / (n**p + half**p)``, between 0 (tiny set) and 1 (far beyond the
+            caches); a float for scalar input, else an array.
+
+        Raises:
+            GcperfError: ``examined`` is negative or not finite.
+        """
+        if _is_scalar(examined):
+            n = _checked_scalar("examined", examined)
+            if n == 0.0:
+                return 0.0
+            # 1 / (1 + (half/n)**p) through exp/log, so that no power of n can overflow.
+            z = self.cache_exponent * math.log(self.cache_half_objects / n)
+            return 0.0 if z > 700.0 else 1.0 / (1.0 + math.exp(z))
+        arr = _checked_array("examined", examined)
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
+            ratio = np.power(self.cache_half_objects / arr, self.cache_exponent)
+        return 1.0 / (1.0 + ratio)
+
+    def per_examined_ns(self, examined: Counts, refs_per_object: Counts) -> float | np.ndarray:
+        """Return the cost of examining one object, in nanoseconds.
+
+        ``(per_object_ns + per_ref_ns * refs) * (1 + (cache_factor - 1) * s(examined))``.
+
+        Args:
+            examined: Objects in the collected generations (scalar or array, >= 0).
+            refs_per_object: Mean references each examined object holds to other tracked
+                objects (scalar or array, >= 0).
+
+        Returns:
+            Nanoseconds per examined object; a float when both inputs are scalars, else an
+            array of their broadcast shape.
+
+        Raises:
+            GcperfError: an input is negative or not finite.
+        """
+        refs: float | np.ndarray
+        share: float | np.ndarray
+        if _is_scalar(examined) and _is_scalar(refs_per_object):
+            refs = _checked_scalar("refs_per_object", refs_per_object)
+            share = float(self.cache_share(examined))
+        else:
+            refs = _checked_array("refs_per_object", refs_per_object)
+            share = self.cache_share(np.asarray(examined, dtype=float))
+        in_cache = self.per_object_ns + self.per_ref_ns * refs
+        return in_cache * (1.0 + (self.cache_factor - 1.0) * share)
+
+    def pause_s(self, examined: Counts, freed: Counts, refs_per_object: Counts) -> float | np.ndarray:
+        """Return the stop-the-world pause of one collection, in seconds.
+
+        Args:
+            examined: Objects in the collected generations, garbage included (scalar or
+                array, >= 0).
+            freed: Cyclic-garbage objects the collection frees (scalar or array, >= 0).
+            refs_per_object: Mean references each examined object holds to other tracked
+                objects (scalar or array, >= 0).
+
+        Returns:
+            Seconds; a float when every input is a scalar, else an array of their broadcast
+            shape.
+
+        Raises:
+            GcperfError: an input is negative or not finite.
+        """
+        n: float | np.ndarray
+        garbage: float | np.ndarray
+        if _is_scalar(examined) and _is_scalar(freed) and _is_scalar(refs_per_object):
+            n = _checked_scalar("examined", examined)
+            garbage = _checked_scalar("freed", freed)
+        else:
+            n = _checked_array("examined", examined)
+            garbage = _checked_array("freed", freed)
+        per_object = self.per_examined_ns(n, refs_per_object)
+        return self.fixed_us * 1e-6 + (n * per_object + garbage * self.per_garbage_ns) * 1e-9
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-ready dict (the inverse of ``CostModel(**d)``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, _REAL_TYPES) and not isinstance(value, bool)
+
+
+def _checked_scalar(name: str, value: Any) -> float:
+    number = float(value)
+    if not (number >= 0.0 and math.isfinite(number)):
+        raise GcperfError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def _checked_array(name: str, value: Any) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr) & (arr >= 0.0)):
+        bad = arr[~(np.isfinite(arr) & (arr >= 0.0))].flat[0]
+        raise GcperfError(f"{name} must be finite and >= 0 everywhere, got {bad!r}")
+    return arr
+
+
+@lru_cache(maxsize=1)
+def _load_table() -> dict[str, Any]:
+    """Read gcperf/data/costs.json from the installed package."""
+    path = resources.files("gcperf").joinpath("data").joinpath("costs.json")
+    table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return table
+
+
+def _minor_key(version: str) -> tuple[int, int]:
+    m = _VERSION_RE.match(str(version))
+    if not m:
+        raise GcperfError(f"version must look like 3.11 or 3.11.7, got {version!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def measured_versions() -> tuple[str, ...]:
+    """Return the CPython minor versions with measured constants, oldest first (e.g. "3.8")."""
+    keys = sorted(_minor_key(v) for v in _load_table()["versions"])
+    return tuple(f"{major}.{minor}" for major, minor in keys)
+
+
+def cost_model_for(version: str) -> CostModel:
+    """Return the cost constants measured for a CPython minor version.
+
+    A version without a measurement gets the constants of the nearest measured minor
+    version (the newer one on a tie), with ``source`` saying so.
+
+    Args:
+        version: ``"3.11"`` or a full version such as ``"3.11.7"`` or ``"3.14.0rc1"``.
+
+    Returns:
+        The version's :class:`CostModel`.
+
+    Raises:
+        GcperfError: ``version`` is malformed or not a CPython 3 version.
+    """
+    major, minor = _minor_key(version)
+    if major != 3:
+        raise GcperfError(f"only CPython 3 is modelled, got version {version!r}")
+    table = _load_table()["versions"]
+    key = f"{major}.{minor}"
+    if key in table:
+        return CostModel(**table[key]["model"])
+    nearest = min(measured_versions(), key=lambda v: (abs(_minor_key(v)[1] - minor),
+                                                      -_minor_key(v)[1]))
+    model = CostModel(**table[nearest]["model"])
+    return CostModel(**dict(model.to_dict(), source=(
+        f"fallback: CPython {key} not measured, constants of {nearest} ({model.source})")))
