@@ -67,16 +67,16 @@ class Cohort:
     def tracked(self, tau: int) -> int:
         """Tracked objects present at ``tau`` (alive or uncollected garbage)."""
         return (
-            len(self.rc) - int(np.searchsorted(self.rc, tau))
+            len(self.rc) - int(self.rc.searchsorted(tau))
             + self.immortal
             + len(self.cyc)
-            + len(self.urc) - int(np.searchsorted(self.urc, tau))
+            + len(self.urc) - int(self.urc.searchsorted(tau))
             + self.uimm
         )
 
     def garbage(self, tau: int) -> int:
         """Cyclic objects that are unreachable at ``tau``."""
-        return int(np.searchsorted(self.cyc, tau))
+        return int(self.cyc.searchsorted(tau)) if len(self.cyc) else 0
 
     def size_hint(self) -> int:
         """Stored entries (for merge decisions), dead ones included."""
@@ -126,12 +126,12 @@ def merge_cohorts(cohorts: list[Cohort], tau: int) -> Cohort:
     """Merge cohorts (oldest first) into one, dropping objects freed before ``tau``."""
     if len(cohorts) == 1:
         return _compact(cohorts[0], tau)
-    rc = np.concatenate([c.rc[np.searchsorted(c.rc, tau):] for c in cohorts])
+    rc = np.concatenate([c.rc[c.rc.searchsorted(tau):] for c in cohorts])
     rc.sort(kind="stable")  # concatenated sorted runs: timsort merges them in linear time
     cyc = np.concatenate([c.cyc for c in cohorts])
     head = np.concatenate([c.head for c in cohorts])
     order = np.argsort(cyc, kind="stable")
-    urc = np.concatenate([c.urc[np.searchsorted(c.urc, tau):] for c in cohorts])
+    urc = np.concatenate([c.urc[c.urc.searchsorted(tau):] for c in cohorts])
     urc.sort(kind="stable")
     return Cohort(
         cohorts[0].start,
@@ -145,8 +145,8 @@ def merge_cohorts(cohorts: list[Cohort], tau: int) -> Cohort:
 
 
 def _compact(c: Cohort, tau: int) -> Cohort:
-    k = int(np.searchsorted(c.rc, tau))
-    ku = int(np.searchsorted(c.urc, tau))
+    k = int(c.rc.searchsorted(tau))
+    ku = int(c.urc.searchsorted(tau))
     if k == 0 and ku == 0:
         return c
     rc = c.rc[k:]
@@ -211,7 +211,7 @@ class Heap:
         kept: list[Cohort] = []
         for c in parts:
             examined += c.tracked(tau)
-            n_atomic = len(c.urc) - int(np.searchsorted(c.urc, tau)) + c.uimm
+            n_atomic = len(c.urc) - int(c.urc.searchsorted(tau)) + c.uimm
             untracked += n_atomic
             kg = c.garbage(tau)
             cyc, head = c.cyc, c.head
@@ -229,7 +229,7 @@ class Heap:
                     cyc, head = cyc[keep_mask], head[keep_mask]
                     stuck += kg - nfree
                 freed += nfree
-            k = int(np.searchsorted(c.rc, tau))
+            k = int(c.rc.searchsorted(tau))
             kept.append(Cohort(c.start, c.rc[k:], c.immortal, cyc, head, _EMPTY, 0))
         survivors = examined - freed - untracked
         merged = merge_cohorts(kept, tau)

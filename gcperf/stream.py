@@ -18,6 +18,7 @@ of the CALL that allocated), ``4k+2`` for the frees and deaths of slot k and
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,6 +168,9 @@ class StatisticalStream(Stream):
         self.start_time = np.cumsum([0.0] + [p.duration_s for p in phases])
         self.rates = np.array([p.alloc_rate_per_s for p in phases])
         self.total_slots = int(self.first_slot[-1])
+        self._first_list = [int(x) for x in self.first_slot]
+        self._start_list = [float(x) for x in self.start_time]
+        self._rate_list = [float(x) for x in self.rates]
         self._calendar: dict[int, list[np.ndarray]] = {}
         self._layouts: dict[str, _Layout] = {}
         # tests set this to get every object's death and kind (Chunk.dense)
@@ -191,11 +195,15 @@ class StatisticalStream(Stream):
         return 4 * int(k)
 
     def alloc_time(self, k):
+        if isinstance(k, (int, np.integer)):
+            # scalar fast path: called once per stop of the engine
+            q = min(max(bisect.bisect_right(self._first_list, int(k)) - 1, 0), len(self.phases) - 1)
+            return self._start_list[q] + (int(k) - self._first_list[q]) / self._rate_list[q]
         k = np.asarray(k)
         q = np.searchsorted(self.first_slot, k, side="right") - 1
-        q = np.clip(q, 0, len(self.phases) - 1)
-        t = self.start_time[q] + (k - self.first_slot[q]) / self.rates[q]
-        return t if t.ndim else float(t)
+        np.minimum(q, len(self.phases) - 1, out=q)
+        np.maximum(q, 0, out=q)
+        return self.start_time[q] + (k - self.first_slot[q]) / self.rates[q]
 
     def slots_done_by(self, m: float) -> int:
         q = int(np.searchsorted(self.start_time, m, side="right")) - 1
