@@ -1,14 +1,17 @@
 """Simulation speed: the batched engine against a one-SimPy-event-per-allocation model.
 
-Both run the built-in web workload with the same seed in the same process, one
-after the other, so the ratio is meaningful on a noisy machine. The naive model
-uses the very same machine (same draws, same collections - the script checks
-that the collection logs agree on the overlap) but spends one SimPy timeout
-and one Python-level step per allocation.
+All run the built-in web workload with the same seed in the same process, one
+after the other, so the ratios are meaningful on a noisy machine:
+
+* the core engine (collector only, ``memory=False``);
+* the same with the memory model (pymalloc arenas/pools/blocks and system malloc);
+* a naive model that uses the very same machine (same draws, same collections -
+  the script checks that the collection logs agree) but spends one SimPy timeout
+  and one Python-level step per allocation.
 
     python benchmarks/bench_engine.py [--duration S] [--naive-duration S] [--repeat N]
 
-Prints simulated GC allocations per wall-second for each, their ratio, and the
+Prints simulated GC allocations per wall-second for each, the ratios, and the
 peak RSS of a long run measured in a fresh subprocess (--rss-allocations).
 """
 
@@ -50,7 +53,7 @@ def naive(sc: Scenario) -> tuple[float, int, list[int]]:
     """
     wl = sc.resolved_workload()
     pre = preset(sc.gc.version)
-    stream = StatisticalStream(wl, np.random.default_rng(np.random.SeedSequence(sc.seed)), None,
+    stream = StatisticalStream(wl, np.random.default_rng(np.random.SeedSequence(sc.seed).spawn(2)[0]), None,
                                pre.atomic_tuples_tracked, pre.atomic_dicts_tracked, sc.chunk_slots)
     base = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
     m = Machine(stream, GenerationalPolicy(sc.gc.effective_thresholds, base), Heap(base), pre,
@@ -94,13 +97,13 @@ def naive(sc: Scenario) -> tuple[float, int, list[int]]:
     return dt, m.total, [g.count(i) for i in range(3)]
 
 
-def rss_run(allocations: float) -> dict:
+def rss_run(allocations: float, memory: bool) -> dict:
     """Simulate ``allocations`` GC allocations of the web workload in a fresh process; report peak RSS."""
     code = (
         "import resource, time, json\n"
         "from gcperf import Scenario, simulate, get_workload\n"
         f"wl = get_workload('web'); d = {allocations} / (wl.allocations / wl.duration_s)\n"
-        "t = time.perf_counter(); r = simulate(Scenario('web', duration_s=d, timeline_points=200))\n"
+        f"t = time.perf_counter(); r = simulate(Scenario('web', duration_s=d, timeline_points=200, memory={memory}))\n"
         "dt = time.perf_counter() - t\n"
         "print(json.dumps({'allocations': int(r.summary_dict()['allocations']), 'seconds': dt,\n"
         "  'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
@@ -117,25 +120,35 @@ def main() -> None:
     ap.add_argument("--rss-allocations", type=float, default=0, help="also measure peak RSS of a run this long")
     args = ap.parse_args()
     gc = GCSettings(version="3.13")
-    sc_fast = Scenario("web", gc, seed=1, duration_s=args.duration)
-    sc_naive = Scenario("web", gc, seed=1, duration_s=args.naive_duration)
+    sc_fast = Scenario("web", gc, seed=1, duration_s=args.duration, memory=False)
+    sc_mem = Scenario("web", gc, seed=1, duration_s=args.duration, memory=True)
+    sc_naive = Scenario("web", gc, seed=1, duration_s=args.naive_duration, memory=False)
     # same scenario through both: the logs must agree
     _, _, g_fast_small = batched(sc_naive)
+    batched(sc_mem)  # warm-up (numba kernel compile/load)
     fast = min((batched(sc_fast) for _ in range(args.repeat)), key=lambda r: r[0])
+    mem = min((batched(sc_mem) for _ in range(args.repeat)), key=lambda r: r[0])
     slow = min((naive(sc_naive) for _ in range(args.repeat)), key=lambda r: r[0])
     if slow[2] != g_fast_small:
         raise SystemExit(f"naive and batched disagree: {slow[2]} vs {g_fast_small}")
+    if mem[2] != fast[2]:
+        raise SystemExit(f"memory model changed the collections: {mem[2]} vs {fast[2]}")
     fast_rate = fast[1] / fast[0]
+    mem_rate = mem[1] / mem[0]
     slow_rate = slow[1] / slow[0]
     print(f"web workload, CPython 3.13 collector, seed 1 (best of {args.repeat})")
-    print(f"  batched engine : {fast[1]:>12,} allocations in {fast[0]:7.2f} s = {fast_rate / 1e6:7.2f} M allocations/s")
-    print(f"  naive (1 event/allocation): {slow[1]:>5,} allocations in {slow[0]:7.2f} s = {slow_rate / 1e6:7.3f} M allocations/s")
-    print(f"  speed-up       : {fast_rate / slow_rate:7.1f} x")
+    print(f"  core engine           : {fast[1]:>12,} allocations in {fast[0]:7.2f} s = {fast_rate / 1e6:7.2f} M allocations/s")
+    print(f"  with the memory model : {mem[1]:>12,} allocations in {mem[0]:7.2f} s = {mem_rate / 1e6:7.2f} M allocations/s"
+          f" ({mem_rate / fast_rate:.2f} of the core speed)")
+    print(f"  naive (1 event/alloc) : {slow[1]:>12,} allocations in {slow[0]:7.2f} s = {slow_rate / 1e6:7.3f} M allocations/s")
+    print(f"  core speed-up over naive: {fast_rate / slow_rate:7.1f} x")
     print(f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.rss_allocations:
-        r = rss_run(args.rss_allocations)
-        print(f"  long run: {r['allocations']:,} allocations in {r['seconds']:.1f} s "
-              f"({r['allocations'] / r['seconds'] / 1e6:.1f} M/s), peak RSS {r['peak_rss_mib']:.0f} MiB")
+        for memory in (False, True):
+            r = rss_run(args.rss_allocations, memory)
+            print(f"  long run{' with memory model' if memory else ''}: {r['allocations']:,} allocations in "
+                  f"{r['seconds']:.1f} s ({r['allocations'] / r['seconds'] / 1e6:.1f} M/s), "
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ class Cohort:
         head: allocation index of the oldest member of each ``cyc`` entry's cycle.
         urc: sorted death positions of untrack-at-first-collection objects.
         uimm: untrack-at-first-collection objects never freed.
+        row: per ``cyc`` entry, its row in the memory model (None when memory is
+            not simulated); a collection that frees the object frees that row.
+        nbytes: per ``cyc`` entry, its bytes (object and payload), or None.
     """
 
     start: int
@@ -63,6 +66,8 @@ class Cohort:
     head: np.ndarray
     urc: np.ndarray
     uimm: int
+    row: np.ndarray | None = None
+    nbytes: np.ndarray | None = None
 
     def tracked(self, tau: int) -> int:
         """Tracked objects present at ``tau`` (alive or uncollected garbage)."""
@@ -78,13 +83,19 @@ class Cohort:
         """Cyclic objects that are unreachable at ``tau``."""
         return int(self.cyc.searchsorted(tau)) if len(self.cyc) else 0
 
+    def garbage_bytes(self, tau: int) -> int:
+        """Bytes of the cyclic objects unreachable at ``tau`` (0 without memory)."""
+        if self.nbytes is None or not len(self.cyc):
+            return 0
+        return int(self.nbytes[: self.cyc.searchsorted(tau)].sum())
+
     def size_hint(self) -> int:
         """Stored entries (for merge decisions), dead ones included."""
         return len(self.rc) + len(self.cyc) + len(self.urc)
 
 
 def make_cohort(start: int, death: np.ndarray, flags: np.ndarray | None, head: np.ndarray | None,
-                tau: int) -> Cohort:
+                tau: int, row: np.ndarray | None = None, nbytes: np.ndarray | None = None) -> Cohort:
     """Build a cohort from the candidates of a segment, as present at ``tau``.
 
     Args:
@@ -94,12 +105,15 @@ def make_cohort(start: int, death: np.ndarray, flags: np.ndarray | None, head: n
         flags: per candidate kind bits (None: all plain tracked).
         head: per candidate cycle head (None: every cycle is the object alone).
         tau: the boundary position; objects freed before it are dropped.
+        row, nbytes: per candidate memory-model row and bytes (None: no memory model).
     """
+    mem = row is not None
     if flags is None:
         alive = death[death > tau]
         fin = alive[alive != NEVER]
         fin.sort()
-        return Cohort(start, fin, len(alive) - len(fin), _EMPTY, _EMPTY, _EMPTY, 0)
+        return Cohort(start, fin, len(alive) - len(fin), _EMPTY, _EMPTY, _EMPTY, 0,
+                      _EMPTY if mem else None, _EMPTY if mem else None)
     cyc_mask = (flags & FLAG_CYCLIC) != 0
     keep = (death > tau) | cyc_mask
     keep &= (flags & FLAG_UNTRACKED) == 0
@@ -118,8 +132,10 @@ def make_cohort(start: int, death: np.ndarray, flags: np.ndarray | None, head: n
     urc = d[is_atomic]
     urc_fin = urc[urc != NEVER]
     urc_fin.sort()
+    crow = None if row is None else row[keep][is_cyc][order]
+    cbytes = None if nbytes is None else nbytes[keep][is_cyc][order]
     return Cohort(start, rc_fin, len(rc) - len(rc_fin), cyc[order], hd[order], urc_fin,
-                  len(urc) - len(urc_fin))
+                  len(urc) - len(urc_fin), crow, cbytes)
 
 
 def merge_cohorts(cohorts: list[Cohort], tau: int) -> Cohort:
@@ -133,6 +149,10 @@ def merge_cohorts(cohorts: list[Cohort], tau: int) -> Cohort:
     order = np.argsort(cyc, kind="stable")
     urc = np.concatenate([c.urc[c.urc.searchsorted(tau):] for c in cohorts])
     urc.sort(kind="stable")
+    row = nbytes = None
+    if all(c.row is not None and c.nbytes is not None for c in cohorts):
+        row = np.concatenate([c.row for c in cohorts if c.row is not None])[order]
+        nbytes = np.concatenate([c.nbytes for c in cohorts if c.nbytes is not None])[order]
     return Cohort(
         cohorts[0].start,
         rc,
@@ -141,6 +161,8 @@ def merge_cohorts(cohorts: list[Cohort], tau: int) -> Cohort:
         head[order],
         urc,
         sum(c.uimm for c in cohorts),
+        row,
+        nbytes,
     )
 
 
@@ -156,7 +178,7 @@ def _compact(c: Cohort, tau: int) -> Cohort:
         rc = rc.copy()
     if ku > len(urc):
         urc = urc.copy()
-    return Cohort(c.start, rc, c.immortal, c.cyc, c.head, urc, c.uimm)
+    return Cohort(c.start, rc, c.immortal, c.cyc, c.head, urc, c.uimm, c.row, c.nbytes)
 
 
 @dataclass
@@ -169,6 +191,8 @@ class CollectionResult:
     untracked: int  # tuples untracked by this collection
     stuck: int  # unreachable objects kept because their cycle reaches an older generation
     freed_unreach: np.ndarray  # unreachability positions of the freed objects
+    freed_rows: np.ndarray  # their memory-model rows (empty without a memory model)
+    freed_bytes: int  # their bytes (0 without a memory model)
 
 
 class Heap:
@@ -179,11 +203,13 @@ class Heap:
             the start (the interpreter's own objects after start-up).
     """
 
-    def __init__(self, baseline_objects: int = 0):
+    def __init__(self, baseline_objects: int = 0, memory: bool = False):
         self.gens: list[list[Cohort]] = [[], [], []]
         self.permanent: list[Cohort] = []
+        self.memory = memory
         if baseline_objects:
-            self.gens[2].append(Cohort(-1, _EMPTY, int(baseline_objects), _EMPTY, _EMPTY, _EMPTY, 0))
+            m = _EMPTY if memory else None
+            self.gens[2].append(Cohort(-1, _EMPTY, int(baseline_objects), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
 
     def sizes(self, tau: int) -> tuple[int, int, int, int]:
         """Tracked objects present at ``tau`` in generations 0, 1, 2 and permanent.
@@ -197,6 +223,12 @@ class Heap:
         """Uncollected cyclic garbage at ``tau`` in all generations."""
         return sum(c.garbage(tau) for gen in (*self.gens, self.permanent) for c in gen)
 
+    def garbage_bytes(self, tau: int) -> int:
+        """Bytes of uncollected cyclic garbage at ``tau`` (0 without a memory model)."""
+        if not self.memory:
+            return 0
+        return sum(c.garbage_bytes(tau) for gen in (*self.gens, self.permanent) for c in gen)
+
     def collect(self, g: int, segment: Cohort, tau: int) -> CollectionResult:
         """Collect generations ``0..g`` at ``tau``; ``segment`` is the open generation 0 part.
 
@@ -206,31 +238,40 @@ class Heap:
         parts = [c for gen in reversed(self.gens[: g + 1]) for c in gen]
         parts.append(segment)
         boundary = parts[0].start
-        examined = freed = untracked = stuck = 0
-        freed_unreach = []
+        examined = freed = untracked = stuck = freed_bytes = 0
+        freed_unreach: list[np.ndarray] = []
+        freed_rows: list[np.ndarray] = []
         kept: list[Cohort] = []
         for c in parts:
             examined += c.tracked(tau)
             n_atomic = len(c.urc) - int(c.urc.searchsorted(tau)) + c.uimm
             untracked += n_atomic
             kg = c.garbage(tau)
-            cyc, head = c.cyc, c.head
+            cyc, head, row, nb = c.cyc, c.head, c.row, c.nbytes
             if kg:
                 # heads of lone cycles are stored as NEVER, i.e. always >= boundary
                 collectable = head[:kg] >= boundary
                 nfree = int(collectable.sum())
                 if nfree == kg:
                     freed_unreach.append(cyc[:kg])
+                    if row is not None and nb is not None:
+                        freed_rows.append(row[:kg])
+                        freed_bytes += int(nb[:kg].sum())
+                        row, nb = row[kg:], nb[kg:]
                     cyc, head = cyc[kg:], head[kg:]
                 else:
                     freed_unreach.append(cyc[:kg][collectable])
                     keep_mask = np.ones(len(cyc), dtype=bool)
                     keep_mask[:kg] = ~collectable
+                    if row is not None and nb is not None:
+                        freed_rows.append(row[:kg][collectable])
+                        freed_bytes += int(nb[:kg][collectable].sum())
+                        row, nb = row[keep_mask], nb[keep_mask]
                     cyc, head = cyc[keep_mask], head[keep_mask]
                     stuck += kg - nfree
                 freed += nfree
             k = int(c.rc.searchsorted(tau))
-            kept.append(Cohort(c.start, c.rc[k:], c.immortal, cyc, head, _EMPTY, 0))
+            kept.append(Cohort(c.start, c.rc[k:], c.immortal, cyc, head, _EMPTY, 0, row, nb))
         survivors = examined - freed - untracked
         merged = merge_cohorts(kept, tau)
         for i in range(g + 1):
@@ -240,7 +281,8 @@ class Heap:
         if target == 2:
             self._balance(tau)
         fu = np.concatenate(freed_unreach) if freed_unreach else _EMPTY
-        return CollectionResult(examined, freed, survivors, untracked, stuck, fu)
+        fr = np.concatenate(freed_rows) if freed_rows else _EMPTY
+        return CollectionResult(examined, freed, survivors, untracked, stuck, fu, fr, freed_bytes)
 
     def freeze(self, segment: Cohort) -> None:
         """``gc.freeze()``: every generation, and the open segment, becomes permanent."""

@@ -45,6 +45,8 @@ COLLECTION_FIELDS = (
     "pause_s",
     "heap_objects_after",
     "garbage_before",
+    "garbage_mb_before",
+    "footprint_mb_before",
     "long_lived_pending",
     "long_lived_total",
 )
@@ -59,7 +61,17 @@ TIMELINE_FIELDS = (
     "permanent_objects",
     "live_objects",
     "garbage_objects",
+    "footprint_mb",
+    "arenas",
+    "pools_in_use",
+    "live_mb",
+    "garbage_mb",
+    "large_mb",
+    "fragmentation_mb",
 )
+
+_MB = 1024.0 * 1024.0
+_NAN = float("nan")
 
 _MAX_SEGMENT_PIECES = 16
 
@@ -93,7 +105,11 @@ class Machine:
         pause_s: ``f(generation, examined, freed) -> seconds`` of a collection.
     """
 
-    def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s):
+    def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s,
+                 memory=None, baseline_bytes: int = 0):
+        self.memory = memory  # allocator.MemoryModel or None
+        self.baseline_bytes = baseline_bytes
+        self.peak_garbage_bytes = 0
         self.stream = stream
         self.policy = policy
         self.heap = heap
@@ -246,10 +262,20 @@ class Machine:
     # --------------------------------------------------------------- collection
     def _collect(self, g: int, seq: int, reason: str, count0: int, vetoed: bool) -> None:
         heap = self.heap
-        garbage_before = heap.garbage(seq) + self._segment_counts(seq)[1]
+        _, seg_garbage, seg_garbage_bytes = self._segment_counts(seq)
+        garbage_before = heap.garbage(seq) + seg_garbage
+        garbage_mb = footprint_mb = _NAN
+        if self.memory is not None:
+            self._mem_sync(seq)
+            gb = heap.garbage_bytes(seq) + seg_garbage_bytes
+            self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
+            garbage_mb = gb / _MB
+            footprint_mb = (self.memory.stats()["footprint_bytes"] + self.baseline_bytes) / _MB
         self.policy.begin(g)
         res = heap.collect(g, self._take_segment(seq), seq)
         self.policy.end(g, res.survivors)
+        if self.memory is not None and len(res.freed_rows):
+            self.memory.free_rows(res.freed_rows)
         pause = float(self.pause_s(g, res.examined, res.freed))
         start = self.wall + sum(self._pauses)
         if res.freed:
@@ -280,6 +306,8 @@ class Machine:
                 pause,
                 g0 + g1 + g2,
                 garbage_before,
+                garbage_mb,
+                footprint_mb,
                 pol.long_lived_pending,
                 pol.long_lived_total,
             )
@@ -317,7 +345,9 @@ class Machine:
         elif part is not None:
             cohort = part
         else:
-            cohort = make_cohort(self.seg_start, np.empty(0, dtype=np.int64), None, None, seq)
+            empty = np.empty(0, dtype=np.int64)
+            mem = empty if self.memory is not None else None
+            cohort = make_cohort(self.seg_start, empty, None, None, seq, mem, mem)
         cohort.start = self.seg_start
         self.seg_pieces = []
         self.seg_start = self.pos
@@ -330,9 +360,13 @@ class Machine:
         death = ch.cand_death[a:b]
         flags = None if ch.cand_flags is None else ch.cand_flags[a:b]
         head = None if ch.cand_head is None else ch.cand_head[a:b]
+        row = nbytes = None
+        if self.memory is not None:
+            row, nbytes = ch.cand_row[a:b], ch.cand_nbytes[a:b]  # type: ignore[index]
         if include_last and (b == a or ch.cand[b - 1] != e - 1):
             # the object of the current slot can be present at seq yet freed
-            # later in its own slot, so it is not among the candidates
+            # later in its own slot, so it is not among the candidates (nor in
+            # the memory model: an allocation freed at once changes no pool)
             obj = ch.own_slot_object(e - 1)
             if obj is not None and obj[0] > seq:
                 death = np.append(death, obj[0])
@@ -341,12 +375,15 @@ class Machine:
                     flags = np.append(fl, np.uint8(obj[1]))
                 if head is not None:
                     head = np.append(head, NEVER)
-        return make_cohort(ch.j0 + s, death, flags, head, seq)
+                if row is not None and nbytes is not None:
+                    row, nbytes = np.append(row, -1), np.append(nbytes, 0)
+        return make_cohort(ch.j0 + s, death, flags, head, seq, row, nbytes)
 
-    def _segment_counts(self, seq: int) -> tuple[int, int]:
-        """(tracked objects, cyclic garbage) of the open segment at ``seq``."""
+    def _segment_counts(self, seq: int) -> tuple[int, int, int]:
+        """(tracked objects, cyclic garbage, its bytes) of the open segment at ``seq``."""
         tracked = sum(c.tracked(seq) for c in self.seg_pieces)
         garbage = sum(c.garbage(seq) for c in self.seg_pieces)
+        gbytes = sum(c.garbage_bytes(seq) for c in self.seg_pieces)
         ch = self.chunk
         s = max(self.seg_start - ch.j0, 0)
         e = self.pos - ch.j0
@@ -361,13 +398,18 @@ class Machine:
                 present = (dth > seq) | cyc
                 present &= (fl & FLAG_UNTRACKED) == 0
                 tracked += int(np.count_nonzero(present))
-                garbage += int(np.count_nonzero(cyc & (dth < seq)))
-        return tracked, garbage
+                gmask = cyc & (dth < seq)
+                garbage += int(np.count_nonzero(gmask))
+                if ch.cand_nbytes is not None:
+                    gbytes += int(ch.cand_nbytes[a:b][gmask].sum())
+        return tracked, garbage, gbytes
 
     def _next_chunk_if_done(self) -> None:
         ch = self.chunk
         if self.pos < ch.j0 + ch.n or self.pos >= self.total:
             return
+        if self.memory is not None:
+            self._feed()  # every candidate of the chunk, before its arrays go
         # the open segment continues into the next chunk: keep what is still present
         s = max(self.seg_start - ch.j0, 0)
         part = self._chunk_part(ch, s, ch.n, ch.end_seq, include_last=False)
@@ -384,16 +426,60 @@ class Machine:
         self._next_chunk_if_done()
         seq = self._now_seq()
         g0, g1, g2, perm = self.heap.sizes(seq)
-        st, sg = self._segment_counts(seq)
+        st, sg, sgb = self._segment_counts(seq)
         g0 += st
         garbage = self.heap.garbage(seq) + sg
+        mem: tuple[float, ...] = (_NAN,) * 7
+        if self.memory is not None:
+            self._mem_sync(seq)
+            gb = self.heap.garbage_bytes(seq) + sgb
+            self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
+            ms = self.memory.stats()
+            foot = ms["footprint_bytes"]
+            req = ms["requested_bytes_in_use"]
+            mem = (
+                (foot + self.baseline_bytes) / _MB,
+                ms["arenas_mapped"],
+                ms["pools_in_use"],
+                (req - gb) / _MB,
+                gb / _MB,
+                (ms["large_mmapped_bytes"] + ms["large_heap_bytes"]) / _MB,
+                (foot - req) / _MB,
+            )
         self.timeline.append(
-            (self.wall, self.mut_time, self.pos, g0, g1, g2, perm, g0 + g1 + g2 + perm - garbage, garbage)
+            (self.wall, self.mut_time, self.pos, g0, g1, g2, perm, g0 + g1 + g2 + perm - garbage, garbage, *mem)
         )
+
+    # ------------------------------------------------------------------ memory
+    def _feed(self) -> None:
+        """Hand the memory model every candidate allocated so far in this chunk."""
+        ch = self.chunk
+        a = ch.fed
+        b = int(ch.cand.searchsorted(self.pos - ch.j0))
+        if b <= a:
+            return
+        death = ch.cand_death[a:b]
+        if ch.cand_flags is not None:
+            cyc = (ch.cand_flags[a:b] & FLAG_CYCLIC) != 0
+            free_seq = np.where(cyc, NEVER, death)
+        else:
+            cyc = np.zeros(b - a, dtype=bool)
+            free_seq = death
+        assert self.memory is not None and ch.cand_sizes is not None and ch.cand_row is not None
+        ch.cand_row[a:b] = self.memory.allocate(self.stream.cand_seqs(ch, a, b), free_seq, ch.cand_sizes[a:b], cyc)
+        ch.fed = b
+
+    def _mem_sync(self, seq: int) -> None:
+        """Bring the memory model to ``seq``: allocations and frees before it are done."""
+        self._feed()
+        self.memory.advance(seq)
 
     def finish(self) -> None:
         """Close the books at the end of the run: garbage still uncollected counts until the end."""
         seq = NEVER - 1
+        if self.memory is not None:
+            self.peak_garbage_bytes = max(self.peak_garbage_bytes,
+                                          self.heap.garbage_bytes(seq) + self._segment_counts(seq)[2])
         end_wall = self.wall
         left = [c.cyc[: c.garbage(seq)] for gen in (*self.heap.gens, self.heap.permanent) for c in gen]
         left += [c.cyc[: c.garbage(seq)] for c in self.seg_pieces]

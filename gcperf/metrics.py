@@ -23,6 +23,29 @@ def pause_stats(pause_ms: np.ndarray) -> dict[str, float]:
     }
 
 
+def memory_stats(timeline: pd.DataFrame, peak_footprint_bytes: float | None,
+                 peak_garbage_bytes: float | None, peak_arenas: float | None) -> dict[str, float]:
+    """Footprint metrics; NaN when memory was not simulated.
+
+    The mean footprint is the average over the timeline samples, which are
+    equally spaced in wall time; the peaks are exact (every allocator event).
+    """
+    nan = math.nan
+    if peak_footprint_bytes is None or not len(timeline):
+        return {k: nan for k in ("peak_footprint_mb", "mean_footprint_mb", "final_footprint_mb", "peak_garbage_mb",
+                                 "peak_arenas", "final_arenas", "final_fragmentation_mb")}
+    mb = 1024.0 * 1024.0
+    return {
+        "peak_footprint_mb": peak_footprint_bytes / mb,
+        "mean_footprint_mb": float(timeline["footprint_mb"].mean()),
+        "final_footprint_mb": float(timeline["footprint_mb"].iloc[-1]),
+        "peak_garbage_mb": (peak_garbage_bytes or 0) / mb,
+        "peak_arenas": float(peak_arenas) if peak_arenas is not None else nan,
+        "final_arenas": float(timeline["arenas"].iloc[-1]),
+        "final_fragmentation_mb": float(timeline["fragmentation_mb"].iloc[-1]),
+    }
+
+
 def summarize(collections: pd.DataFrame, timeline: pd.DataFrame, wall_time_s: float,
               garbage_seconds: float, peak_garbage: int) -> dict[str, float | int]:
     """Outcome metrics of one run (the summary row without its inputs)."""
@@ -46,3 +69,20 @@ def summarize(collections: pd.DataFrame, timeline: pd.DataFrame, wall_time_s: fl
     out["mean_garbage_objects"] = garbage_seconds / wall_time_s if wall_time_s > 0 else math.nan
     out["final_live_objects"] = int(timeline["live_objects"].iloc[-1]) if len(timeline) else 0
     return out
+
+
+def pareto_front(df: pd.DataFrame, x: str, y: str) -> list:
+    """Index labels of the rows not dominated in (x, y), both to be minimised.
+
+    A row is dominated when another is no worse in both and better in one. Rows
+    with a NaN in x or y are left out.
+    """
+    d = df[[x, y]].dropna()
+    order = d.sort_values([x, y], kind="stable")
+    front = []
+    best_y = math.inf
+    for idx, row in order.iterrows():
+        if row[y] < best_y:
+            front.append(idx)
+            best_y = row[y]
+    return front

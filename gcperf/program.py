@@ -46,21 +46,24 @@ from .trace import KINDS, Trace, TraceBuilder
 @dataclass(frozen=True)
 class Keep:
     kind: str = "tracked"
+    payload: int = 0  # > 0: a C instance holding bytes(payload) (tracked kind only)
 
 
 @dataclass(frozen=True)
 class Temp:
-    pass
+    payload: int = 0
 
 
 @dataclass(frozen=True)
 class Assign:
     var: str
+    payload: int = 0
 
 
 @dataclass(frozen=True)
 class AssignCycle:
     var: str
+    payload: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class AssignPair:
 @dataclass(frozen=True)
 class Ring:
     size: int
+    payload: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,17 @@ class Burst:
     n: int
 
 
-Block = Loop | Call | Burst
+@dataclass(frozen=True)
+class Thin:
+    """Free every kept object except every ``keep_every``-th (by position in ``keep``).
+
+    ``for j in range(len(keep)): if j % k: keep[j] = None`` (needs ``preallocate``).
+    """
+
+    keep_every: int
+
+
+Block = Loop | Call | Burst | Thin
 
 
 @dataclass(frozen=True)
@@ -125,25 +139,51 @@ class Program:
     blocks: tuple[Block, ...]
     thresholds: tuple[int, int, int] | None = None
     name: str = "program"
+    preallocate: bool = False  # kept objects go to a list made beforehand (no list growth)
 
     # ----------------------------------------------------------------- trace
-    def trace(self) -> Trace:
-        """The exact events of the measured region."""
+    def trace(self, sizes: dict[str, int] | None = None) -> Trace:
+        """The exact events of the measured region.
+
+        Args:
+            sizes: allocation sizes measured on the target interpreter (the
+                ``sizes`` of the script's JSON); with them the trace carries
+                per-allocation sizes and the memory model runs.
+        """
         b = TraceBuilder(name=self.name)
+        kept: list[np.ndarray] = []  # ids of kept objects, in keep-list order
         for k, block in enumerate(self.blocks):
             if isinstance(block, Loop):
-                _loop_events(b, block, k)
+                kept.append(_loop_events(b, block, k, sizes))
+            elif isinstance(block, Thin):
+                if not self.preallocate or block.keep_every < 1:
+                    raise GcperfError("Thin needs preallocate=True and keep_every >= 1")
+                ids = np.concatenate(kept) if kept else np.empty(0, dtype=np.int64)
+                idx = np.arange(len(ids))
+                gone = idx % block.keep_every != 0
+                b.free_many(ids[gone & (ids >= 0)])
+                # freed slots stay in the list as None (-1 here): positions do not move
+                kept = [np.where(gone, -1, ids)]
             elif isinstance(block, Call):
                 _call(b, block)
             elif isinstance(block, Burst):
                 with b.c_call():
-                    b.alloc_many(block.n)
+                    b.alloc_many(block.n, sizes=None if sizes is None else (sizes["A"],))
             else:  # pragma: no cover
                 raise GcperfError(f"unknown block {block!r}")
         return b.build()
 
+    def _keeps(self) -> int:
+        n = 0
+        for block in self.blocks:
+            if isinstance(block, Loop):
+                n += block.iterations * sum(isinstance(st, Keep) for st in block.body)
+            elif isinstance(block, Burst):
+                n += block.n
+        return n
+
     # ----------------------------------------------------------------- python
-    def python(self) -> str:
+    def python(self, memory_report: bool = False) -> str:
         """A script that runs the program on a real interpreter and prints JSON.
 
         The JSON has, for the measured region only, ``collections`` and
@@ -152,18 +192,29 @@ class Program:
         ``version`` and ``thresholds``. Nothing is hooked into the collector:
         a ``gc.callbacks`` hook would itself allocate (its info dict is a counted
         allocation right after a full collection empties the free lists).
+
+        With ``memory_report`` it also prints the allocation ``sizes`` of the
+        objects it makes, resident memory (``rss_kib_before``/``after``) and calls
+        ``sys._debugmallocstats()`` before and after the region (on stderr).
         """
         pre: list[str] = []
         body: list[str] = []
+        base = 0
         for k, block in enumerate(self.blocks):
             if isinstance(block, Loop):
-                p, code = _loop_python(block, k)
+                p, code = _loop_python(block, k, base if self.preallocate else None)
+                base += block.iterations * sum(isinstance(st, Keep) for st in block.body)
                 pre += p
                 body += code
             elif isinstance(block, Call):
                 args = ", ".join(str(a) for a in block.args)
                 body.append(f"gc.{block.name}({args})")
+            elif isinstance(block, Thin):
+                total = self._keeps()
+                body += [f"for j in range({total}):", f"    if j % {block.keep_every}:", "        keep[j] = None"]
             elif isinstance(block, Burst):
+                if self.preallocate:
+                    raise GcperfError("Burst cannot be used with preallocate")
                 pre.append(f"bulk_{k} = starmap(A, repeat((), {block.n}))")
                 body.append(f"keep.extend(bulk_{k})")
         th = f"gc.set_threshold{tuple(self.thresholds)}" if self.thresholds is not None else "pass"
@@ -173,9 +224,10 @@ class Program:
             "class A:",
             "    __slots__ = ()",
             "class C:",
-            "    __slots__ = ('r',)",
-            "keep = []",
+            "    __slots__ = ('r', 'b')",
+            f"keep = [None] * {self._keeps()}" if self.preallocate else "keep = []",
             *pre,
+            *(_MEMORY_SETUP if memory_report else []),
             "gc.disable()",
             th,
             "gc.collect()",
@@ -185,21 +237,54 @@ class Program:
             "n_old = len(gc.get_objects(2))",
             # this last collection leaves counts at zero and n_old survivors in gen 2
             "gc.collect()",
+            *(["sys._debugmallocstats()", "rss_before = rss()"] if memory_report else []),
             "gc.enable()",
             *body,
             "gc.disable()",
+            # VmHWM: the peak of this process image (ru_maxrss can carry the parent's over fork/exec)
+            *(["rss_after = rss()",
+               "rss_peak = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]",
+               "sys._debugmallocstats()"] if memory_report else []),
             "after = [(s['collections'], s['collected']) for s in gc.get_stats()]",
             "print(json.dumps({",
             "    'collections': [after[0][0] - c0, after[1][0] - c1, after[2][0] - c2 - 1],",
             "    'collected': [after[0][1] - x0, after[1][1] - x1, after[2][1] - x2],",
             "    'long_lived_total': n_old, 'version': sys.version.split()[0],",
-            "    'thresholds': list(gc.get_threshold())}))",
+            "    'thresholds': list(gc.get_threshold()),",
+            "    " + ("'sizes': sizes, 'rss_kib_before': rss_before, 'rss_kib_after': rss_after, 'rss_kib_peak': rss_peak,"
+                      if memory_report else "") + "}))",
         ]
         return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- helpers
 
+
+
+_MEMORY_SETUP = [
+    "sizes = {'A': sys.getsizeof(A()), 'C': sys.getsizeof(C()), 'bytes0': sys.getsizeof(b''),",
+    "         'tuple2': sys.getsizeof((1, 2)), 'dict0': sys.getsizeof(dict())}",
+    "statm = open('/proc/self/statm')",
+    "import os",
+    "page_kib = os.sysconf('SC_PAGE_SIZE') // 1024",
+    "def rss():",
+    "    statm.seek(0)",
+    "    return int(statm.read().split()[1]) * page_kib",
+]
+
+
+def _stmt_sizes(st, sizes: dict[str, int] | None, kind: str = "tracked") -> tuple[int, ...] | None:
+    """Allocation sizes of one object made by statement ``st`` (object, then payload)."""
+    if sizes is None:
+        return None
+    if kind == "atomic":
+        return (sizes["tuple2"],)
+    if kind == "untracked":
+        return (sizes["dict0"],)
+    payload = getattr(st, "payload", 0)
+    if isinstance(st, (AssignCycle, AssignPair)) or payload:
+        return (sizes["C"], sizes["bytes0"] + payload) if payload else (sizes["C"],)
+    return (sizes["A"],)
 
 
 def _call(b: TraceBuilder, c: Call) -> None:
@@ -225,11 +310,14 @@ class _Layout:
         return self.width - 1
 
 
-def _loop_events(b: TraceBuilder, loop: Loop, k: int) -> None:
-    """Vectorised events of a loop: every iteration has the same layout."""
+def _loop_events(b: TraceBuilder, loop: Loop, k: int, sizes: dict[str, int] | None = None) -> np.ndarray:
+    """Vectorised events of a loop: every iteration has the same layout.
+
+    Returns the ids of the objects it keeps, in ``keep``-list order.
+    """
     n = loop.iterations
     if n <= 0:
-        return
+        return np.empty(0, dtype=np.int64)
     lay = _Layout()
     # per statement: list of allocation indexes within the iteration
     stmt_allocs: list[list[int]] = []
@@ -278,6 +366,13 @@ def _loop_events(b: TraceBuilder, loop: Loop, k: int) -> None:
             raise GcperfError(f"unknown statement {st!r}")
         stmt_allocs.append(mine)
     lay.checkpoints.append(lay.take())  # back edge
+    row_sizes = None
+    if sizes is not None:
+        per = [_stmt_sizes(loop.body[si], sizes, kind) or (0,) for _, si, kind in lay.allocs]
+        width = max(len(x) for x in per) if per else 1
+        row_sizes = np.zeros((len(per), width), dtype=np.int32)
+        for r, x in enumerate(per):
+            row_sizes[r, : len(x)] = x
     W = lay.width
     base_seq = b.seq
     it = np.arange(n, dtype=np.int64)
@@ -317,35 +412,68 @@ def _loop_events(b: TraceBuilder, loop: Loop, k: int) -> None:
         hit = it[it % period == period - 1]
         ops += [(int(base_seq + i * W + rel), "collect", (g,)) for i in hit]
         cks = np.concatenate([cks, base_seq + hit * W + rel + 1])
-    b.append_arrays(alloc_seq, flags, death, head, cks, ops, n * W)
+    all_sizes = None if row_sizes is None else np.tile(row_sizes, (n, 1))
+    b.append_arrays(alloc_seq, flags, death, head, cks, ops, n * W, all_sizes)
+    keep_cols = [ai for ai, (_, si, _) in enumerate(lay.allocs) if isinstance(loop.body[si], Keep)]
+    return ids[:, keep_cols].ravel()
 
 
-def _loop_python(loop: Loop, k: int) -> tuple[list[str], list[str]]:
+def _new(payload: int, var: str) -> list[str]:
+    """Lines that bind ``var`` to a new object (a C with a bytes payload when asked)."""
+    if not payload:
+        return [f"    {var} = A()"]
+    return [f"    {var} = C()", f"    {var}.b = bytes({payload})"]
+
+
+def _loop_python(loop: Loop, k: int, keep_base: int | None) -> tuple[list[str], list[str]]:
     pre = [f"r_{k} = range({loop.iterations})"]
     lines = [f"for i in r_{k}:"]
+    n_keep = sum(isinstance(st, Keep) for st in loop.body)
+    keep_no = 0
     for si, st in enumerate(loop.body):
         if isinstance(st, Keep):
             # each object comes from a call, whose end is an eval-breaker check on
             # every version (a BUILD_TUPLE/BUILD_MAP followed by the specialised
             # list.append of 3.12 would leave the check to the next statement)
+            if st.payload and st.kind != "tracked":
+                raise GcperfError("a payload needs Keep('tracked')")
             expr = {"tracked": "A()", "atomic": "divmod(i, 7)", "untracked": "dict()"}[st.kind]
-            lines.append(f"    keep.append({expr})")
+            if st.payload:
+                lines += ["    o = C()", f"    o.b = bytes({st.payload})"]
+                expr = "o"
+            if keep_base is None:
+                lines.append(f"    keep.append({expr})")
+            else:
+                lines.append(f"    keep[{keep_base + keep_no} + i * {n_keep}] = {expr}")
+            if st.payload:
+                # the list is the only reference: a later Thin really frees the object
+                lines.append("    o = None")
+            keep_no += 1
         elif isinstance(st, Temp):
-            lines.append("    A()")
+            if st.payload:
+                lines += ["    o = C()", f"    o.b = bytes({st.payload})", "    o = None"]
+            else:
+                lines.append("    A()")
         elif isinstance(st, Assign):
             pre.append(f"{st.var}_{k} = None")
-            lines.append(f"    {st.var}_{k} = A()")
+            lines += _new(st.payload, f"{st.var}_{k}")
         elif isinstance(st, AssignCycle):
             pre.append(f"{st.var}_{k} = None")
             lines.append(f"    {st.var}_{k} = C()")
             lines.append(f"    {st.var}_{k}.r = {st.var}_{k}")
+            if st.payload:
+                lines.append(f"    {st.var}_{k}.b = bytes({st.payload})")
         elif isinstance(st, AssignPair):
             p, q = f"{st.first}_{k}", f"{st.second}_{k}"
             pre += [f"{p} = None", f"{q} = None"]
             lines += [f"    {p} = C()", f"    {q} = C()", f"    {p}.r = {q}", f"    {q}.r = {p}"]
         elif isinstance(st, Ring):
             pre.append(f"ring_{k}_{si} = [None] * {st.size}")
-            lines.append(f"    ring_{k}_{si}[i % {st.size}] = A()")
+            if st.payload:
+                lines += ["    o = C()", f"    o.b = bytes({st.payload})", f"    ring_{k}_{si}[i % {st.size}] = o",
+                          "    o = None"]
+            else:
+                lines.append(f"    ring_{k}_{si}[i % {st.size}] = A()")
         elif isinstance(st, CollectEvery):
             lines.append(f"    if i % {st.period} == {st.period - 1}:")
             lines.append(f"        gc.collect({st.generation})")
@@ -366,4 +494,5 @@ __all__ = [
     "Program",
     "Ring",
     "Temp",
+    "Thin",
 ]

@@ -12,7 +12,7 @@ from .costs import CostModel, cost_model_for
 from .engine import run_machine
 from .heap import Heap
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
-from .metrics import summarize
+from .metrics import memory_stats, summarize
 from .policy import GenerationalPolicy
 from .scenario import GCSettings, Scenario
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
@@ -55,6 +55,12 @@ def _pause_fn(cost: CostModel, refs: float):
     return pause
 
 
+def _memory_model(version: str):
+    from .allocator import MemoryModel, geometry_for
+
+    return MemoryModel(geometry_for(version))
+
+
 def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunResult:
     coll = pd.DataFrame.from_records(m.records, columns=list(COLLECTION_FIELDS))
     coll["pause_ms"] = coll.pop("pause_s") * 1000.0
@@ -63,6 +69,12 @@ def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunR
     coll["full_vetoed"] = coll["full_vetoed"].astype(bool)
     tl = pd.DataFrame.from_records(m.timeline, columns=list(TIMELINE_FIELDS))
     outcome = summarize(coll, tl, wall, m.garbage_seconds, m.peak_garbage)
+    if m.memory is not None:
+        ms = m.memory.stats()
+        outcome.update(memory_stats(tl, ms["peak_footprint_bytes"] + m.baseline_bytes, m.peak_garbage_bytes,
+                                    ms["arenas_highwater"]))
+    else:
+        outcome.update(memory_stats(tl, None, None, None))
     row = {**summary_inputs, **outcome, "gcperf_version": __version__, "schema_version": SCHEMA_VERSION}
     summary = pd.DataFrame([row], columns=list(SUMMARY_COLUMNS))
     return RunResult(coll, tl, summary, inputs)
@@ -78,7 +90,9 @@ def simulate(scenario: Scenario | None = None) -> RunResult:
     wl = sc.resolved_workload()
     gc = sc.gc
     pre = preset(gc.version)
-    rng = np.random.default_rng(np.random.SeedSequence(sc.seed))
+    # one stream of random numbers for the program's behaviour, one for object sizes
+    life_seq, size_seq = np.random.SeedSequence(sc.seed).spawn(2)
+    rng = np.random.default_rng(life_seq)
     phase_ops: dict[str, list[tuple[str, tuple]]] = {}
     for name in gc.collect_after:
         phase_ops.setdefault(name, []).append(("collect", (2,)))
@@ -91,11 +105,14 @@ def simulate(scenario: Scenario | None = None) -> RunResult:
         atomic_tuples_tracked=pre.atomic_tuples_tracked,
         atomic_dicts_tracked=pre.atomic_dicts_tracked,
         chunk_slots=sc.chunk_slots,
+        size_rng=np.random.default_rng(size_seq) if sc.memory else None,
     )
     baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
     policy = GenerationalPolicy(gc.effective_thresholds, long_lived_total=baseline, enabled=gc.enabled)
     cost = cost_model_for(pre.minor)
-    m = Machine(stream, policy, Heap(baseline), pre, _pause_fn(cost, wl.refs_per_object))
+    memory = _memory_model(gc.version) if sc.memory else None
+    m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, _pause_fn(cost, wl.refs_per_object),
+                memory, pre.interpreter_rss_kib * 1024 if sc.memory else 0)
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
     wall = run_machine(m, period, gc.collect_every_s, gc.collect_generation)
     inputs = sc.describe()
@@ -110,6 +127,7 @@ def simulate(scenario: Scenario | None = None) -> RunResult:
         "freeze_after": gc.freeze_after or "",
         "collect_every_s": gc.collect_every_s if gc.collect_every_s is not None else float("nan"),
         "seed": sc.seed,
+        "memory": sc.memory,
         "duration_s": wl.duration_s,
     }
     return _tables(m, wall, inputs, summary_inputs)
@@ -124,6 +142,7 @@ def simulate_trace(
     refs_per_object: float = 1.0,
     chunk_slots: int = CHUNK_SLOTS,
     cost: CostModel | None = None,
+    baseline_rss_bytes: int = 0,
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
 
@@ -137,12 +156,16 @@ def simulate_trace(
         refs_per_object: references per object, for the cost model.
         chunk_slots: slots per batch (results do not depend on it).
         cost: cost model (None: the version's measured constants).
+        baseline_rss_bytes: resident memory before the trace starts (added to the
+            footprint; the memory model runs when the trace has sizes).
     """
     pre = preset(version)
     settings = GCSettings(version=version, thresholds=thresholds, enabled=enabled)
     policy = GenerationalPolicy(settings.effective_thresholds, long_lived_total=baseline_objects, enabled=enabled)
     cm = cost if cost is not None else cost_model_for(pre.minor)
-    m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects), pre, _pause_fn(cm, refs_per_object))
+    mem = trace.sizes is not None
+    m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects, memory=mem), pre,
+                _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes)
     wall = run_machine(m, None, None, 2)
     summary_inputs = {
         "workload": trace.name,
@@ -154,6 +177,7 @@ def simulate_trace(
         "freeze_after": "",
         "collect_every_s": float("nan"),
         "seed": 0,
+        "memory": mem,
         "duration_s": trace.n * trace.alloc_interval_s,
     }
     inputs = {"trace": trace.name, "version": version, "thresholds": list(settings.effective_thresholds),

@@ -76,6 +76,8 @@ class Scenario:
         duration_s: stretch or shrink the workload to this many mutator seconds
             (None keeps its own duration).
         timeline_points: about how many timeline samples to take.
+        memory: simulate the memory footprint (pymalloc arenas, pools and blocks,
+            and the system malloc for larger requests).
         chunk_slots: allocation slots drawn per numpy batch. It is part of the
             realisation: another value draws another sample of the same workload
             (the collector logic itself does not depend on it; exact traces give
@@ -87,6 +89,7 @@ class Scenario:
     seed: int = 0
     duration_s: float | None = None
     timeline_points: int = 200
+    memory: bool = True
     chunk_slots: int = 1 << 18
 
     def __post_init__(self) -> None:
@@ -98,6 +101,8 @@ class Scenario:
                 raise GcperfError(f"duration_s must be a number > 0, got {v!r}")
         if isinstance(self.timeline_points, bool) or not isinstance(self.timeline_points, int) or self.timeline_points < 0:
             raise GcperfError(f"timeline_points must be an integer >= 0, got {self.timeline_points!r}")
+        if not isinstance(self.memory, bool):
+            raise GcperfError(f"memory must be true or false, got {self.memory!r}")
         if isinstance(self.chunk_slots, bool) or not isinstance(self.chunk_slots, int) or self.chunk_slots < 1:
             raise GcperfError(f"chunk_slots must be an integer >= 1, got {self.chunk_slots!r}")
         wl = self.resolved_workload()
@@ -130,6 +135,7 @@ class Scenario:
             "collect_every_s": self.gc.collect_every_s,
             "collect_generation": self.gc.collect_generation,
             "seed": self.seed,
+            "memory": self.memory,
             "duration_s": wl.duration_s,
             "workload_spec": asdict(wl),
         }

@@ -2,11 +2,14 @@
 
 SCHEMA_VERSION history:
   1 - first release: collections, timeline and summary tables.
+  2 - memory footprint: timeline footprint/arena/byte columns, collection
+      garbage_mb_before/footprint_mb_before, summary peak/mean footprint,
+      peak garbage bytes, arenas and fragmentation; summary `memory` input.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 COLLECTIONS_COLUMNS: dict[str, str] = {
     "time_s": "wall-clock time (s) at which the collection started",
@@ -25,6 +28,8 @@ COLLECTIONS_COLUMNS: dict[str, str] = {
     "pause_ms": "stop-the-world pause (ms) from the cost model",
     "heap_objects_after": "tracked objects in generations 0-2 after the collection",
     "garbage_before": "uncollected cyclic garbage (objects) in the whole heap just before",
+    "garbage_mb_before": "bytes (MiB) of that garbage, objects and their payload (NaN without memory)",
+    "footprint_mb_before": "memory footprint (MiB) just before the collection (NaN without memory)",
     "long_lived_pending": "survivors of generation-1 collections since the last full one, after",
     "long_lived_total": "survivors of the last full collection, after",
 }
@@ -39,6 +44,13 @@ TIMELINE_COLUMNS: dict[str, str] = {
     "permanent_objects": "tracked objects frozen by gc.freeze()",
     "live_objects": "tracked objects still reachable",
     "garbage_objects": "uncollected cyclic garbage (objects)",
+    "footprint_mb": "resident memory (MiB): interpreter baseline + touched pymalloc pools + system-malloc memory",
+    "arenas": "pymalloc arenas mapped",
+    "pools_in_use": "pymalloc pools holding at least one block",
+    "live_mb": "requested bytes (MiB) of live objects and their payload (garbage excluded)",
+    "garbage_mb": "requested bytes (MiB) of uncollected cyclic garbage",
+    "large_mb": "memory (MiB) of requests over 512 B held from the system malloc (heap and mmap)",
+    "fragmentation_mb": "footprint above baseline not explained by requested bytes (MiB): pool and block slack, empty pools, free heap",
 }
 
 SUMMARY_COLUMNS: dict[str, str] = {
@@ -51,6 +63,7 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "freeze_after": "phase after which gc.freeze() is called (empty: never)",
     "collect_every_s": "period (s) of a timer calling gc.collect() (NaN: none)",
     "seed": "root seed",
+    "memory": "memory footprint simulated",
     "duration_s": "mutator seconds of the workload",
     "allocations": "counted GC allocations",
     "wall_time_s": "simulated wall-clock time: mutator time + pauses",
@@ -70,6 +83,13 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "peak_garbage_objects": "most uncollected cyclic garbage at any moment (objects)",
     "mean_garbage_objects": "time-average of uncollected cyclic garbage (objects)",
     "final_live_objects": "tracked reachable objects at the end",
+    "peak_footprint_mb": "largest resident memory (MiB) at any moment (exact over every allocator event)",
+    "mean_footprint_mb": "time-average of resident memory (MiB) over the timeline samples",
+    "final_footprint_mb": "resident memory (MiB) at the end",
+    "peak_garbage_mb": "most bytes (MiB) of uncollected cyclic garbage at any moment",
+    "peak_arenas": "most pymalloc arenas mapped at once",
+    "final_arenas": "pymalloc arenas mapped at the end",
+    "final_fragmentation_mb": "fragmentation (MiB) at the end, as in the timeline",
     "gcperf_version": "version of gcperf that produced the row",
     "schema_version": "SCHEMA_VERSION of the tables",
 }

@@ -59,13 +59,14 @@ def workload_from_dict(data: Any) -> Workload:
             if not isinstance(lts, list) or not lts:
                 raise GcperfError(f"{where}: 'lifetimes' must be a non-empty list")
             p["lifetimes"] = tuple(_build(Lifetime, lt, f"{where} lifetime {j}") for j, lt in enumerate(lts))
-        if "sizes" in p:
-            s = dict(p["sizes"]) if isinstance(p["sizes"], dict) else p["sizes"]
-            if isinstance(s, dict):
-                for k in ("sizes_bytes", "weights"):
-                    if k in s and isinstance(s[k], list):
-                        s[k] = tuple(s[k])
-            p["sizes"] = _build(SizeMix, s, f"{where} sizes")
+        for key in ("sizes", "payload_sizes"):
+            if key in p:
+                s = dict(p[key]) if isinstance(p[key], dict) else p[key]
+                if isinstance(s, dict):
+                    for k in ("sizes_bytes", "weights"):
+                        if k in s and isinstance(s[k], list):
+                            s[k] = tuple(s[k])
+                p[key] = _build(SizeMix, s, f"{where} {key}")
         built.append(_build(Phase, p, where))
     d["phases"] = tuple(built)
     return _build(Workload, d, "workload")

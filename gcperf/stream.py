@@ -27,7 +27,7 @@ import numpy as np
 
 from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
 from .policy import CounterScan
-from .workload import Phase, Workload
+from .workload import MAX_PAYLOAD, Phase, Workload
 
 CHUNK_SLOTS = 1 << 18
 
@@ -79,6 +79,13 @@ class Chunk:
     end_seq: int = NEVER
     _scan: CounterScan | None = None
     dense: tuple[np.ndarray, np.ndarray] | None = None  # (death, flags) of every slot, tests only
+    # memory model: per candidate its allocation sizes (object, then payload; 0 =
+    # unused), their total, and the row the memory model keeps it under (cyclic
+    # objects, -1 otherwise); ``fed`` candidates have been handed to the model
+    cand_sizes: np.ndarray | None = None
+    cand_nbytes: np.ndarray | None = None
+    cand_row: np.ndarray | None = None
+    fed: int = 0
 
     @property
     def scan(self) -> CounterScan:
@@ -90,6 +97,10 @@ class Chunk:
 
 class Stream:
     """Interface shared by the two stream kinds."""
+
+    def cand_seqs(self, chunk: Chunk, a: int, b: int) -> np.ndarray:
+        """Allocation seqs of the chunk's candidates ``a:b``."""
+        raise NotImplementedError
 
     total_slots: int
     deferred_checkpoint_after_alloc: bool = True
@@ -156,9 +167,14 @@ class StatisticalStream(Stream):
         atomic_tuples_tracked: bool = True,
         atomic_dicts_tracked: bool = False,
         chunk_slots: int = CHUNK_SLOTS,
+        size_rng: np.random.Generator | None = None,
     ):
         self.workload = workload
         self.rng = rng
+        # sizes come from their own generator, so the lifetimes drawn for a seed
+        # are the same whether or not memory is simulated
+        self.size_rng = size_rng
+        self._size_tables: dict[str, _SizeTable] = {}
         self.chunk_slots = int(chunk_slots)
         self.atomic_tuples_tracked = atomic_tuples_tracked
         self.atomic_dicts_tracked = atomic_dicts_tracked
@@ -193,6 +209,9 @@ class StatisticalStream(Stream):
 
     def alloc_seq(self, k: int) -> int:
         return 4 * int(k)
+
+    def cand_seqs(self, chunk: Chunk, a: int, b: int) -> np.ndarray:
+        return 4 * (chunk.j0 + chunk.cand[a:b])
 
     def alloc_time(self, k):
         if isinstance(k, (int, np.integer)):
@@ -389,6 +408,7 @@ class StatisticalStream(Stream):
         cands, deaths, flag_parts = [], [], []
         us: list[tuple[int, int, np.ndarray, _Layout]] = []
         dense: list[tuple[np.ndarray, np.ndarray]] = []
+        size_parts: list[np.ndarray] = []
         rc_in: list[np.ndarray] = []
         q = int(np.searchsorted(self.first_slot, j0, side="right")) - 1
         pos = j0
@@ -418,6 +438,8 @@ class StatisticalStream(Stream):
                     dense.append((dd, ff))
                 # never-tracked objects stay among the candidates, flagged: the
                 # heap ignores them, and filtering them out here costs more
+                if self.size_rng is not None:
+                    size_parts.append(self._size_table(self.phases[q]).draw(self.size_rng, len(sel)))
                 cands.append(sel + off if off else sel)
                 never = dslot == NEVER
                 with np.errstate(over="ignore"):
@@ -450,7 +472,17 @@ class StatisticalStream(Stream):
                       ops, op_slots, 4 * j0, end_seq)
         if dense:
             chunk.dense = (np.concatenate([x[0] for x in dense]), np.concatenate([x[1] for x in dense]))
+        if size_parts:
+            chunk.cand_sizes = np.concatenate(size_parts)
+            chunk.cand_nbytes = _row_sums(chunk.cand_sizes)
+            chunk.cand_row = np.full(len(cand), -1, dtype=np.int64)
         return chunk
+
+    def _size_table(self, phase: Phase) -> _SizeTable:
+        t = self._size_tables.get(phase.name)
+        if t is None:
+            t = self._size_tables[phase.name] = _SizeTable(phase)
+        return t
 
     def _to_calendar(self, later: np.ndarray) -> None:
         if not len(later):
@@ -465,6 +497,97 @@ class StatisticalStream(Stream):
 
 
 _INT32_MAX = float(2**31 - 1)
+
+
+def _row_sums(sizes: np.ndarray) -> np.ndarray:
+    """Per-row totals of an (n, k) int32 size table as int64 (column adds: sum(axis=1) is slow here)."""
+    total = sizes[:, 0].astype(np.int64)
+    for j in range(1, sizes.shape[1]):
+        total += sizes[:, j]
+    return total
+
+
+class _Alias:
+    """Walker's alias method: O(1) draws from a discrete distribution (Vose's construction)."""
+
+    def __init__(self, probs: np.ndarray):
+        p = np.asarray(probs, dtype=float)
+        k = len(p)
+        scaled = p / p.sum() * k
+        self.prob = np.ones(k)
+        self.alias = np.arange(k, dtype=np.int64)
+        small = [i for i in range(k) if scaled[i] < 1.0]
+        large = [i for i in range(k) if scaled[i] >= 1.0]
+        while small and large:
+            s_, l_ = small.pop(), large.pop()
+            self.prob[s_] = scaled[s_]
+            self.alias[s_] = l_
+            scaled[l_] -= 1.0 - scaled[s_]
+            (small if scaled[l_] < 1.0 else large).append(l_)
+        self.k = k
+
+    def sample(self, u: np.ndarray) -> np.ndarray:
+        """Indices for uniform numbers ``u`` in [0, 1): one number picks the column and the coin."""
+        x = u * self.k
+        i = x.astype(np.int32)
+        np.minimum(i, self.k - 1, out=i)
+        x -= i
+        return np.where(x < self.prob[i], i, self.alias[i])
+
+
+class _SizeTable:
+    """Draws, per object, its size and its payload allocations (count and sizes).
+
+    One uniform number picks the pair (object size, payload count) from their joint
+    distribution (independent; the count is Poisson with mean
+    ``payload_per_object``, its tail beyond ``MAX_PAYLOAD`` folded onto the cap);
+    one more per payload allocation picks its size. Both use alias tables.
+    """
+
+    def __init__(self, phase: Phase):
+        sizes = np.array(phase.sizes.sizes_bytes, dtype=np.int32)
+        w = np.array(phase.sizes.weights, dtype=float)
+        w /= w.sum()
+        lam = phase.payload_per_object
+        pk = np.array([math.exp(-lam) * lam**k / math.factorial(k) for k in range(MAX_PAYLOAD)])
+        pk = np.append(pk, max(0.0, 1.0 - pk.sum()))
+        self.k1 = MAX_PAYLOAD + 1
+        joint = np.outer(w, pk).ravel()  # index = size_index * (MAX_PAYLOAD + 1) + count
+        self.joint = _Alias(joint)
+        self.size_of = np.repeat(sizes, self.k1)
+        self.count_of = np.tile(np.arange(self.k1, dtype=np.int8), len(sizes))
+        self.has_payload = lam > 0
+        self.payload = _Alias(np.array(phase.payload_sizes.weights, dtype=float))
+        self.psizes = np.array(phase.payload_sizes.sizes_bytes, dtype=np.int32)
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """int32 array (n, 1 + MAX_PAYLOAD): object size, then payload sizes (0 = none)."""
+        out = np.zeros((n, self.k1), dtype=np.int32)
+        if n == 0:
+            return out
+        idx = self.joint.sample(rng.random(n))
+        out[:, 0] = self.size_of[idx]
+        if self.has_payload:
+            counts = self.count_of[idx]
+            for j in range(1, self.k1):
+                rows = np.flatnonzero(counts >= j)
+                if not len(rows):
+                    break
+                out[rows, j] = self.psizes[self.payload.sample(rng.random(len(rows)))]
+        return out
+        idx = np.searchsorted(self.cdf, rng.random(n), side="right")
+        out[:, 0] = self.sizes[idx // self.k1]
+        if self.has_payload:
+            counts = idx % self.k1
+            total = int(counts.sum())
+            if total:
+                ps = self.psizes[np.searchsorted(self.pcdf, rng.random(total), side="right")]
+                owner = np.repeat(np.arange(n), counts)
+                # column of each payload: 1 + its rank among its owner's payloads
+                starts = np.cumsum(counts) - counts
+                col = 1 + np.arange(total) - np.repeat(starts, counts)
+                out[owner, col] = ps
+        return out
 
 
 class _Layout:
@@ -566,6 +689,9 @@ class TraceStream(Stream):
     def alloc_seq(self, k: int) -> int:
         return int(self.trace.alloc_seq[k])
 
+    def cand_seqs(self, chunk: Chunk, a: int, b: int) -> np.ndarray:
+        return self.trace.alloc_seq[chunk.j0 + chunk.cand[a:b]]
+
     def alloc_time(self, k):
         k = np.asarray(k)
         t = k * self.trace.alloc_interval_s
@@ -613,7 +739,10 @@ class TraceStream(Stream):
         cyc = (tr.flags & FLAG_CYCLIC) != 0
         finite = tr.death != NEVER
         rc_slots_all = np.sort(slot_of_death[finite & ~cyc])
-        cand_all = np.flatnonzero(((slot_of_death != own) | cyc | ~finite) & ((tr.flags & FLAG_UNTRACKED) == 0))
+        # never-tracked objects stay among the candidates when memory is simulated
+        # (they occupy memory); the heap ignores them either way
+        keep_kind = True if tr.sizes is not None else (tr.flags & FLAG_UNTRACKED) == 0
+        cand_all = np.flatnonzero(((slot_of_death != own) | cyc | ~finite) & keep_kind)
         op_slot_all = np.searchsorted(tr.alloc_seq, self._op_seqs, side="right") - 1
         has_flags = bool(tr.flags.any())
         has_heads = bool(cyc.any())
@@ -633,7 +762,7 @@ class TraceStream(Stream):
             in_chunk = (op_slot_all >= j0) & (op_slot_all < j0 + n)
             op_slots = np.unique(op_slot_all[in_chunk] - j0)
             ops = [tr.ops[i] for i in np.flatnonzero(in_chunk)]
-            yield Chunk(
+            ch = Chunk(
                 j0,
                 n,
                 cidx - j0,
@@ -647,6 +776,11 @@ class TraceStream(Stream):
                 int(tr.alloc_seq[j0]),
                 int(tr.alloc_seq[j0 + n]) if j0 + n < tr.n else NEVER,
             )
+            if tr.sizes is not None:
+                ch.cand_sizes = tr.sizes[cidx]
+                ch.cand_nbytes = _row_sums(ch.cand_sizes)
+                ch.cand_row = np.full(len(cidx), -1, dtype=np.int64)
+            yield ch
 
     def pre_events(self) -> list[tuple[int, int, object]]:
         """Events before the first allocation (only ops and checkpoints can be there)."""

@@ -55,6 +55,7 @@ class Trace:
     ops: list[tuple[int, str, tuple]] = field(default_factory=list)
     alloc_interval_s: float = 1e-7
     name: str = "trace"
+    sizes: np.ndarray | None = None  # int32 (n, k): each object's allocations in bytes, 0 = none
 
     @property
     def n(self) -> int:
@@ -81,6 +82,8 @@ class TraceBuilder:
         self._deaths: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # ids, seqs, heads (cyclic)
         self._checkpoints: list[np.ndarray] = []
         self._resolved: list[tuple[int, np.ndarray, np.ndarray]] = []  # (first id, death, head)
+        self._sizes: list[np.ndarray] = []  # per block of allocations, int32 (count, k)
+        self._has_sizes = False
         self.ops: list[tuple[int, str, tuple]] = []
         self._in_c_call = False
         self.alloc_interval_s = alloc_interval_s
@@ -92,12 +95,17 @@ class TraceBuilder:
         return s
 
     # -- allocations -----------------------------------------------------------
-    def alloc(self, kind: str = "tracked") -> int:
-        """Allocate one object; returns its id (slot)."""
-        return int(self.alloc_many(1, kind)[0])
+    def alloc(self, kind: str = "tracked", sizes: tuple[int, ...] | None = None) -> int:
+        """Allocate one object; returns its id (slot).
 
-    def alloc_many(self, count: int, kind: str = "tracked") -> np.ndarray:
+        ``sizes`` are the bytes of its allocations for the memory model: the object
+        itself, then its payload (non-GC contents freed with it).
+        """
+        return int(self.alloc_many(1, kind, sizes)[0])
+
+    def alloc_many(self, count: int, kind: str = "tracked", sizes: tuple[int, ...] | None = None) -> np.ndarray:
         """Allocate ``count`` objects one after the other; returns their ids."""
+        self._add_sizes(count, sizes)
         if kind not in KINDS:
             raise GcperfError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if count < 0:
@@ -113,8 +121,21 @@ class TraceBuilder:
         self.n += count
         return ids
 
+    def _add_sizes(self, count: int, sizes) -> None:
+        if sizes is None:
+            self._sizes.append(np.zeros((count, 1), dtype=np.int32))
+            return
+        arr = np.asarray(sizes, dtype=np.int32)
+        if arr.ndim == 1:
+            arr = np.broadcast_to(arr, (count, len(arr)))
+        if arr.shape[0] != count or (arr < 0).any() or (arr[:, 0] <= 0).any():
+            raise GcperfError("sizes must give a positive object size (and payload sizes >= 0) per object")
+        self._sizes.append(np.ascontiguousarray(arr))
+        self._has_sizes = True
+
     def append_arrays(self, alloc_seq: np.ndarray, flags: np.ndarray, death: np.ndarray, head: np.ndarray,
-                      checkpoints: np.ndarray, ops: list[tuple[int, str, tuple]], width: int) -> None:
+                      checkpoints: np.ndarray, ops: list[tuple[int, str, tuple]], width: int,
+                      sizes: np.ndarray | None = None) -> None:
         """Append a block of events whose positions are already resolved.
 
         ``alloc_seq``, ``death``, ``checkpoints`` and op seqs are absolute and must lie
@@ -125,6 +146,7 @@ class TraceBuilder:
         for name, arr in (("alloc_seq", alloc_seq), ("checkpoints", checkpoints)):
             if len(arr) and (arr.min() < lo or arr.max() >= hi):
                 raise GcperfError(f"{name} outside the block")
+        self._add_sizes(len(alloc_seq), sizes)
         self._alloc_seq.append(np.asarray(alloc_seq, dtype=np.int64))
         self._flags.append(np.asarray(flags, dtype=np.uint8))
         self._resolved.append((self.n, np.asarray(death, dtype=np.int64), np.asarray(head, dtype=np.int64)))
@@ -236,4 +258,14 @@ class TraceBuilder:
                 head[ids] = heads
         cks = np.sort(np.concatenate(self._checkpoints)) if self._checkpoints else np.empty(0, dtype=np.int64)
         ops = sorted(self.ops, key=lambda op: op[0])
-        return Trace(alloc_seq, death, flags, head, cks, ops, self.alloc_interval_s, self.name)
+        sizes = None
+        if self._has_sizes:
+            k = max(a.shape[1] for a in self._sizes)
+            sizes = np.zeros((self.n, k), dtype=np.int32)
+            i = 0
+            for a in self._sizes:
+                sizes[i : i + len(a), : a.shape[1]] = a
+                i += len(a)
+            if (sizes[:, 0] <= 0).any():
+                raise GcperfError("give sizes for every allocation of a trace, or for none")
+        return Trace(alloc_seq, death, flags, head, cks, ops, self.alloc_interval_s, self.name, sizes)

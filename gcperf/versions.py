@@ -8,7 +8,7 @@ tests in ``tests/test_real_interpreter.py``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import GcperfError
 
@@ -34,6 +34,8 @@ class VersionPreset:
         interpreter_objects: tracked objects in generation 2 right after start-up
             and a full collection (``len(gc.get_objects(2))``, measured; used as
             the default start state of a simulation).
+        interpreter_rss_kib: resident memory of a fresh interpreter (VmRSS), the
+            baseline of the simulated footprint.
     """
 
     name: str
@@ -43,6 +45,7 @@ class VersionPreset:
     atomic_tuples_tracked: bool = True
     atomic_dicts_tracked: bool = False
     interpreter_objects: int = 6000
+    interpreter_rss_kib: int = 9000
 
     @property
     def minor(self) -> str:
@@ -54,13 +57,15 @@ class VersionPreset:
 # gc.collect(); print(len(gc.get_objects(2)))"` on the pyenv builds of this
 # machine (2026-11-25). 3.11.7's figure includes two .pth files of this machine's
 # site-packages (with -S it is 3990). 3.14 has no interpreter here: 3.13's figure.
+# interpreter_rss_kib: VmRSS of `python3.X -I -c "..."` reading /proc/self/status,
+# same machine and day (3.11.7 again includes the .pth imports).
 _PRESETS: dict[str, VersionPreset] = {
-    "3.8": VersionPreset("3.8", (700, 10, 10), False, False, interpreter_objects=4480),
-    "3.9": VersionPreset("3.9", (700, 10, 10), False, False, interpreter_objects=4594),
-    "3.10": VersionPreset("3.10", (700, 10, 10), False, False, interpreter_objects=4718),
-    "3.11": VersionPreset("3.11", (700, 10, 10), False, False, interpreter_objects=11090),
-    "3.12": VersionPreset("3.12", (700, 10, 10), True, True, interpreter_objects=4973),
-    "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081),
+    "3.8": VersionPreset("3.8", (700, 10, 10), False, False, interpreter_objects=4480, interpreter_rss_kib=7512),
+    "3.9": VersionPreset("3.9", (700, 10, 10), False, False, interpreter_objects=4594, interpreter_rss_kib=7668),
+    "3.10": VersionPreset("3.10", (700, 10, 10), False, False, interpreter_objects=4718, interpreter_rss_kib=7816),
+    "3.11": VersionPreset("3.11", (700, 10, 10), False, False, interpreter_objects=11090, interpreter_rss_kib=13548),
+    "3.12": VersionPreset("3.12", (700, 10, 10), True, True, interpreter_objects=4973, interpreter_rss_kib=9648),
+    "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081, interpreter_rss_kib=9336),
     # 3.14.5 and later: the generational collector forward-ported from 3.13
     # (gh-142516); 3.14.0-3.14.4 shipped the incremental collector, not modelled yet.
     "3.14": VersionPreset(
@@ -71,6 +76,7 @@ _PRESETS: dict[str, VersionPreset] = {
         atomic_tuples_tracked=False,
         atomic_dicts_tracked=True,
         interpreter_objects=5081,
+        interpreter_rss_kib=9336,
     ),
 }
 
@@ -106,21 +112,5 @@ def preset(version: str) -> VersionPreset:
         )
     if minor == "3.12" and micro < 6:
         # 3.12.0-3.12.5's _Py_RunGC does not test gc.isenabled() (CPYTHON_GC.md §1).
-        return VersionPreset(
-            version,
-            base.thresholds,
-            base.deferred_trigger,
-            False,
-            base.atomic_tuples_tracked,
-            base.atomic_dicts_tracked,
-            base.interpreter_objects,
-        )
-    return VersionPreset(
-        version,
-        base.thresholds,
-        base.deferred_trigger,
-        base.deferred_run_checks_enabled,
-        base.atomic_tuples_tracked,
-        base.atomic_dicts_tracked,
-        base.interpreter_objects,
-    )
+        return replace(base, name=version, deferred_run_checks_enabled=False)
+    return replace(base, name=version)

@@ -124,6 +124,15 @@ class SizeMix:
 
 DEFAULT_LIFETIMES = (Lifetime("temporary", 1.0, "immediate"),)
 
+# Non-GC companions of a container: ints (28-32 B), floats (24 B), short strings
+# (50-110 B), medium strings and bytes, and now and then a buffer over 512 B that
+# goes to the system malloc (a dict's table, a list's item array, a long string).
+DEFAULT_PAYLOAD = SizeMix(
+    (24, 32, 56, 72, 104, 168, 1048, 4120),
+    (0.15, 0.30, 0.20, 0.12, 0.10, 0.08, 0.04, 0.01),
+)
+MAX_PAYLOAD = 3
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -139,7 +148,11 @@ class Phase:
         atomic_tuple_share: share of allocations that are tuples of atomic values.
         untracked_share: share of allocations counted by the collector but never
             tracked (dicts of atomic values in <= 3.13).
-        sizes: object sizes.
+        sizes: sizes of the GC objects themselves (``sys.getsizeof``: GC header included).
+        payload_per_object: mean number of other allocations that belong to each GC
+            object and die with it: its non-GC contents (ints, strings, bytes) and
+            buffers (a list's items, a dict's table); capped at 3 per object.
+        payload_sizes: sizes of those allocations (over 512 B goes to the system malloc).
     """
 
     name: str = "main"
@@ -150,6 +163,8 @@ class Phase:
     atomic_tuple_share: float = 0.0
     untracked_share: float = 0.0
     sizes: SizeMix = field(default_factory=SizeMix)
+    payload_per_object: float = 0.0
+    payload_sizes: SizeMix = DEFAULT_PAYLOAD
 
     def __post_init__(self) -> None:
         _check(isinstance(self.name, str) and self.name != "", f"phase name must be a non-empty string, got {self.name!r}")
@@ -164,6 +179,12 @@ class Phase:
             v = getattr(self, attr)
             _finite(f"phase {self.name!r} {attr}", v)
             _check(v <= 1.0, f"phase {self.name!r} {attr} must be <= 1, got {v!r}")
+        _finite(f"phase {self.name!r} payload_per_object", self.payload_per_object)
+        _check(self.payload_per_object <= MAX_PAYLOAD,
+               f"phase {self.name!r} payload_per_object must be <= {MAX_PAYLOAD}, got {self.payload_per_object!r}")
+        _check(isinstance(self.sizes, SizeMix), f"phase {self.name!r} sizes must be a SizeMix, got {self.sizes!r}")
+        _check(isinstance(self.payload_sizes, SizeMix),
+               f"phase {self.name!r} payload_sizes must be a SizeMix, got {self.payload_sizes!r}")
         _check(
             self.atomic_tuple_share + self.untracked_share <= 1.0,
             f"phase {self.name!r} atomic_tuple_share + untracked_share must be <= 1, "

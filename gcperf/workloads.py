@@ -13,6 +13,9 @@ encode, and why:
 * ``batch``: a tool that builds a big long-lived heap, such as a type checker or
   a documentation builder: millions of objects kept until exit, so full
   collections get expensive and the 25 % rule decides how often they run.
+Every container also holds about one non-GC allocation that lives and dies with
+it (its ints and strings, its item array or table): ``payload_per_object``.
+
 * ``cycles``: a workload heavy in reference cycles (trees with parent pointers,
   graphs, closures referencing themselves): a third of the objects that die
   die as cyclic garbage, which waits for the collector.
@@ -40,6 +43,7 @@ _WEB = Workload(
             cyclic_share=0.02,
             atomic_tuple_share=0.10,
             untracked_share=0.05,
+            payload_per_object=1.5,
         ),
         Phase(
             name="serve",
@@ -55,6 +59,7 @@ _WEB = Workload(
             atomic_tuple_share=0.10,
             untracked_share=0.05,
             sizes=SizeMix((48, 56, 64, 72, 88, 104, 232, 640), (0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.07, 0.03)),
+            payload_per_object=1.0,
         ),
     ),
 )
@@ -76,6 +81,7 @@ _BATCH = Workload(
             cyclic_share=0.01,
             atomic_tuple_share=0.15,
             untracked_share=0.05,
+            payload_per_object=1.2,
         ),
         Phase(
             name="check",
@@ -89,6 +95,7 @@ _BATCH = Workload(
             cyclic_share=0.01,
             atomic_tuple_share=0.15,
             untracked_share=0.05,
+            payload_per_object=1.2,
         ),
     ),
 )
@@ -109,6 +116,7 @@ _CYCLES = Workload(
             ),
             cyclic_share=0.30,
             atomic_tuple_share=0.05,
+            payload_per_object=1.0,
         ),
     ),
 )

@@ -28,7 +28,7 @@ def realised_trace(sc: Scenario) -> Trace:
         phase_ops.setdefault(name, []).append(("collect", (2,)))
     if sc.gc.freeze_after:
         phase_ops.setdefault(sc.gc.freeze_after, []).append(("freeze", ()))
-    stream = StatisticalStream(wl, np.random.default_rng(np.random.SeedSequence(sc.seed)), phase_ops,
+    stream = StatisticalStream(wl, np.random.default_rng(np.random.SeedSequence(sc.seed).spawn(2)[0]), phase_ops,
                                pre.atomic_tuples_tracked, pre.atomic_dicts_tracked, sc.chunk_slots)
     stream.record_dense = True
     deaths, flags, ops = [], [], []
@@ -82,7 +82,7 @@ def test_statistical_runs_match_reference(sh, cyc, atomic, untracked, phases, ve
     wl = _workload(sh, 1e5, cyc, atomic, untracked, phases)
     gc = GCSettings(version=version, thresholds=thresholds, freeze_after="p0" if freeze else None,
                     collect_after=("p0",) if phases > 1 else ())
-    sc = Scenario(wl, gc, seed=seed, chunk_slots=chunk, timeline_points=17)
+    sc = Scenario(wl, gc, seed=seed, chunk_slots=chunk, timeline_points=17, memory=False)
     got = engine_log(simulate(sc))
     expected = reference_run(realised_trace(sc), version, thresholds, 50, True)
     assert got == expected
@@ -90,7 +90,7 @@ def test_statistical_runs_match_reference(sh, cyc, atomic, untracked, phases, ve
 
 @pytest.mark.parametrize("name", ["web", "batch", "cycles"])
 def test_builtin_workloads_match_reference(name):
-    sc = Scenario(name, GCSettings(version="3.12"), seed=3, duration_s=0.02, timeline_points=5)
+    sc = Scenario(name, GCSettings(version="3.12"), seed=3, duration_s=0.02, timeline_points=5, memory=False)
     wl = sc.resolved_workload()
     expected = reference_run(realised_trace(sc), "3.12", None, preset("3.12").interpreter_objects, True)
     got = engine_log(simulate(sc))

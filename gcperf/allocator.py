@@ -1,0 +1,1264 @@
+"""CPython's memory allocators, simulated allocation by allocation.
+
+Two allocators serve a CPython object (../shared/CPYTHON_GC.md section 7;
+docs/allocator.md describes the model and its measured agreement):
+
+* **pymalloc** (``Objects/obmalloc.c``) for requests of 1..512 bytes: 32 size
+  classes of 16 bytes, pools of one size class, arenas of pools mapped with
+  mmap. The pool and arena bookkeeping below follows obmalloc.c step by step:
+  ``usedpools`` lists (a pool that was full and gets a block back goes to the
+  front), per-arena ``freepools`` (LIFO; a pool reused for its old size class
+  keeps its free list), ``usable_arenas`` sorted by free pools with the
+  ``nfp2lasta`` fingers, new arenas only when ``usable_arenas`` is empty, and
+  the release rule (3.8: every wholly free arena; 3.9+: not the last one of
+  ``usable_arenas``, bpo-37257). Which block *inside* a pool a request gets
+  does not change any pool, arena or page count (those depend only on how many
+  blocks a pool has in use and how far it has been carved), so a pool is kept
+  as counters, not as a free list of addresses; the pure-Python reference in
+  tests/test_allocator.py keeps real free lists and must agree.
+* **glibc malloc** for 0 bytes and more than 512 bytes: requests at or above
+  the (dynamic) mmap threshold that the heap cannot serve are mmapped and
+  unmapped at free, with glibc's threshold adaptation; smaller ones come from a
+  model of the brk heap: chunks of ``max(32, align16(n + 8))`` bytes, a
+  per-size cache of 7 freed chunks up to 1040 bytes (tcache), best fit among
+  free chunks, immediate coalescing, carving from the top chunk, growth by
+  ``nb + 128 KiB + 32`` rounded to pages and glibc's trimming rule.
+
+Everything runs in numba kernels over numpy arrays grown by doubling; per-pool
+state exists only for mapped arenas and per-object state only for objects
+whose free is pending, so memory follows the live population.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from .errors import GcperfError
+
+NEVER = np.iinfo(np.int64).max
+"""``free_seq`` of an object that is never freed (or freed later through its row)."""
+
+SYSTEM_PAGE = 4096
+ALIGNMENT_SHIFT = 4
+POOL_OVERHEAD = 48  # sizeof(struct pool_header) rounded to ALIGNMENT
+NUM_CLASSES = 32
+ARENA_OBJECT_BYTES = 48  # sizeof(struct arena_object) on 64-bit
+
+# glibc (2.36, x86-64) constants
+MINSIZE = 32
+TOP_PAD = 128 * 1024  # DEFAULT_TOP_PAD from sysdeps/generic/malloc-machine.h
+MMAP_THRESHOLD_START = 128 * 1024
+MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
+TRIM_THRESHOLD_START = 128 * 1024
+CONSOLIDATION_THRESHOLD = 65536  # FASTBIN_CONSOLIDATION_THRESHOLD
+TCACHE_BINS = 64
+TCACHE_COUNT = 7
+TCACHE_MAX_CHUNK = 1040  # largest chunk size with a tcache bin
+NBINS = 128
+
+# ---- column layouts of the state tables (module constants are frozen by numba)
+# globals
+(G_N_CURRENT, G_N_TOTAL, G_N_RECLAIMED, G_N_HIGHWATER, G_USABLE_HEAD, G_UNUSED_HEAD, G_UNUSED_TAIL,
+ G_UNUSED_COUNT, G_REAL_MAXARENAS, G_REAL_UNUSED, G_POOLS_IN_USE, G_POOLS_TOUCHED, G_PYM_PAGES,
+ G_PYM_BYTES, G_REQ_BYTES, G_BLOCKS, G_MMAP_THRESHOLD, G_TRIM_THRESHOLD, G_MMAPPED, G_N_MMAPPED,
+ G_TOP_START, G_BRK_END, G_TOUCHED, G_LAST_CHUNK, G_CFREE_HEAD, G_CFREE_COUNT, G_HEAP_INUSE,
+ G_PEAK, G_ROW_FREE_TOP, G_ROWS_LIVE, G_HEAP_N, G_COUNTER, G_STATUS, G_WBASE, G_WCOUNT, G_CCOUNT, G_NBINNED,
+ G_ARENA_VECTOR) = range(38)
+G_SIZE = 38
+# arena table, one row per arena_object slot
+A_MAPPED, A_NFREE, A_NTOTAL, A_NCARVED, A_FREEPOOLS, A_NEXT, A_PREV, A_PAGES = range(8)
+A_COLS = 8
+# pool table, max_pools rows per arena slot
+P_COUNT, P_SZIDX, P_CARVED, P_NEXT, P_PREV, P_PAGES = range(6)
+P_COLS = 6
+# chunk table of the glibc model (heap chunks and mmapped chunks)
+C_ADDR, C_SIZE, C_STATE, C_PREVA, C_NEXTA, C_BNEXT, C_BPREV, C_BIN = range(8)
+C_COLS = 8
+CS_RECORD_FREE, CS_BINNED, CS_INUSE, CS_TCACHE, CS_MMAPPED = range(5)
+# list heads: usedpools[32], then nfp2lasta[0..max_pools]
+L_NFP = NUM_CLASSES
+# glibc list heads: bins[128], tcache heads[64], tcache counts[64]
+B_TC_HEAD = NBINS
+B_TC_COUNT = NBINS + TCACHE_BINS
+B_SIZE = NBINS + 2 * TCACHE_BINS
+# geometry vector handed to the kernels
+GEO_POOL_SIZE, GEO_MAX_POOLS, GEO_USABLE, GEO_KEEP_ONE, GEO_SMALL, GEO_POOL_PAGES, GEO_WHEEL_BITS = range(7)
+# heap of pending frees: (free_seq, registration counter, row)
+H_KEY, H_CNT, H_ROW = range(3)
+# row states (last column of the row table)
+ROW_FREE, ROW_PENDING, ROW_USER = 0, 1, 2
+# kernel status codes (G_STATUS) asking the Python side to grow a table
+NEED_NOTHING, NEED_ARENAS, NEED_CHUNKS, NEED_ROWS, NEED_HEAP, BAD_ROW = 0, 1, 2, 3, 4, 5
+# timing wheel of pending frees: buckets of 2**wheel_bits positions, as many buckets
+# ahead (a horizon of 2**28 positions by default); rows: fine head/tail, coarse head/tail
+WHEEL_BITS = 14
+W_FINE_HEAD, W_FINE_TAIL, W_COARSE_HEAD, W_COARSE_TAIL = range(4)
+# positions are kept below this, so bucket arithmetic cannot overflow
+MAX_SEQ = 1 << 62
+
+EMPTY_HANDLE = np.iinfo(np.int64).min
+
+# Every kernel is cached on disk and compiled without the numba runtime's reference counting:
+# the arrays all come from numpy, and incref/decref on each call of a helper taking a dozen
+# arrays would cost more than the allocator's own work.
+_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False}
+
+
+@dataclass(frozen=True)
+class AllocatorGeometry:
+    """The constants of pymalloc that differ between builds and versions.
+
+    Attributes:
+        pool_size: bytes per pool (``POOL_SIZE``); 4096 up to 3.9, 16384 from 3.10.
+        arena_size: bytes per arena (``ARENA_SIZE``); 256 KiB up to 3.9, 1 MiB from 3.10.
+        usable_pools: pools of an arena whose mmap address is not pool-aligned
+            (``ARENA_SIZE / POOL_SIZE``, minus one when the pool is larger than a
+            page: 63 from 3.10).
+        keep_one_empty_arena: False for 3.8 (every wholly free arena is unmapped),
+            True from 3.9 (the last arena of ``usable_arenas`` is kept, bpo-37257).
+        small_threshold: largest request served by pymalloc (``SMALL_REQUEST_THRESHOLD``).
+        aligned_arena_share: share of new arenas whose address happens to be
+            pool-aligned and which therefore get ``arena_size / pool_size`` pools,
+            applied as a deterministic equidistributed sequence (arena k is aligned
+            when ``floor((k+1)*share) > floor(k*share)``). 0 by default: from 3.10
+            the arenas of about 3 processes in 4 all have 63 pools and those of the
+            others all 64 (consecutive mmaps share an alignment); 0.25 models the
+            average over processes. Irrelevant when ``usable_pools`` is the maximum.
+    """
+
+    pool_size: int = 16384
+    arena_size: int = 1 << 20
+    usable_pools: int = 63
+    keep_one_empty_arena: bool = True
+    small_threshold: int = 512
+    aligned_arena_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.small_threshold < 16 or self.small_threshold > 512 or self.small_threshold % 16:
+            raise GcperfError(f"small_threshold must be a multiple of 16 in 16..512, got {self.small_threshold}")
+        if self.pool_size % 16 or self.pool_size < POOL_OVERHEAD + 2 * self.small_threshold:
+            raise GcperfError(
+                f"pool_size must be a multiple of 16 holding two blocks of the largest class "
+                f"(>= {POOL_OVERHEAD + 2 * self.small_threshold}), got {self.pool_size}"
+            )
+        if self.arena_size % self.pool_size or self.arena_size < 2 * self.pool_size:
+            raise GcperfError(
+                f"arena_size must be a multiple of pool_size ({self.pool_size}) of at least two pools, "
+                f"got {self.arena_size}"
+            )
+        if not 2 <= self.usable_pools <= self.max_pools:
+            raise GcperfError(f"usable_pools must be in 2..{self.max_pools}, got {self.usable_pools}")
+        if not 0.0 <= self.aligned_arena_share <= 1.0:
+            raise GcperfError(f"aligned_arena_share must be in [0, 1], got {self.aligned_arena_share}")
+
+    @property
+    def max_pools(self) -> int:
+        """Pools an arena holds when its address is pool-aligned (``MAX_POOLS_IN_ARENA``)."""
+        return self.arena_size // self.pool_size
+
+    def blocks_per_pool(self, size_class: int) -> int:
+        """Blocks of size class ``size_class`` (0..31, block ``16*(c+1)`` bytes) in one pool."""
+        return (self.pool_size - POOL_OVERHEAD) // (16 * (size_class + 1))
+
+
+_VERSION_RE = re.compile(r"^3\.(\d+)(?:\.\d+)?$")
+
+
+def geometry_for(version: str) -> AllocatorGeometry:
+    """pymalloc geometry of 64-bit Linux CPython ``version`` ("3.8" .. "3.14", or "3.12.1").
+
+    Raises:
+        GcperfError: the version is malformed or outside 3.8-3.14.
+    """
+    m = _VERSION_RE.match(str(version).strip())
+    if not m or not 8 <= int(m.group(1)) <= 14:
+        raise GcperfError(f"version must be 3.8 .. 3.14 (optionally with a micro level), got {version!r}")
+    minor = int(m.group(1))
+    if minor <= 9:
+        # 4 KiB pools are page-aligned whatever mmap returns: always 64 pools
+        return AllocatorGeometry(pool_size=4096, arena_size=256 << 10, usable_pools=64,
+                                 keep_one_empty_arena=minor >= 9)
+    # 3.10+: 16 KiB pools (USE_LARGE_POOLS) in 1 MiB arenas (USE_LARGE_ARENAS); 63 usable, as in
+    # about three processes out of four (an arena gets 64 only at a 16 KiB-aligned address, and the
+    # arenas of one process mostly share one alignment: see docs/allocator.md)
+    return AllocatorGeometry(pool_size=16384, arena_size=1 << 20, usable_pools=63, keep_one_empty_arena=True)
+
+
+def size_class(nbytes: int) -> int:
+    """pymalloc size class of a 1..512-byte request: ``(nbytes - 1) >> 4``."""
+    return (nbytes - 1) >> ALIGNMENT_SHIFT
+
+
+def chunk_size(nbytes: int) -> int:
+    """glibc chunk size of a malloc request (``request2size``, 64-bit)."""
+    return max(MINSIZE, (nbytes + 8 + 15) & ~15)
+
+
+def mmapped_size(nbytes: int) -> int:
+    """Bytes glibc maps for a request served by mmap (chunk plus header, whole pages)."""
+    return (chunk_size(nbytes) + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE
+
+
+# --------------------------------------------------------------------------- pymalloc
+
+
+@njit(**_KERNEL)
+def _new_arena(G, A, P, C, B, geo, share):
+    # the arena_object array doubles when its unused list runs dry (16 slots first); it is
+    # PyMem_RawRealloc'ed, a glibc heap chunk that often ends up above the program's chunks
+    if G[G_REAL_UNUSED] == 0:
+        grow = 16 if G[G_REAL_MAXARENAS] == 0 else G[G_REAL_MAXARENAS]
+        G[G_REAL_MAXARENAS] += grow
+        G[G_REAL_UNUSED] += grow
+        G[G_ARENA_VECTOR] = _glibc_realloc(G[G_ARENA_VECTOR], G[G_REAL_MAXARENAS] * ARENA_OBJECT_BYTES, G, C, B)
+    G[G_REAL_UNUSED] -= 1
+    a = G[G_UNUSED_HEAD]
+    G[G_UNUSED_HEAD] = A[a, A_NEXT]
+    if G[G_UNUSED_HEAD] == -1:
+        G[G_UNUSED_TAIL] = -1
+    G[G_UNUSED_COUNT] -= 1
+    # a pool-aligned address gives one more pool (deterministic equidistributed choice)
+    k = G[G_N_TOTAL]
+    ntotal = geo[GEO_USABLE]
+    if ntotal < geo[GEO_MAX_POOLS] and share > 0.0 and np.floor((k + 1) * share) > np.floor(k * share):
+        ntotal = geo[GEO_MAX_POOLS]
+    G[G_N_CURRENT] += 1
+    G[G_N_TOTAL] += 1
+    if G[G_N_CURRENT] > G[G_N_HIGHWATER]:
+        G[G_N_HIGHWATER] = G[G_N_CURRENT]
+    A[a, A_MAPPED] = 1
+    A[a, A_NFREE] = ntotal
+    A[a, A_NTOTAL] = ntotal
+    A[a, A_NCARVED] = 0
+    A[a, A_FREEPOOLS] = -1
+    A[a, A_NEXT] = -1
+    A[a, A_PREV] = -1
+    A[a, A_PAGES] = 0
+    base = a * geo[GEO_MAX_POOLS]
+    for q in range(base, base + geo[GEO_MAX_POOLS]):
+        P[q, P_COUNT] = 0
+        P[q, P_SZIDX] = -1
+        P[q, P_CARVED] = 0
+        P[q, P_NEXT] = -1
+        P[q, P_PREV] = -1
+        P[q, P_PAGES] = 0
+    return a
+
+
+@njit(**_KERNEL)
+def _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share):
+    # obmalloc.c allocate_from_new_pool(): no used pool of class c
+    if G[G_USABLE_HEAD] == -1:
+        a = _new_arena(G, A, P, C, B, geo, share)
+        G[G_USABLE_HEAD] = a
+        L[L_NFP + A[a, A_NFREE]] = a
+    a = G[G_USABLE_HEAD]
+    nf = A[a, A_NFREE]
+    # the head has the fewest free pools, so taking one keeps the list sorted
+    if L[L_NFP + nf] == a:
+        L[L_NFP + nf] = -1
+    if nf > 1:
+        L[L_NFP + nf - 1] = a
+    pool = A[a, A_FREEPOOLS]
+    if pool != -1:
+        A[a, A_FREEPOOLS] = P[pool, P_NEXT]
+    else:
+        pool = a * geo[GEO_MAX_POOLS] + A[a, A_NCARVED]
+        A[a, A_NCARVED] += 1
+        G[G_POOLS_TOUCHED] += 1
+        P[pool, P_SZIDX] = -1
+    A[a, A_NFREE] = nf - 1
+    if nf - 1 == 0:
+        # wholly allocated: leaves usable_arenas (it is the head)
+        after = A[a, A_NEXT]
+        G[G_USABLE_HEAD] = after
+        if after != -1:
+            A[after, A_PREV] = -1
+        A[a, A_NEXT] = -1
+    G[G_POOLS_IN_USE] += 1
+    # the class had no used pool, so the pool becomes the whole list
+    L[c] = pool
+    P[pool, P_NEXT] = -1
+    P[pool, P_PREV] = -1
+    P[pool, P_COUNT] = 1
+    if P[pool, P_SZIDX] != c:
+        # (re)initialise: block 0 handed out, block 1 becomes the free list
+        P[pool, P_SZIDX] = c
+        P[pool, P_CARVED] = 1
+        # pages written: the header, block 0 and the free-list link at block 1
+        pages = (POOL_OVERHEAD + ((c + 1) << ALIGNMENT_SHIFT) + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE
+        if pages > geo[GEO_POOL_PAGES]:
+            pages = geo[GEO_POOL_PAGES]
+        if pages > P[pool, P_PAGES]:
+            A[a, A_PAGES] += pages - P[pool, P_PAGES]
+            G[G_PYM_PAGES] += pages - P[pool, P_PAGES]
+            P[pool, P_PAGES] = pages
+    # else: same class as before, its free list (all its carved blocks) is kept
+    return pool
+
+
+@njit(**_KERNEL)
+def _insert_to_freepool(pool, G, A, P, L, geo):
+    # obmalloc.c insert_to_freepool(): the pool just became empty
+    c = P[pool, P_SZIDX]
+    nxt = P[pool, P_NEXT]
+    prv = P[pool, P_PREV]
+    if prv != -1:
+        P[prv, P_NEXT] = nxt
+    else:
+        L[c] = nxt
+    if nxt != -1:
+        P[nxt, P_PREV] = prv
+    G[G_POOLS_IN_USE] -= 1
+    a = pool // geo[GEO_MAX_POOLS]
+    P[pool, P_NEXT] = A[a, A_FREEPOOLS]
+    P[pool, P_PREV] = -1
+    A[a, A_FREEPOOLS] = pool
+    nf = A[a, A_NFREE]
+    lastnf = L[L_NFP + nf] if nf > 0 else -1
+    if lastnf == a:
+        p = A[a, A_PREV]
+        L[L_NFP + nf] = p if (p != -1 and A[p, A_NFREE] == nf) else -1
+    nf += 1
+    A[a, A_NFREE] = nf
+    if nf == A[a, A_NTOTAL] and (geo[GEO_KEEP_ONE] == 0 or A[a, A_NEXT] != -1):
+        # wholly free: unlink from usable_arenas and unmap
+        prv = A[a, A_PREV]
+        nxt = A[a, A_NEXT]
+        if prv == -1:
+            G[G_USABLE_HEAD] = nxt
+        else:
+            A[prv, A_NEXT] = nxt
+        if nxt != -1:
+            A[nxt, A_PREV] = prv
+        A[a, A_MAPPED] = 0
+        G[G_N_CURRENT] -= 1
+        G[G_N_RECLAIMED] += 1
+        G[G_PYM_PAGES] -= A[a, A_PAGES]
+        G[G_POOLS_TOUCHED] -= A[a, A_NCARVED]
+        A[a, A_PAGES] = 0
+        A[a, A_NCARVED] = 0
+        # the slot goes to the front of the unused list
+        A[a, A_NEXT] = G[G_UNUSED_HEAD]
+        A[a, A_PREV] = -1
+        G[G_UNUSED_HEAD] = a
+        if G[G_UNUSED_TAIL] == -1:
+            G[G_UNUSED_TAIL] = a
+        G[G_UNUSED_COUNT] += 1
+        G[G_REAL_UNUSED] += 1
+        return
+    if nf == 1:
+        # it was wholly allocated, hence not in usable_arenas: goes to the front
+        h = G[G_USABLE_HEAD]
+        A[a, A_NEXT] = h
+        A[a, A_PREV] = -1
+        if h != -1:
+            A[h, A_PREV] = a
+        G[G_USABLE_HEAD] = a
+        if L[L_NFP + 1] == -1:
+            L[L_NFP + 1] = a
+        return
+    if L[L_NFP + nf] == -1:
+        L[L_NFP + nf] = a
+    if a == lastnf:
+        return
+    # slide right, to just after the last arena that had the old count
+    prv = A[a, A_PREV]
+    nxt = A[a, A_NEXT]
+    if prv != -1:
+        A[prv, A_NEXT] = nxt
+    else:
+        G[G_USABLE_HEAD] = nxt
+    A[nxt, A_PREV] = prv
+    A[a, A_PREV] = lastnf
+    after = A[lastnf, A_NEXT]
+    A[a, A_NEXT] = after
+    if after != -1:
+        A[after, A_PREV] = a
+    A[lastnf, A_NEXT] = a
+
+
+# --------------------------------------------------------------------------- glibc
+
+
+@njit(**_KERNEL)
+def _bin_index(sz):
+    # glibc bin_index for 64-bit: exact 16-byte small bins below 1024, then
+    # logarithmically spaced large bins (largebin_index_64)
+    if sz < 1024:
+        return sz >> 4
+    if (sz >> 6) <= 48:
+        return 48 + (sz >> 6)
+    if (sz >> 9) <= 20:
+        return 91 + (sz >> 9)
+    if (sz >> 12) <= 10:
+        return 110 + (sz >> 12)
+    if (sz >> 15) <= 4:
+        return 119 + (sz >> 15)
+    if (sz >> 18) <= 2:
+        return 124 + (sz >> 18)
+    return 126
+
+
+@njit(**_KERNEL)
+def _new_record(G, C):
+    r = G[G_CFREE_HEAD]
+    G[G_CFREE_HEAD] = C[r, C_BNEXT]
+    G[G_CFREE_COUNT] -= 1
+    C[r, C_BNEXT] = -1
+    C[r, C_BPREV] = -1
+    C[r, C_BIN] = -1
+    return r
+
+
+@njit(**_KERNEL)
+def _drop_record(G, C, r):
+    C[r, C_STATE] = CS_RECORD_FREE
+    C[r, C_BNEXT] = G[G_CFREE_HEAD]
+    G[G_CFREE_HEAD] = r
+    G[G_CFREE_COUNT] += 1
+
+
+@njit(**_KERNEL)
+def _bin_insert(G, C, B, r):
+    G[G_NBINNED] += 1
+    b = _bin_index(C[r, C_SIZE])
+    h = B[b]
+    C[r, C_BIN] = b
+    C[r, C_BNEXT] = h
+    C[r, C_BPREV] = -1
+    if h != -1:
+        C[h, C_BPREV] = r
+    B[b] = r
+    C[r, C_STATE] = CS_BINNED
+
+
+@njit(**_KERNEL)
+def _bin_remove(G, C, B, r):
+    G[G_NBINNED] -= 1
+    nxt = C[r, C_BNEXT]
+    prv = C[r, C_BPREV]
+    if prv != -1:
+        C[prv, C_BNEXT] = nxt
+    else:
+        B[C[r, C_BIN]] = nxt
+    if nxt != -1:
+        C[nxt, C_BPREV] = prv
+    C[r, C_BNEXT] = -1
+    C[r, C_BPREV] = -1
+    C[r, C_BIN] = -1
+
+
+@njit(**_KERNEL)
+def _best_fit(C, B, nb):
+    # smallest free chunk of at least nb bytes (ties: most recently binned)
+    b = _bin_index(nb)
+    while b < NBINS:
+        r = B[b]
+        best = -1
+        while r != -1:
+            s = C[r, C_SIZE]
+            if s >= nb and (best == -1 or s < C[best, C_SIZE]):
+                best = r
+                if s == nb:
+                    break
+            r = C[r, C_BNEXT]
+        if best != -1:
+            return best
+        b += 1
+    return -1
+
+
+@njit(**_KERNEL)
+def _glibc_malloc(nbytes, G, C, B):
+    if nbytes == 0:
+        nbytes = 1  # _PyMem_RawMalloc asks malloc for 1 byte
+    nb = nbytes + 8 + 15
+    nb -= nb & 15
+    if nb < MINSIZE:
+        nb = MINSIZE
+    if nb <= TCACHE_MAX_CHUNK:
+        t = (nb - MINSIZE) >> 4
+        r = B[B_TC_HEAD + t]
+        if r != -1:
+            B[B_TC_HEAD + t] = C[r, C_BNEXT]
+            B[B_TC_COUNT + t] -= 1
+            C[r, C_BNEXT] = -1
+            C[r, C_STATE] = CS_INUSE
+            G[G_HEAP_INUSE] += nb
+            return r
+    r = _best_fit(C, B, nb) if G[G_NBINNED] > 0 else -1
+    if r != -1:
+        _bin_remove(G, C, B, r)
+        C[r, C_STATE] = CS_INUSE
+        rest = C[r, C_SIZE] - nb
+        if rest >= MINSIZE:
+            # split: the front is returned, the remainder stays free
+            q = _new_record(G, C)
+            C[q, C_ADDR] = C[r, C_ADDR] + nb
+            C[q, C_SIZE] = rest
+            C[r, C_SIZE] = nb
+            nxt = C[r, C_NEXTA]
+            C[q, C_PREVA] = r
+            C[q, C_NEXTA] = nxt
+            C[r, C_NEXTA] = q
+            if nxt != -1:
+                C[nxt, C_PREVA] = q
+            else:
+                G[G_LAST_CHUNK] = q
+            _bin_insert(G, C, B, q)
+        G[G_HEAP_INUSE] += C[r, C_SIZE]
+        return r
+    top = G[G_BRK_END] - G[G_TOP_START]
+    if top < nb + MINSIZE:
+        if nb >= G[G_MMAP_THRESHOLD]:
+            size = nb + 8 + SYSTEM_PAGE - 1
+            size -= size % SYSTEM_PAGE
+            r = _new_record(G, C)
+            C[r, C_ADDR] = -1
+            C[r, C_SIZE] = size
+            C[r, C_STATE] = CS_MMAPPED
+            C[r, C_PREVA] = -1
+            C[r, C_NEXTA] = -1
+            G[G_MMAPPED] += size
+            G[G_N_MMAPPED] += 1
+            return r
+        # sbrk enough for the request, the top pad and a minimal top chunk
+        grow = nb + TOP_PAD + MINSIZE - top + SYSTEM_PAGE - 1
+        grow -= grow % SYSTEM_PAGE
+        G[G_BRK_END] += grow
+    r = _new_record(G, C)
+    C[r, C_ADDR] = G[G_TOP_START]
+    C[r, C_SIZE] = nb
+    C[r, C_STATE] = CS_INUSE
+    last = G[G_LAST_CHUNK]
+    C[r, C_PREVA] = last
+    C[r, C_NEXTA] = -1
+    if last != -1:
+        C[last, C_NEXTA] = r
+    G[G_LAST_CHUNK] = r
+    G[G_TOP_START] += nb
+    # the chunk is written by its user, and the new top's header after it
+    if G[G_TOP_START] + 16 > G[G_TOUCHED]:
+        G[G_TOUCHED] = G[G_TOP_START] + 16
+    G[G_HEAP_INUSE] += nb
+    return r
+
+
+@njit(**_KERNEL)
+def _glibc_free(r, G, C, B):
+    size = C[r, C_SIZE]
+    if C[r, C_STATE] == CS_MMAPPED:
+        if size > G[G_MMAP_THRESHOLD] and size <= MMAP_THRESHOLD_MAX:
+            G[G_MMAP_THRESHOLD] = size
+            G[G_TRIM_THRESHOLD] = 2 * size
+        G[G_MMAPPED] -= size
+        G[G_N_MMAPPED] -= 1
+        _drop_record(G, C, r)
+        return
+    G[G_HEAP_INUSE] -= size
+    if size <= TCACHE_MAX_CHUNK:
+        t = (size - MINSIZE) >> 4
+        if B[B_TC_COUNT + t] < TCACHE_COUNT:
+            # cached without coalescing; looks in use to its neighbours
+            C[r, C_STATE] = CS_TCACHE
+            C[r, C_BNEXT] = B[B_TC_HEAD + t]
+            B[B_TC_HEAD + t] = r
+            B[B_TC_COUNT + t] += 1
+            return
+    prv = C[r, C_PREVA]
+    if prv != -1 and C[prv, C_STATE] == CS_BINNED:
+        _bin_remove(G, C, B, prv)
+        C[prv, C_SIZE] += C[r, C_SIZE]
+        nxt = C[r, C_NEXTA]
+        C[prv, C_NEXTA] = nxt
+        if nxt != -1:
+            C[nxt, C_PREVA] = prv
+        else:
+            G[G_LAST_CHUNK] = prv
+        _drop_record(G, C, r)
+        r = prv
+    nxt = C[r, C_NEXTA]
+    if nxt == -1:
+        # borders the top chunk: merged into it
+        merged = C[r, C_SIZE] + G[G_BRK_END] - G[G_TOP_START]
+        G[G_TOP_START] = C[r, C_ADDR]
+        prv = C[r, C_PREVA]
+        G[G_LAST_CHUNK] = prv
+        if prv != -1:
+            C[prv, C_NEXTA] = -1
+        _drop_record(G, C, r)
+    else:
+        if C[nxt, C_STATE] == CS_BINNED:
+            _bin_remove(G, C, B, nxt)
+            C[r, C_SIZE] += C[nxt, C_SIZE]
+            after = C[nxt, C_NEXTA]
+            C[r, C_NEXTA] = after
+            if after != -1:
+                C[after, C_PREVA] = r
+            else:
+                G[G_LAST_CHUNK] = r
+            _drop_record(G, C, nxt)
+        merged = C[r, C_SIZE]
+        _bin_insert(G, C, B, r)
+    top = G[G_BRK_END] - G[G_TOP_START]
+    if merged >= CONSOLIDATION_THRESHOLD and top >= G[G_TRIM_THRESHOLD]:
+        # systrim(): give back whole pages above the top pad
+        extra = top - MINSIZE - 1 - TOP_PAD
+        if extra > 0:
+            extra -= extra % SYSTEM_PAGE
+            G[G_BRK_END] -= extra
+            if G[G_TOUCHED] > G[G_BRK_END]:
+                G[G_TOUCHED] = G[G_BRK_END]
+
+
+@njit(**_KERNEL)
+def _glibc_realloc(r, nbytes, G, C, B):
+    # realloc() growing a chunk (r = -1: malloc): into the top chunk or a free
+    # neighbour when they border it, else malloc, copy and free the old chunk
+    if r == -1:
+        return _glibc_malloc(nbytes, G, C, B)
+    nb = nbytes + 8 + 15
+    nb -= nb & 15
+    if nb < MINSIZE:
+        nb = MINSIZE
+    old = C[r, C_SIZE]
+    if C[r, C_STATE] == CS_MMAPPED:
+        # mremap: the mapping follows, no threshold change
+        size = nb + 8 + SYSTEM_PAGE - 1
+        size -= size % SYSTEM_PAGE
+        G[G_MMAPPED] += size - old
+        C[r, C_SIZE] = size
+        return r
+    if old >= nb:
+        return r
+    nxt = C[r, C_NEXTA]
+    if nxt == -1 and old + G[G_BRK_END] - G[G_TOP_START] >= nb + MINSIZE:
+        C[r, C_SIZE] = nb
+        G[G_TOP_START] = C[r, C_ADDR] + nb
+        if G[G_TOP_START] + 16 > G[G_TOUCHED]:
+            G[G_TOUCHED] = G[G_TOP_START] + 16
+        G[G_HEAP_INUSE] += nb - old
+        return r
+    if nxt != -1 and C[nxt, C_STATE] == CS_BINNED and old + C[nxt, C_SIZE] >= nb:
+        _bin_remove(G, C, B, nxt)
+        C[r, C_SIZE] = old + C[nxt, C_SIZE]
+        after = C[nxt, C_NEXTA]
+        C[r, C_NEXTA] = after
+        if after != -1:
+            C[after, C_PREVA] = r
+        else:
+            G[G_LAST_CHUNK] = r
+        _drop_record(G, C, nxt)
+        rest = C[r, C_SIZE] - nb
+        if rest >= MINSIZE:
+            q = _new_record(G, C)
+            C[q, C_ADDR] = C[r, C_ADDR] + nb
+            C[q, C_SIZE] = rest
+            C[r, C_SIZE] = nb
+            after = C[r, C_NEXTA]
+            C[q, C_PREVA] = r
+            C[q, C_NEXTA] = after
+            C[r, C_NEXTA] = q
+            if after != -1:
+                C[after, C_PREVA] = q
+            else:
+                G[G_LAST_CHUNK] = q
+            _bin_insert(G, C, B, q)
+        G[G_HEAP_INUSE] += C[r, C_SIZE] - old
+        return r
+    q = _glibc_malloc(nbytes, G, C, B)
+    _glibc_free(r, G, C, B)
+    return q
+
+
+# --------------------------------------------------------------------------- events
+
+
+@njit(**_KERNEL)
+def _heap_resident(G):
+    t = G[G_TOUCHED]
+    return (t + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE
+
+
+@njit(**_KERNEL)
+def _footprint(G):
+    return G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED] + _heap_resident(G)
+
+
+@njit(**_KERNEL)
+def _heap_push(G, H, key, row):
+    # 4-ary min-heap on (free_seq, registration counter)
+    i = G[G_HEAP_N]
+    G[G_HEAP_N] = i + 1
+    cnt = G[G_COUNTER]
+    G[G_COUNTER] = cnt + 1
+    while i > 0:
+        p = (i - 1) >> 2
+        if H[p, H_KEY] < key or (H[p, H_KEY] == key and H[p, H_CNT] < cnt):
+            break
+        H[i, H_KEY] = H[p, H_KEY]
+        H[i, H_CNT] = H[p, H_CNT]
+        H[i, H_ROW] = H[p, H_ROW]
+        i = p
+    H[i, H_KEY] = key
+    H[i, H_CNT] = cnt
+    H[i, H_ROW] = row
+
+
+@njit(**_KERNEL)
+def _heap_pop(G, H):
+    top_row = H[0, H_ROW]
+    n = G[G_HEAP_N] - 1
+    G[G_HEAP_N] = n
+    if n == 0:
+        return top_row
+    key = H[n, H_KEY]
+    cnt = H[n, H_CNT]
+    row = H[n, H_ROW]
+    i = 0
+    while True:
+        first = 4 * i + 1
+        if first >= n:
+            break
+        best = first
+        last = first + 4 if first + 4 < n else n
+        for ch in range(first + 1, last):
+            if H[ch, H_KEY] < H[best, H_KEY] or (H[ch, H_KEY] == H[best, H_KEY] and H[ch, H_CNT] < H[best, H_CNT]):
+                best = ch
+        if key < H[best, H_KEY] or (key == H[best, H_KEY] and cnt < H[best, H_CNT]):
+            break
+        H[i, H_KEY] = H[best, H_KEY]
+        H[i, H_CNT] = H[best, H_CNT]
+        H[i, H_ROW] = H[best, H_ROW]
+        i = best
+    H[i, H_KEY] = key
+    H[i, H_CNT] = cnt
+    H[i, H_ROW] = row
+    return top_row
+
+
+@njit(**_KERNEL)
+def _cascade(base, G, R, W, nxt_col, wbits):
+    # the bucket starting at base becomes current: its coarse list moves, in
+    # order, to the (empty) fine wheel
+    wmask = (1 << wbits) - 1
+    cs = (base >> wbits) & wmask
+    r = W[W_COARSE_HEAD, cs]
+    W[W_COARSE_HEAD, cs] = -1
+    key_col = nxt_col + 1
+    while r != -1:
+        nx = R[r, nxt_col]
+        R[r, nxt_col] = -1
+        slot = R[r, key_col] & wmask
+        if W[W_FINE_HEAD, slot] == -1:
+            W[W_FINE_HEAD, slot] = r
+        else:
+            R[W[W_FINE_TAIL, slot], nxt_col] = r
+        W[W_FINE_TAIL, slot] = r
+        G[G_CCOUNT] -= 1
+        G[G_WCOUNT] += 1
+        r = nx
+
+
+@njit(**_KERNEL)
+def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, FS, H, W, caps, geo,
+         share, k):
+    """Free the rows of ``free_list``, carry out objects ``start..n-1`` of a batch, then the frees due before ``until``.
+
+    Pending frees live in a two-level timing wheel or, beyond its horizon, in a
+    heap. The fine wheel has one FIFO list of rows per position of the current
+    bucket of ``2**wheel_bits`` positions; the coarse wheel one list per later
+    bucket, moved into the fine wheel (in order) when its bucket comes. An entry
+    that went to a farther structure was registered before every entry of the
+    same position in a nearer one, so at each position the heap goes first and
+    cascaded entries precede the fine wheel's own: (position, registration)
+    order is kept without comparing counters.
+    Returns the index of the next object; ``G[G_STATUS]`` says which table must
+    grow when it is less than n.
+    """
+    n = seqs.shape[0]
+    kk = sizes.shape[1]
+    small = geo[GEO_SMALL]
+    maxp = geo[GEO_MAX_POOLS]
+    pool_pages = geo[GEO_POOL_PAGES]
+    nxt_col = 2 * k + 1
+    key_col = 2 * k + 2
+    wbits = geo[GEO_WHEEL_BITS]
+    wmask = (1 << wbits) - 1
+    G[G_STATUS] = NEED_NOTHING
+    fi = 0
+    i = start
+    while True:
+        target = seqs[i] if i < n else until
+        # ---- the frees due before this position, in (position, registration) order
+        base = G[G_WBASE]
+        cur = -1
+        while True:
+            if fi < free_list.shape[0]:
+                # rows freed explicitly (free_rows): only live user rows
+                row = free_list[fi]
+                if row < 0 or row >= R.shape[0] or R[row, 2 * k] != ROW_USER:
+                    G[G_STATUS] = BAD_ROW
+                    return fi
+                fi += 1
+            elif cur != -1:
+                row = cur
+                cur = R[row, nxt_col]
+                G[G_WCOUNT] -= 1
+            else:
+                hk = H[0, H_KEY] if G[G_HEAP_N] > 0 else NEVER
+                if G[G_WCOUNT] > 0:
+                    if base >= target:
+                        break
+                    if hk == base:
+                        row = _heap_pop(G, H)
+                    else:
+                        slot = base & wmask
+                        cur = W[W_FINE_HEAD, slot]
+                        W[W_FINE_HEAD, slot] = -1
+                        base += 1
+                        if (base & wmask) == 0 and G[G_CCOUNT] > 0:
+                            _cascade(base, G, R, W, nxt_col, wbits)
+                        continue
+                else:
+                    # nothing left in this bucket's wheel: the heap, or jump to the next bucket
+                    next_bucket = ((base >> wbits) + 1) << wbits
+                    lim = target
+                    if G[G_CCOUNT] > 0 and next_bucket < lim:
+                        lim = next_bucket
+                    if hk < lim:
+                        row = _heap_pop(G, H)
+                    elif G[G_CCOUNT] > 0 and next_bucket <= target:
+                        base = next_bucket
+                        _cascade(base, G, R, W, nxt_col, wbits)
+                        continue
+                    else:
+                        break
+            # free the row's blocks in order j (written out here, not called: a call
+            # per freed object costs more than the rest of the work)
+            for j in range(k):
+                h = R[row, j]
+                if h == EMPTY_HANDLE:
+                    continue
+                R[row, j] = EMPTY_HANDLE
+                G[G_REQ_BYTES] -= R[row, k + j]
+                G[G_BLOCKS] -= 1
+                if h >= 0:
+                    c = P[h, P_SZIDX]
+                    G[G_PYM_BYTES] -= (c + 1) << ALIGNMENT_SHIFT
+                    cnt = P[h, P_COUNT]
+                    P[h, P_COUNT] = cnt - 1
+                    if cnt == caps[c]:
+                        first = L[c]
+                        P[h, P_NEXT] = first
+                        P[h, P_PREV] = -1
+                        if first != -1:
+                            P[first, P_PREV] = h
+                        L[c] = h
+                    elif cnt == 1:
+                        _insert_to_freepool(h, G, A, P, L, geo)
+                else:
+                    _glibc_free(-1 - h, G, C, B)
+            R[row, 2 * k] = ROW_FREE
+            FS[G[G_ROW_FREE_TOP]] = row
+            G[G_ROW_FREE_TOP] += 1
+            G[G_ROWS_LIVE] -= 1
+        if base < target:
+            base = target
+        G[G_WBASE] = base
+        if i >= n:
+            return n
+        # ---- room for the object (else the caller grows a table and resumes here)
+        fs = free_seqs[i]
+        keep = fs != NEVER or want_rows[i]
+        if G[G_UNUSED_COUNT] < kk:
+            G[G_STATUS] = NEED_ARENAS
+            return i
+        if G[G_CFREE_COUNT] < 2 * kk + 2:  # a chunk, or a split, or the arena vector's realloc
+            G[G_STATUS] = NEED_CHUNKS
+            return i
+        if keep and G[G_ROW_FREE_TOP] == 0:
+            G[G_STATUS] = NEED_ROWS
+            return i
+        if (fs != NEVER and (fs >> wbits) - (base >> wbits) > wmask
+                and G[G_HEAP_N] == H.shape[0]):
+            G[G_STATUS] = NEED_HEAP
+            return i
+        row = -1
+        if keep:
+            G[G_ROW_FREE_TOP] -= 1
+            row = FS[G[G_ROW_FREE_TOP]]
+            G[G_ROWS_LIVE] += 1
+        # ---- its allocations, in order
+        for j in range(kk):
+            nbytes = sizes[i, j]
+            if nbytes <= 0:
+                continue
+            G[G_REQ_BYTES] += nbytes
+            G[G_BLOCKS] += 1
+            if nbytes <= small:
+                c = (nbytes - 1) >> ALIGNMENT_SHIFT
+                bsize = (c + 1) << ALIGNMENT_SHIFT
+                G[G_PYM_BYTES] += bsize
+                h = L[c]
+                if h == -1:
+                    h = _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share)
+                else:
+                    cnt = P[h, P_COUNT] + 1
+                    P[h, P_COUNT] = cnt
+                    if cnt > P[h, P_CARVED]:
+                        # free list empty: carve the next virgin block
+                        P[h, P_CARVED] = cnt
+                        pages = (POOL_OVERHEAD + cnt * bsize + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE
+                        if pages > pool_pages:
+                            pages = pool_pages
+                        if pages > P[h, P_PAGES]:
+                            A[h // maxp, A_PAGES] += pages - P[h, P_PAGES]
+                            G[G_PYM_PAGES] += pages - P[h, P_PAGES]
+                            P[h, P_PAGES] = pages
+                    if cnt == caps[c]:
+                        # full: leaves usedpools (it is the head)
+                        after = P[h, P_NEXT]
+                        L[c] = after
+                        if after != -1:
+                            P[after, P_PREV] = -1
+                        P[h, P_NEXT] = -1
+            else:
+                h = -1 - _glibc_malloc(nbytes, G, C, B)
+            if keep:
+                R[row, j] = h
+                R[row, k + j] = nbytes
+            fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
+                  + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
+            if fp > G[G_PEAK]:
+                G[G_PEAK] = fp
+        # ---- its free: registered in the wheel or the heap, or kept under a row id
+        if keep:
+            if fs != NEVER:
+                R[row, 2 * k] = ROW_PENDING
+                R[row, key_col] = fs
+                R[row, nxt_col] = -1
+                d = (fs >> wbits) - (base >> wbits)
+                if d == 0:
+                    slot = fs & wmask
+                    if W[W_FINE_HEAD, slot] == -1:
+                        W[W_FINE_HEAD, slot] = row
+                    else:
+                        R[W[W_FINE_TAIL, slot], nxt_col] = row
+                    W[W_FINE_TAIL, slot] = row
+                    G[G_WCOUNT] += 1
+                elif d <= wmask:
+                    slot = (fs >> wbits) & wmask
+                    if W[W_COARSE_HEAD, slot] == -1:
+                        W[W_COARSE_HEAD, slot] = row
+                    else:
+                        R[W[W_COARSE_TAIL, slot], nxt_col] = row
+                    W[W_COARSE_TAIL, slot] = row
+                    G[G_CCOUNT] += 1
+                else:
+                    _heap_push(G, H, fs, row)
+            else:
+                R[row, 2 * k] = ROW_USER
+                out[i] = row
+        i += 1
+
+
+def _grow_rows(a: np.ndarray, n: int, fill: int) -> np.ndarray:
+    out = np.full((n,) + a.shape[1:], fill, dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+class MemoryModel:
+    """pymalloc + system malloc, advanced in seq order.
+
+    Objects are allocated at non-decreasing positions (``seq``) of one program
+    order; the frees registered with them are carried out when the position
+    passes them. Nothing depends on time or randomness: the same calls give the
+    same state.
+
+    Args:
+        geometry: the pymalloc constants (:func:`geometry_for`).
+        max_blocks_per_object: the most allocations one object may consist of
+            (the largest width of ``sizes`` in :meth:`allocate`).
+        interpreter_arenas: arenas the interpreter has mapped already (not
+            modelled otherwise): they decide when pymalloc's ``arena_object`` array,
+            a glibc heap chunk, is next reallocated (when the arenas outgrow
+            ``arena_slots``, by default the smallest 16 * 2**j holding them).
+        arena_slots: slots of that array now (16, 32, ...), if known.
+        wheel_bits: log2 of the positions per bucket of the pending-free wheel
+            (frees up to ``4**wheel_bits`` positions ahead avoid the heap). A
+            tuning knob with no effect on results; tests make it tiny.
+
+    Raises:
+        GcperfError: a negative or inconsistent count.
+    """
+
+    def __init__(self, geometry: AllocatorGeometry, max_blocks_per_object: int = 4, *, interpreter_arenas: int = 0,
+                 arena_slots: int | None = None, wheel_bits: int = WHEEL_BITS) -> None:
+        if max_blocks_per_object < 1:
+            raise GcperfError(f"max_blocks_per_object must be >= 1, got {max_blocks_per_object}")
+        if interpreter_arenas < 0:
+            raise GcperfError(f"interpreter_arenas must be >= 0, got {interpreter_arenas}")
+        slots = 0 if interpreter_arenas == 0 and arena_slots is None else 16
+        while slots < interpreter_arenas:
+            slots *= 2
+        if arena_slots is not None:
+            if arena_slots < max(interpreter_arenas, 16) or arena_slots & (arena_slots - 1):
+                raise GcperfError(f"arena_slots must be 16 * 2**j and >= interpreter_arenas, got {arena_slots}")
+            slots = arena_slots
+        if not 1 <= wheel_bits <= 20:
+            raise GcperfError(f"wheel_bits must be in 1..20, got {wheel_bits}")
+        self.geometry = geometry
+        self.k = int(max_blocks_per_object)
+        self._caps = np.array([geometry.blocks_per_pool(c) for c in range(NUM_CLASSES)], dtype=np.int64)
+        self._geo = np.array(
+            [geometry.pool_size, geometry.max_pools, geometry.usable_pools, int(geometry.keep_one_empty_arena),
+             geometry.small_threshold, (geometry.pool_size + SYSTEM_PAGE - 1) // SYSTEM_PAGE, wheel_bits],
+            dtype=np.int64,
+        )
+        self._share = float(geometry.aligned_arena_share)
+        G = np.zeros(G_SIZE, dtype=np.int64)
+        for idx in (G_USABLE_HEAD, G_UNUSED_HEAD, G_UNUSED_TAIL, G_LAST_CHUNK, G_CFREE_HEAD, G_ARENA_VECTOR):
+            G[idx] = -1
+        G[G_MMAP_THRESHOLD] = MMAP_THRESHOLD_START
+        G[G_TRIM_THRESHOLD] = TRIM_THRESHOLD_START
+        G[G_WBASE] = np.iinfo(np.int64).min
+        # an arena_object array the interpreter already has lies outside the modelled heap
+        G[G_REAL_MAXARENAS] = slots
+        G[G_REAL_UNUSED] = slots - interpreter_arenas
+        self._G = G
+        self._A = np.zeros((0, A_COLS), dtype=np.int64)
+        self._P = np.zeros((0, P_COLS), dtype=np.int64)
+        self._L = np.full(NUM_CLASSES + geometry.max_pools + 1, -1, dtype=np.int64)
+        self._C = np.zeros((0, C_COLS), dtype=np.int64)
+        self._B = np.full(B_SIZE, -1, dtype=np.int64)
+        self._B[B_TC_COUNT:] = 0
+        # rows: k handles, k request sizes, state, wheel link, free position
+        self._R = np.zeros((0, 2 * self.k + 3), dtype=np.int64)
+        self._FS = np.zeros(0, dtype=np.int64)
+        self._H = np.zeros((0, 3), dtype=np.int64)
+        self._W = np.full((4, 1 << wheel_bits), -1, dtype=np.int64)
+        self._last_seq = np.iinfo(np.int64).min
+        self._grow_arenas(16)
+        self._grow_chunks(64)
+        self._grow_row_table(64)
+        self._grow_heap()
+
+    # ---------------------------------------------------------------- growth
+    def _grow_arenas(self, need: int) -> None:
+        old = self._A.shape[0]
+        new = max(2 * old, old + need, 16)
+        self._A = _grow_rows(self._A, new, 0)
+        self._P = _grow_rows(self._P, new * self.geometry.max_pools, 0)
+        # new arena_object slots go to the end of the unused list, in index order
+        G, A = self._G, self._A
+        A[old:new, A_NEXT] = np.arange(old + 1, new + 1)
+        A[new - 1, A_NEXT] = -1
+        A[old:new, A_PREV] = -1
+        if G[G_UNUSED_TAIL] == -1:
+            G[G_UNUSED_HEAD] = old
+        else:
+            A[G[G_UNUSED_TAIL], A_NEXT] = old
+        G[G_UNUSED_TAIL] = new - 1
+        G[G_UNUSED_COUNT] += new - old
+
+    def _grow_chunks(self, need: int) -> None:
+        old = self._C.shape[0]
+        new = max(2 * old, old + need, 64)
+        self._C = _grow_rows(self._C, new, 0)
+        # spare records form a stack linked through C_BNEXT, lowest index on top
+        G, C = self._G, self._C
+        C[old:new, C_STATE] = CS_RECORD_FREE
+        C[old:new, C_BNEXT] = np.arange(old + 1, new + 1)
+        C[new - 1, C_BNEXT] = G[G_CFREE_HEAD]
+        G[G_CFREE_HEAD] = old
+        G[G_CFREE_COUNT] += new - old
+
+    def _grow_row_table(self, need: int) -> None:
+        old = self._R.shape[0]
+        new = max(2 * old, old + need, 64)
+        R = np.full((new, 2 * self.k + 3), EMPTY_HANDLE, dtype=np.int64)
+        R[:, 2 * self.k] = ROW_FREE
+        R[:old] = self._R
+        self._R = R
+        # the free-row stack keeps its rows and gets the new ones, lowest index on top
+        top = int(self._G[G_ROW_FREE_TOP])
+        FS = np.zeros(new, dtype=np.int64)
+        FS[:top] = self._FS[:top]
+        FS[top: top + new - old] = np.arange(new - 1, old - 1, -1, dtype=np.int64)
+        self._FS = FS
+        self._G[G_ROW_FREE_TOP] = top + new - old
+
+    def _grow_heap(self) -> None:
+        self._H = _grow_rows(self._H, max(2 * self._H.shape[0], 64), 0)
+
+    def _drive(self, seqs, free_seqs, sizes, want_rows, until: int, out: np.ndarray, free_list: np.ndarray) -> None:
+        n = seqs.shape[0]
+        i = 0
+        while True:
+            i = _run(seqs, free_seqs, sizes, want_rows, i, until, out, free_list, self._G, self._A, self._P, self._L,
+                     self._C, self._B, self._R, self._FS, self._H, self._W, self._caps, self._geo, self._share, self.k)
+            status = int(self._G[G_STATUS])
+            if status == BAD_ROW:
+                raise GcperfError(f"row {int(free_list[i])} is not a live row (freed twice, or never handed out)")
+            if i >= n:
+                return
+            free_list = free_list[:0]
+            if status == NEED_ARENAS:
+                self._grow_arenas(sizes.shape[1])
+            elif status == NEED_CHUNKS:
+                self._grow_chunks(sizes.shape[1] + 1)
+            elif status == NEED_ROWS:
+                self._grow_row_table(1)
+            elif status == NEED_HEAP:
+                self._grow_heap()
+            else:  # pragma: no cover - the kernel only stops early to grow a table
+                raise AssertionError(f"kernel stopped at {i} of {n} with status {status}")
+
+    def set_malloc_thresholds(self, mmap_threshold: int, trim_threshold: int | None = None) -> None:
+        """Start glibc's dynamic thresholds elsewhere than 128 KiB, as a process that already freed
+        an mmapped chunk of ``mmap_threshold`` bytes would (trim threshold twice that by default).
+
+        Raises:
+            GcperfError: a threshold outside 128 KiB .. 32 MiB (mmap) or below 0 (trim).
+        """
+        if not MMAP_THRESHOLD_START <= mmap_threshold <= MMAP_THRESHOLD_MAX:
+            raise GcperfError(f"mmap_threshold must be in 128 KiB .. 32 MiB, got {mmap_threshold}")
+        trim = 2 * mmap_threshold if trim_threshold is None else trim_threshold
+        if trim < 0:
+            raise GcperfError(f"trim_threshold must be >= 0, got {trim}")
+        self._G[G_MMAP_THRESHOLD] = mmap_threshold
+        self._G[G_TRIM_THRESHOLD] = trim
+
+    # ---------------------------------------------------------------- events
+    def allocate(self, seqs: np.ndarray, free_seqs: np.ndarray, sizes: np.ndarray, want_rows: np.ndarray) -> np.ndarray:
+        """Allocate n objects in order.
+
+        Object i is allocated at position ``seqs[i]`` (non-decreasing, and not
+        before an earlier call's positions) and consists of up to k allocations
+        ``sizes[i, j] > 0`` (0 = unused) made in order j = 0, 1, ... Before
+        object i, every pending free with ``free_seq < seqs[i]`` is carried out
+        in free_seq order (ties: in registration order). A finite ``free_seqs[i]``
+        (``>= seqs[i]``) registers all of the object's allocations to be freed,
+        in order j, at that position; ``want_rows[i]`` keeps them under a row id
+        for :meth:`free_rows` instead (the free time is decided later).
+
+        Returns:
+            int64[n]: the row id of objects with ``want_rows``, else -1.
+
+        Raises:
+            GcperfError: arrays whose shapes do not fit, positions out of order,
+                a free before its allocation, an object with both a finite
+                free_seq and want_rows, or a negative size.
+        """
+        seqs = np.ascontiguousarray(seqs, dtype=np.int64)
+        free_seqs = np.ascontiguousarray(free_seqs, dtype=np.int64)
+        want_rows = np.ascontiguousarray(want_rows, dtype=np.bool_)
+        sizes = np.asarray(sizes)
+        if sizes.ndim == 1:
+            sizes = sizes[:, None]
+        sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        n = seqs.shape[0]
+        if seqs.ndim != 1 or free_seqs.shape != (n,) or want_rows.shape != (n,) or sizes.shape[0] != n:
+            raise GcperfError(
+                f"seqs, free_seqs, want_rows and sizes must have the same length, got {seqs.shape}, "
+                f"{free_seqs.shape}, {want_rows.shape}, {sizes.shape}"
+            )
+        if sizes.shape[1] > self.k:
+            raise GcperfError(f"sizes has {sizes.shape[1]} columns, more than max_blocks_per_object={self.k}")
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if (sizes < 0).any():
+            raise GcperfError("sizes must be >= 0 (0 marks an unused slot)")
+        if seqs[0] < self._last_seq or (n > 1 and (np.diff(seqs) < 0).any()) or seqs[-1] >= MAX_SEQ:
+            raise GcperfError("seqs must be non-decreasing (also across calls and after advance()) and < 2**62")
+        finite = free_seqs != NEVER
+        if (free_seqs[finite] < seqs[finite]).any() or (free_seqs[finite] >= MAX_SEQ).any():
+            raise GcperfError("free_seqs must be >= seqs (an object is freed after it is allocated) and < 2**62")
+        if (finite & want_rows).any():
+            raise GcperfError("an object cannot have both a finite free_seq and want_rows")
+        self._last_seq = int(seqs[-1])
+        out = np.full(n, -1, dtype=np.int64)
+        self._drive(seqs, free_seqs, sizes, want_rows, np.iinfo(np.int64).min, out, out[:0])
+        return out
+
+    def advance(self, seq: int) -> None:
+        """Carry out every pending free with ``free_seq < seq`` (nothing if ``seq`` is behind the model)."""
+        seq = min(int(seq), MAX_SEQ)  # every pending position is below MAX_SEQ: clamping changes nothing
+        if seq <= self._last_seq:
+            return
+        self._last_seq = seq
+        empty = np.zeros(0, dtype=np.int64)
+        self._drive(empty, empty, np.zeros((0, 1), dtype=np.int64), np.zeros(0, dtype=np.bool_), seq, empty, empty)
+
+    def free_rows(self, rows: np.ndarray) -> None:
+        """Free the blocks of these rows now (after :meth:`advance` to the current position), in order.
+
+        Raises:
+            GcperfError: a row that is not a live ``want_rows`` row (freed already,
+                or never handed out); the rows before it have been freed.
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if rows.ndim != 1:
+            raise GcperfError(f"rows must be one-dimensional, got shape {rows.shape}")
+        empty = np.zeros(0, dtype=np.int64)
+        self._drive(empty, empty, np.zeros((0, 1), dtype=np.int64), np.zeros(0, dtype=np.bool_),
+                    np.iinfo(np.int64).min, empty, rows)
+
+    # ---------------------------------------------------------------- results
+    def stats(self) -> dict:
+        """Counters of the allocators now; sizes in bytes.
+
+        Keys: ``arenas_mapped``, ``arenas_allocated_total``, ``arenas_reclaimed_total``,
+        ``arenas_highwater`` (= ``peak_arenas``), ``pools_in_use``, ``pools_touched``
+        (pools ever carved in mapped arenas), ``pymalloc_pages_touched``,
+        ``pymalloc_resident_bytes`` (those pages), ``blocks_in_use`` (pymalloc and
+        malloc), ``pymalloc_bytes_in_use`` (block sizes), ``requested_bytes_in_use``,
+        ``large_mmapped_bytes``, ``large_mmapped_chunks``, ``large_heap_bytes``
+        (resident part of the brk heap), ``large_heap_brk_bytes``,
+        ``large_heap_in_use_bytes`` (chunk sizes in use), ``mmap_threshold``,
+        ``trim_threshold``, ``arena_objects_bytes``, ``footprint_bytes``,
+        ``peak_footprint_bytes`` (maximum after every allocation so far),
+        ``pending_frees`` (objects), ``live_rows`` (``want_rows`` rows not freed).
+        """
+        G = self._G
+        pages = int(G[G_PYM_PAGES])
+        pending = int(G[G_HEAP_N] + G[G_WCOUNT] + G[G_CCOUNT])
+        return {
+            "arenas_mapped": int(G[G_N_CURRENT]),
+            "arenas_allocated_total": int(G[G_N_TOTAL]),
+            "arenas_reclaimed_total": int(G[G_N_RECLAIMED]),
+            "arenas_highwater": int(G[G_N_HIGHWATER]),
+            "peak_arenas": int(G[G_N_HIGHWATER]),
+            "pools_in_use": int(G[G_POOLS_IN_USE]),
+            "pools_touched": int(G[G_POOLS_TOUCHED]),
+            "pymalloc_pages_touched": pages,
+            "pymalloc_resident_bytes": pages * SYSTEM_PAGE,
+            "blocks_in_use": int(G[G_BLOCKS]),
+            "pymalloc_bytes_in_use": int(G[G_PYM_BYTES]),
+            "requested_bytes_in_use": int(G[G_REQ_BYTES]),
+            "large_mmapped_bytes": int(G[G_MMAPPED]),
+            "large_mmapped_chunks": int(G[G_N_MMAPPED]),
+            "large_heap_bytes": int(_heap_resident(G)),
+            "large_heap_brk_bytes": int(G[G_BRK_END]),
+            "large_heap_in_use_bytes": int(G[G_HEAP_INUSE]),
+            "mmap_threshold": int(G[G_MMAP_THRESHOLD]),
+            "trim_threshold": int(G[G_TRIM_THRESHOLD]),
+            "arena_objects_bytes": int(G[G_REAL_MAXARENAS]) * ARENA_OBJECT_BYTES,
+            "footprint_bytes": int(_footprint(G)),
+            "peak_footprint_bytes": int(G[G_PEAK]),
+            "pending_frees": pending,
+            "live_rows": int(G[G_ROWS_LIVE]) - pending,
+        }
+
+    def state_nbytes(self) -> int:
+        """Bytes held by the model's own tables (to check that memory follows the live population)."""
+        return sum(a.nbytes for a in (self._G, self._A, self._P, self._L, self._C, self._B, self._R, self._FS,
+                                      self._H, self._W))

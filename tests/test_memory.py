@@ -1,0 +1,141 @@
+"""Memory footprint: the tradeoffs it must show, and agreement with real interpreters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from interpreters import find_interpreter, interpreter_params, run_program
+
+from gcperf import GCSettings, Lifetime, Phase, Scenario, SizeMix, Workload, simulate, simulate_trace
+from gcperf.program import Assign, AssignCycle, Keep, Loop, Program, Ring, Temp, Thin
+
+SMALL = SizeMix((48, 64, 96, 160, 240), (0.3, 0.3, 0.2, 0.1, 0.1))
+
+
+def cyclic_workload() -> Workload:
+    return Workload(
+        "cyclic-bytes",
+        phases=(
+            Phase("main", duration_s=2.0, alloc_rate_per_s=1e6,
+                  lifetimes=(Lifetime("temp", 0.6, "immediate"), Lifetime("short", 0.4, "exponential", 0.001)),
+                  cyclic_share=0.5, sizes=SMALL, payload_per_object=1.0),
+        ),
+        baseline_objects=5000,
+    )
+
+
+def test_higher_thresholds_let_garbage_wait_and_grow_the_footprint():
+    runs = {t: simulate(Scenario(cyclic_workload(), GCSettings(version="3.12", thresholds=(t, 10, 10)), seed=1)).summary_dict()
+            for t in (700, 20_000, 200_000)}
+    garbage = [runs[t]["peak_garbage_mb"] for t in (700, 20_000, 200_000)]
+    footprint = [runs[t]["peak_footprint_mb"] for t in (700, 20_000, 200_000)]
+    mean_fp = [runs[t]["mean_footprint_mb"] for t in (700, 20_000, 200_000)]
+    assert garbage[0] < garbage[1] < garbage[2]
+    assert footprint[0] < footprint[1] < footprint[2]
+    assert mean_fp[0] < mean_fp[2]
+    # and the other side of the tradeoff: fewer pauses
+    assert runs[700]["collections"] > 10 * runs[200_000]["collections"]
+
+
+def _retention(scattered: bool) -> dict:
+    # 2 M objects that live 0.5 s; 1 % of them are kept for ever. Scattered: the
+    # survivors are interleaved with the short-lived ones; control: the same
+    # survivors allocated together in a phase of their own.
+    short = Lifetime("short", 1.0, "fixed", 0.5)
+    if scattered:
+        phases = (
+            Phase("build", 2.0, 1e6, (Lifetime("short", 0.99, "fixed", 0.5), Lifetime("kept", 0.01, "forever")),
+                  sizes=SMALL),
+            Phase("idle", 1.0, 1e3, (Lifetime("temp", 1.0, "immediate"),), sizes=SMALL),
+        )
+    else:
+        phases = (
+            Phase("keep", 0.02, 1e6, (Lifetime("kept", 1.0, "forever"),), sizes=SMALL),
+            Phase("build", 1.98, 1e6, (short,), sizes=SMALL),
+            Phase("idle", 1.0, 1e3, (Lifetime("temp", 1.0, "immediate"),), sizes=SMALL),
+        )
+    wl = Workload("retention", phases=phases, baseline_objects=1000)
+    return simulate(Scenario(wl, GCSettings(version="3.12"), seed=2)).summary_dict()
+
+
+def test_scattered_survivors_keep_arenas_alive():
+    scattered, control = _retention(True), _retention(False)
+    # the same ~20 000 live objects at the end...
+    assert abs(scattered["final_live_objects"] - control["final_live_objects"]) < 0.1 * control["final_live_objects"]
+    # ...but scattered ones pin most of the arenas the short-lived objects used
+    assert scattered["final_arenas"] > 5 * control["final_arenas"]
+    assert scattered["final_fragmentation_mb"] > 10 * max(control["final_fragmentation_mb"], 0.1)
+
+
+def test_memory_can_be_turned_off_and_changes_no_collection():
+    sc = Scenario("cycles", seed=3, duration_s=0.3)
+    on, off = simulate(sc), simulate(Scenario("cycles", seed=3, duration_s=0.3, memory=False))
+    cols = ["seq", "generation", "examined", "garbage_freed", "survivors"]
+    assert on.collections[cols].equals(off.collections[cols])
+    assert on.summary_dict()["peak_footprint_mb"] > 0
+    assert off.timeline["footprint_mb"].isna().all()
+
+
+# ----------------------------------------------------------- real interpreters
+
+MEMORY_PROGRAMS = {
+    # mixed sizes (three pymalloc classes and one system-malloc size), then all but every k-th freed
+    **{
+        f"fragmentation-keep-every-{k}": Program(
+            (Loop(60_000, (Keep(payload=20), Keep(payload=150), Keep(payload=400), Keep(payload=700))), Thin(k)),
+            preallocate=True,
+        )
+        for k in (2, 10, 100)
+    },
+    # cyclic garbage (objects with a 200-byte payload) waiting for the collector
+    **{
+        f"cyclic-garbage-threshold-{t}": Program(
+            (Loop(300_000, (AssignCycle("a", payload=200), Temp(payload=40), Ring(64, payload=90))),),
+            thresholds=(t, 10, 10),
+        )
+        for t in (700, 10_000, 100_000)
+    },
+    "churn-with-scattered-survivors": Program(
+        (Loop(200_000, (Assign("t", payload=100), Ring(5000, payload=60), Keep(payload=30))), Thin(50)),
+        preallocate=True,
+    ),
+}
+
+
+def _stat(stderr: str, label: str) -> list[int]:
+    return [int(v.replace(",", "")) for v in re.findall(rf"# arenas {label}\s*=\s*([\d,]+)", stderr)]
+
+
+@pytest.mark.parametrize("minor", interpreter_params())
+@pytest.mark.parametrize("name", list(MEMORY_PROGRAMS))
+def test_arenas_and_rss_match_real_interpreter(minor, name):
+    import subprocess
+
+    prog = MEMORY_PROGRAMS[name]
+    exe, full = find_interpreter(minor)
+    proc = subprocess.run([exe, "-I", "-c", prog.python(memory_report=True)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    real = json.loads(proc.stdout)
+    before, after = _stat(proc.stderr, "allocated current")
+    sim = simulate_trace(prog.trace(real["sizes"]), full, thresholds=prog.thresholds,
+                         baseline_objects=real["long_lived_total"], baseline_rss_bytes=real["rss_kib_before"] * 1024)
+    s = sim.summary_dict()
+    assert sim.generation_counts() == real["collections"]
+    real_arenas = after - before
+    assert s["final_arenas"] == pytest.approx(real_arenas, rel=0.05, abs=1)
+    real_rss_mb = real["rss_kib_after"] / 1024
+    assert s["final_footprint_mb"] == pytest.approx(real_rss_mb, rel=0.10)
+    # the process's peak RSS (ru_maxrss) is reached inside the measured region
+    assert s["peak_footprint_mb"] == pytest.approx(real["rss_kib_peak"] / 1024, rel=0.10)
+
+
+def test_memory_programs_render_and_trace():
+    # cheap structural check that runs even without interpreters
+    p = MEMORY_PROGRAMS["fragmentation-keep-every-10"]
+    tr = p.trace({"A": 32, "C": 48, "bytes0": 33, "tuple2": 56, "dict0": 64})
+    assert tr.sizes is not None and tr.sizes.shape[1] == 2
+    assert "keep[j] = None" in p.python(memory_report=True)
+    assert run_program is not None
