@@ -59,6 +59,7 @@ def _add_run(sub) -> None:
     p.add_argument("-d", "--duration", type=_positive_float, metavar="SECONDS",
                    help="stretch or shrink the workload to this many mutator seconds")
     p.add_argument("--quick", action="store_true", help="a tenth of the workload's duration (a fast look)")
+    p.add_argument("--no-memory", action="store_true", help="do not simulate the memory footprint (faster)")
     p.add_argument("-s", "--seed", type=_nonneg_int, default=0, help="root seed (default: 0)")
     p.add_argument("-o", "--output", metavar="DIR", help="write collections/timeline/summary CSVs and meta.json here")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
@@ -92,9 +93,11 @@ def _scenario_from_args(args):
         collect_every_s=args.collect_every,
     )
     duration = args.duration
-    sc = Scenario(wl, gc, seed=args.seed, duration_s=duration)
+    mem = not args.no_memory
+    sc = Scenario(wl, gc, seed=args.seed, duration_s=duration, memory=mem)
     if args.quick:
-        sc = Scenario(wl, gc, seed=args.seed, duration_s=(duration or sc.resolved_workload().duration_s) / 10)
+        sc = Scenario(wl, gc, seed=args.seed, duration_s=(duration or sc.resolved_workload().duration_s) / 10,
+                      memory=mem)
     return sc
 
 
@@ -120,6 +123,13 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
         "waiting for a collection",
         f"  live objects    {s['final_live_objects']:,} tracked at the end",
     ]
+    if s.get("memory"):
+        lines += [
+            f"  memory          peak {s['peak_footprint_mb']:.1f} MiB, mean {s['mean_footprint_mb']:.1f} MiB, "
+            f"end {s['final_footprint_mb']:.1f} MiB resident; peak {s['peak_arenas']:.0f} pymalloc arenas",
+            f"  garbage bytes   peak {s['peak_garbage_mb']:.2f} MiB of cyclic garbage; "
+            f"fragmentation at the end {s['final_fragmentation_mb']:.1f} MiB",
+        ]
     if elapsed_s is not None:
         rate = s["allocations"] / elapsed_s / 1e6 if elapsed_s > 0 else float("nan")
         lines.append(f"  (simulated in {elapsed_s:.2f} s: {rate:.1f} M allocations per second)")
@@ -178,7 +188,99 @@ def _cmd_versions(args) -> int:
     return 0
 
 
-COMMANDS = (_add_run, _add_workloads, _add_versions)
+# ------------------------------------------------------------ sweep / plot / recommend
+
+
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="run an experiment's grid x replicates, write results/<experiment>/",
+                       description="Run an experiment (experiments/<NAME>.toml, a TOML path, or 'all').")
+    p.add_argument("experiment", help="experiment name, TOML file, or 'all' for every file in experiments/")
+    p.add_argument("--quick", action="store_true", help="the experiment's quick mode (small grid, short runs)")
+    p.add_argument("-o", "--output", metavar="DIR", help="results folder (default: results/<experiment>)")
+    p.add_argument("--force", action="store_true", help="discard existing results and start again")
+    p.add_argument("-j", "--workers", type=_nonneg_int, default=None,
+                   help="local worker processes (default: all cores; 1: in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--no-plots", action="store_true", help="skip the charts")
+    p.add_argument("--experiments-dir", default="experiments", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(args) -> int:
+    from pathlib import Path
+
+    from .charts import plot_results
+    from .experiment import load_experiment
+    from .sweep import print_progress, sweep
+
+    if args.experiment == "all":
+        names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml"))
+        if not names:
+            raise GcperfError(f"no experiments in {args.experiments_dir}/")
+        if args.output:
+            raise GcperfError("-o cannot be used with 'all' (each experiment goes to results/<name>)")
+    else:
+        names = [args.experiment]
+    exps = [load_experiment(n, args.experiments_dir) for n in names]  # all valid before any runs
+    for exp in exps:
+        out = Path(args.output) if args.output else Path("results") / exp.name
+        t0 = time.perf_counter()
+        print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {len((exp.with_quick() if args.quick else exp).runs())} runs -> {out}/",
+              file=sys.stderr)
+        sweep(exp, out, quick=args.quick, force=args.force, workers=args.workers, scheduler=args.scheduler,
+              command=["gcperf", *sys.argv[1:]], progress=print_progress)
+        if not args.no_plots:
+            for path in plot_results(out):
+                print(f"  chart: {path}", file=sys.stderr)
+        print(f"{exp.name}: done in {time.perf_counter() - t0:.1f} s; tables in {out}/")
+    return 0
+
+
+def _add_plot(sub) -> None:
+    p = sub.add_parser("plot", help="draw the charts of a results folder")
+    p.add_argument("results", help="results folder written by `gcperf sweep`")
+    p.set_defaults(func=_cmd_plot)
+
+
+def _cmd_plot(args) -> int:
+    from .charts import plot_results
+
+    for path in plot_results(args.results):
+        print(path)
+    return 0
+
+
+def _add_recommend(sub) -> None:
+    from .recommend import OBJECTIVES
+
+    p = sub.add_parser("recommend", help="recommend a GC setting from sweep results and your constraints")
+    p.add_argument("results", help="results folder written by `gcperf sweep`")
+    p.add_argument("--max-p99-pause-ms", type=_positive_float, metavar="MS")
+    p.add_argument("--max-pause-ms", type=_positive_float, metavar="MS", help="bound on the longest pause")
+    p.add_argument("--max-footprint-mb", type=_positive_float, metavar="MIB", help="bound on the peak footprint")
+    p.add_argument("--max-footprint-increase", type=float, metavar="PERCENT",
+                   help="bound on the peak-footprint increase over the default, in percent")
+    p.add_argument("--objective", choices=list(OBJECTIVES), default="gc-time",
+                   help="what to minimise among acceptable settings (default: gc-time)")
+    p.add_argument("-V", "--version", dest="py_version", help="CPython version (when the sweep varied it)")
+    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    p.set_defaults(func=_cmd_recommend)
+
+
+def _cmd_recommend(args) -> int:
+    from .recommend import Constraints, format_recommendation, recommend
+
+    c = Constraints(args.max_p99_pause_ms, args.max_pause_ms, args.max_footprint_mb, args.max_footprint_increase,
+                    args.objective, args.py_version)
+    r = recommend(args.results, c)
+    if args.json:
+        print(json.dumps(r.to_dict(), indent=2, default=str, allow_nan=False))
+    else:
+        print(format_recommendation(r))
+    return 0
+
+
+COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_workloads, _add_versions)
 
 
 def build_parser() -> argparse.ArgumentParser:

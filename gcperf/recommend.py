@@ -1,0 +1,367 @@
+"""Threshold recommendations from sweep results, against the user's constraints.
+
+:func:`recommend` returns data (a :class:`Recommendation`); :func:`format_recommendation`
+turns it into text. Comparisons with the default use *paired* replicates: every
+grid point ran the same seeds (the same programs), so the difference between two
+settings is measured replicate by replicate, and its confidence interval is far
+narrower than the two absolute intervals would suggest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import GcperfError
+from .experiment import t975
+from .metrics import pareto_front
+from .versions import preset
+
+OBJECTIVES = {
+    "gc-time": ("gc_share", "GC share of wall time"),
+    "pauses": ("pauses_per_s", "collections per second"),
+    "p99": ("pause_p99_ms", "p99 pause (ms)"),
+    "max-pause": ("pause_max_ms", "longest pause (ms)"),
+    "footprint": ("peak_footprint_mb", "peak footprint (MiB)"),
+}
+REPORTED = ("gc_share", "pauses_per_s", "pause_p99_ms", "pause_max_ms", "peak_footprint_mb", "mean_footprint_mb",
+            "peak_garbage_mb")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the user can accept.
+
+    Args:
+        max_p99_pause_ms: largest acceptable mean p99 pause.
+        max_pause_ms: largest acceptable longest pause.
+        max_footprint_mb: largest acceptable peak footprint.
+        max_footprint_increase_pct: largest acceptable peak-footprint increase over the default, in %.
+        objective: what to minimise among acceptable settings (a key of ``OBJECTIVES``).
+        version: which CPython version's settings to consider (needed when the sweep varied it).
+    """
+
+    max_p99_pause_ms: float | None = None
+    max_pause_ms: float | None = None
+    max_footprint_mb: float | None = None
+    max_footprint_increase_pct: float | None = None
+    objective: str = "gc-time"
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise GcperfError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        for name in ("max_p99_pause_ms", "max_pause_ms", "max_footprint_mb"):
+            v = getattr(self, name)
+            if v is not None and (not math.isfinite(v) or v <= 0):
+                raise GcperfError(f"{name} must be a number > 0, got {v!r}")
+        v = self.max_footprint_increase_pct
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise GcperfError(f"max_footprint_increase_pct must be >= 0, got {v!r}")
+
+
+@dataclass
+class Comparison:
+    metric: str
+    value: float
+    ci95: float
+    default: float
+    default_ci95: float
+    diff: float  # paired mean difference (setting - default)
+    diff_ci95: float
+
+
+@dataclass
+class Recommendation:
+    version: str
+    objective: str
+    setting: dict
+    label: str
+    default_label: str
+    comparisons: list[Comparison]
+    runners_up: list[dict]
+    warnings: list[str]
+    code: str
+    replicates: int
+    is_default: bool
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain data (for --json); NaN becomes None so the result is strict JSON."""
+        return _no_nan(asdict(self))
+
+
+def _no_nan(o):
+    if isinstance(o, float) and math.isnan(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _no_nan(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_no_nan(v) for v in o]
+    return o
+
+
+def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read ``aggregate.csv``, ``summary.csv`` and ``meta.json`` of a sweep, checking the schema.
+
+    Raises:
+        GcperfError: missing, corrupt or other-schema results.
+    """
+    import json
+
+    from .schema import SCHEMA_VERSION
+
+    f = Path(folder)
+    meta_p, agg_p, sum_p = f / "meta.json", f / "aggregate.csv", f / "summary.csv"
+    for p in (meta_p, agg_p, sum_p):
+        if not p.is_file():
+            raise GcperfError(f"{f} is not a finished sweep: {p.name} is missing (run `gcperf sweep` first)")
+    try:
+        meta = json.loads(meta_p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise GcperfError(f"{meta_p} is corrupt: {e}") from None
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise GcperfError(f"{f} was written with schema version {meta.get('schema_version')}; "
+                          f"this gcperf reads {SCHEMA_VERSION} (re-run the sweep with --force)")
+    try:
+        agg = pd.read_csv(agg_p, keep_default_na=True)
+        summ = pd.read_csv(sum_p, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise GcperfError(f"{f}: corrupt table ({e})") from None
+    needed = {"point", "version", "threshold0", "threshold1", "threshold2"}
+    if agg.empty or not needed <= set(agg.columns) or "point" not in summ:
+        raise GcperfError(f"{f}: aggregate.csv has no rows or misses columns {sorted(needed - set(agg.columns))}")
+    for df in (agg, summ):
+        if "freeze_after" in df:
+            df["freeze_after"] = df["freeze_after"].astype("string").fillna("").astype(str)
+    return agg, summ, meta
+
+
+def is_default(row) -> bool:
+    """Is this grid point CPython's out-of-the-box setting for its version?"""
+    th = preset(str(row["version"])).thresholds
+    fa = row.get("freeze_after", "")
+    ce = row.get("collect_every_s")
+    no_timer = ce is None or (isinstance(ce, float) and math.isnan(ce))
+    traits_default = True
+    return (
+        (int(row["threshold0"]), int(row["threshold1"]), int(row["threshold2"])) == th
+        and bool(row.get("enabled", True))
+        and not (isinstance(fa, str) and fa)
+        and no_timer
+        and traits_default
+    )
+
+
+def default_points(agg: pd.DataFrame) -> list[int]:
+    """Grid points that are the default setting (one per version and workload-trait combination)."""
+    return [int(r["point"]) for _, r in agg.iterrows() if is_default(r)]
+
+
+def _paired(summ: pd.DataFrame, p: int, q: int, metric: str) -> tuple[float, float]:
+    a = summ[summ["point"] == p].set_index("replicate")[metric]
+    b = summ[summ["point"] == q].set_index("replicate")[metric]
+    d = (a - b).dropna().to_numpy(dtype=float)
+    n = len(d)
+    if n == 0:
+        return math.nan, math.nan
+    return float(d.mean()), float(t975(n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+
+
+def _traits(row) -> dict:
+    return {c: row[c] for c in row.index if c.startswith("param_") and "." in c}
+
+
+def recommend(folder: str | Path, c: Constraints) -> Recommendation:
+    """Choose the best acceptable setting of a sweep.
+
+    Raises:
+        GcperfError: unreadable results, no default to compare against, or
+            constraints no setting satisfies.
+    """
+    from .charts import setting_label
+
+    agg, summ, meta = load_results(folder)
+    versions = sorted(agg["version"].astype(str).unique())
+    version = c.version or (versions[0] if len(versions) == 1 else None)
+    if version is None:
+        raise GcperfError(f"the sweep covers versions {', '.join(versions)}; choose one with --version")
+    if version not in versions:
+        raise GcperfError(f"version {version} is not in this sweep (it has {', '.join(versions)})")
+    agg = agg[agg["version"].astype(str) == version]
+    defaults = [p for p in default_points(agg)]
+    if not defaults:
+        raise GcperfError(f"the sweep has no run of CPython {version}'s default setting "
+                          f"{preset(version).thresholds}; add it to the grid to compare against")
+    # several trait combinations: compare within the first default's traits
+    d_row = agg[agg["point"] == defaults[0]].iloc[0]
+    traits = _traits(d_row)
+    for k, v in traits.items():
+        agg = agg[agg[k] == v]
+    obj, obj_label = OBJECTIVES[c.objective]
+    d_fp = float(d_row["peak_footprint_mb_mean"])
+    ok = pd.Series(True, index=agg.index)
+    reasons = []
+    if c.max_p99_pause_ms is not None:
+        ok &= agg["pause_p99_ms_mean"] <= c.max_p99_pause_ms
+        reasons.append(f"p99 pause <= {c.max_p99_pause_ms:g} ms")
+    if c.max_pause_ms is not None:
+        ok &= agg["pause_max_ms_mean"] <= c.max_pause_ms
+        reasons.append(f"longest pause <= {c.max_pause_ms:g} ms")
+    if c.max_footprint_mb is not None:
+        ok &= agg["peak_footprint_mb_mean"] <= c.max_footprint_mb
+        reasons.append(f"peak footprint <= {c.max_footprint_mb:g} MiB")
+    if c.max_footprint_increase_pct is not None:
+        if math.isnan(d_fp):
+            raise GcperfError("this sweep ran without the memory model; footprint constraints need memory=true")
+        ok &= agg["peak_footprint_mb_mean"] <= d_fp * (1 + c.max_footprint_increase_pct / 100)
+        reasons.append(f"peak footprint at most {c.max_footprint_increase_pct:g} % above the default's {d_fp:.1f} MiB")
+    feasible = agg[ok]
+    if feasible.empty:
+        raise GcperfError("no setting in this sweep satisfies " + " and ".join(reasons)
+                          + f" (closest: {_closest(agg, c)})")
+    best = feasible.sort_values([f"{obj}_mean", "point"]).iloc[0]
+    bp = int(best["point"])
+    comps = []
+    for m in REPORTED:
+        if f"{m}_mean" not in agg or math.isnan(float(best[f"{m}_mean"])):
+            continue
+        diff, dci = _paired(summ, bp, defaults[0], m)
+        comps.append(Comparison(m, float(best[f"{m}_mean"]), float(best[f"{m}_ci95"]), float(d_row[f"{m}_mean"]),
+                                float(d_row[f"{m}_ci95"]), diff, dci))
+    # runners-up: the rest of the frontier of (footprint, objective) among acceptable settings
+    fx = "peak_footprint_mb_mean" if feasible["peak_footprint_mb_mean"].notna().all() else "pause_p99_ms_mean"
+    if fx == f"{obj}_mean":  # objective footprint: its tradeoff is against pause frequency
+        fx = "pauses_per_s_mean"
+    front = [i for i in pareto_front(feasible, fx, f"{obj}_mean") if int(feasible.loc[i, "point"]) != bp]
+    runners = [{"setting": setting_label(feasible.loc[i]), "point": int(feasible.loc[i, "point"]),
+                obj: float(feasible.loc[i, f"{obj}_mean"]), "peak_footprint_mb": float(feasible.loc[i, "peak_footprint_mb_mean"])}
+               for i in front[:4]]
+    warnings = _warnings(folder, summ, best, bp, defaults[0], obj, obj_label, feasible, c)
+    return Recommendation(
+        version=version,
+        objective=c.objective,
+        setting={k: (v.item() if isinstance(v, np.generic) else v) for k, v in best.items()
+                 if k in ("threshold0", "threshold1", "threshold2", "enabled", "freeze_after", "collect_every_s")},
+        label=setting_label(best),
+        default_label=setting_label(d_row),
+        comparisons=comps,
+        runners_up=runners,
+        warnings=warnings,
+        code=apply_code(best),
+        replicates=int(best["replicates"]),
+        is_default=bp == defaults[0],
+        extra={"point": bp, "default_point": defaults[0], "experiment": meta.get("experiment"),
+               "constraints": asdict(c)},
+    )
+
+
+def _closest(agg: pd.DataFrame, c: Constraints) -> str:
+    from .charts import setting_label
+
+    r = agg.sort_values("pause_p99_ms_mean").iloc[0]
+    return (f"{setting_label(r)} with p99 {r['pause_p99_ms_mean']:.3g} ms, longest {r['pause_max_ms_mean']:.3g} ms, "
+            f"peak footprint {r['peak_footprint_mb_mean']:.1f} MiB")
+
+
+def _warnings(folder, summ, best, bp, dp, obj, obj_label, feasible, c) -> list[str]:
+    w = []
+    n = int(best["replicates"])
+    if n < 3:
+        w.append(f"only {n} replicate(s): confidence intervals are wide or missing; run more (replicates >= 5)")
+    if bp != dp:
+        diff, dci = _paired(summ, bp, dp, obj)
+        if math.isnan(dci) or abs(diff) <= dci:
+            w.append(f"no clear winner: the {obj_label} of the recommendation and of the default differ by "
+                     f"{diff:.3g} +/- {dci:.3g} (95 %), within noise; keeping the default is as good")
+    if len(feasible) > 1:
+        second = feasible.sort_values([f"{obj}_mean", "point"]).iloc[1]
+        diff, dci = _paired(summ, bp, int(second["point"]), obj)
+        if not math.isnan(dci) and abs(diff) <= dci:
+            from .charts import setting_label
+
+            w.append(f"the runner-up {setting_label(second)} is within noise of the recommendation on {obj_label}")
+    growth = garbage_growth(folder, summ, bp)
+    if growth is not None and growth > 0.5:
+        w.append(f"uncollected garbage keeps growing under this setting (+{100 * growth:.0f} % between the middle "
+                 "and the end of the run): its footprint depends on how long the program runs")
+    if c.max_p99_pause_ms is not None:
+        hi = best["pause_p99_ms_mean"] + (best["pause_p99_ms_ci95"] if not math.isnan(best["pause_p99_ms_ci95"]) else 0)
+        if hi > c.max_p99_pause_ms:
+            w.append(f"the p99 pause bound is met on average but not with 95 % confidence ({hi:.3g} ms)")
+    return w
+
+
+def garbage_growth(folder, summ: pd.DataFrame, point: int) -> float | None:
+    """Relative growth of uncollected garbage from mid-run to the end, averaged over replicates."""
+    ids = summ.loc[summ["point"] == point, "run_id"]
+    rates = []
+    for rid in ids:
+        p = Path(folder) / "runs" / f"{rid}.timeline.csv.gz"
+        if not p.is_file():
+            continue
+        tl = pd.read_csv(p)
+        col = "garbage_mb" if tl["garbage_mb"].notna().any() else "garbage_objects"
+        n = len(tl)
+        if n < 8:
+            continue
+        mid = tl[col].iloc[n // 4 : n // 2].mean()
+        end = tl[col].iloc[3 * n // 4 :].mean()
+        if mid > 0:
+            rates.append(end / mid - 1)
+    return float(np.mean(rates)) if rates else None
+
+
+def apply_code(row) -> str:
+    """The exact Python that puts a setting into a program."""
+    lines = ["import gc"]
+    th = (int(row["threshold0"]), int(row["threshold1"]), int(row["threshold2"]))
+    if th != preset(str(row["version"])).thresholds:
+        lines.append(f"gc.set_threshold{th}")
+    if not bool(row.get("enabled", True)):
+        lines.append("gc.disable()")
+    fa = row.get("freeze_after", "")
+    if isinstance(fa, str) and fa:
+        lines.append(f"# ... once the {fa!r} phase is over (imports done, caches warm, before forking workers):")
+        lines.append("gc.freeze()")
+    ce = row.get("collect_every_s")
+    if ce is not None and not (isinstance(ce, float) and math.isnan(ce)):
+        lines += ["import threading", "def _collect():", "    gc.collect()",
+                  f"    threading.Timer({ce:g}, _collect).start()", f"threading.Timer({ce:g}, _collect).start()"]
+    if len(lines) == 1:
+        lines.append("# nothing to change: the default setting is the best acceptable one")
+    return "\n".join(lines)
+
+
+def format_recommendation(r: Recommendation) -> str:
+    """Human-readable text of a recommendation."""
+    names = {"gc_share": "GC share", "pauses_per_s": "collections/s", "pause_p99_ms": "p99 pause ms",
+             "pause_max_ms": "longest pause ms", "peak_footprint_mb": "peak footprint MiB",
+             "mean_footprint_mb": "mean footprint MiB", "peak_garbage_mb": "peak garbage MiB"}
+    out = [f"Recommended for CPython {r.version} (objective: least {OBJECTIVES[r.objective][1]}):",
+           f"  {r.label}" + ("   (the default)" if r.is_default else f"   vs default {r.default_label}"),
+           "",
+           f"  {'metric':<20} {'recommended':>20}  {'default':>20}  {'change (paired)':>28}"]
+
+    def fmt(v, ci):
+        return f"{v:.4g}" + (f" ± {ci:.2g}" if not math.isnan(ci) else "")
+
+    for cp in r.comparisons:
+        rel = f" ({100 * cp.diff / cp.default:+.0f} %)" if cp.default else ""
+        out.append(f"  {names.get(cp.metric, cp.metric):<20} {fmt(cp.value, cp.ci95):>20}  "
+                   f"{fmt(cp.default, cp.default_ci95):>20}  {fmt(cp.diff, cp.diff_ci95) + rel:>28}")
+    out.append(f"  (means over {r.replicates} replicates, ± 95 % confidence intervals)")
+    if r.runners_up:
+        out.append("")
+        out.append("  Runners-up on the Pareto frontier (objective against footprint, or pause frequency):")
+        for ru in r.runners_up:
+            out.append(f"    {ru['setting']}")
+    if r.warnings:
+        out.append("")
+        out += [f"  warning: {w}" for w in r.warnings]
+    out += ["", "  Apply it:", *[f"    {line}" for line in r.code.splitlines()]]
+    return "\n".join(out)
