@@ -139,3 +139,34 @@ def test_memory_programs_render_and_trace():
     assert tr.sizes is not None and tr.sizes.shape[1] == 2
     assert "keep[j] = None" in p.python(memory_report=True)
     assert run_program is not None
+
+
+def test_size_sampler_is_exactly_the_inverse_cdf():
+    import numpy as np
+
+    from gcperf.stream import _Sampler
+
+    p = np.array([0.1, 0.2, 1e-7, 0.3, 0.4 - 1e-7, 0.0])
+    s = _Sampler(p)
+    u = np.random.default_rng(1).random(500_000)
+    assert (s.sample(u) == np.minimum(np.searchsorted(s.cdf, u, side="right"), 5)).all()
+    edges = np.arange(0, 1 << 18, 997) / (1 << 18)  # bin edges themselves
+    assert (s.sample(edges) == np.minimum(np.searchsorted(s.cdf, edges, side="right"), 5)).all()
+
+
+def test_drawn_sizes_follow_the_declared_distributions():
+    import numpy as np
+
+    from gcperf.stream import _SizeTable
+    from gcperf.workload import DEFAULT_PAYLOAD, Phase
+
+    ph = Phase(sizes=SizeMix((48, 96), (0.75, 0.25)), payload_per_object=1.0, payload_sizes=DEFAULT_PAYLOAD)
+    x = _SizeTable(ph).draw(np.random.default_rng(3), 400_000)
+    assert abs((x[:, 0] == 48).mean() - 0.75) < 0.005
+    counts = (x[:, 1:] > 0).sum(axis=1)
+    # Poisson(1) capped at 3: P(0) = e^-1
+    assert abs((counts == 0).mean() - np.exp(-1)) < 0.005
+    pay = x[:, 1:][x[:, 1:] > 0]
+    w = np.array(DEFAULT_PAYLOAD.weights) / sum(DEFAULT_PAYLOAD.weights)
+    for size, share in zip(DEFAULT_PAYLOAD.sizes_bytes, w, strict=True):
+        assert abs((pay == size).mean() - share) < 0.01
