@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .errors import GcperfError
 
@@ -67,15 +68,17 @@ NBINS = 128
  G_UNUSED_COUNT, G_REAL_MAXARENAS, G_REAL_UNUSED, G_POOLS_IN_USE, G_POOLS_TOUCHED, G_PYM_PAGES,
  G_PYM_BYTES, G_REQ_BYTES, G_BLOCKS, G_MMAP_THRESHOLD, G_TRIM_THRESHOLD, G_MMAPPED, G_N_MMAPPED,
  G_TOP_START, G_BRK_END, G_TOUCHED, G_LAST_CHUNK, G_CFREE_HEAD, G_CFREE_COUNT, G_HEAP_INUSE,
- G_PEAK, G_ROW_FREE_TOP, G_ROWS_LIVE, G_HEAP_N, G_COUNTER, G_STATUS, G_WBASE, G_WCOUNT, G_CCOUNT, G_NBINNED,
- G_ARENA_VECTOR) = range(38)
-G_SIZE = 38
+ G_PEAK, G_ROW_FREE_TOP, G_ROWS_LIVE, G_HEAP_N, G_COUNTER, G_STATUS, G_WBASE, G_FCOUNT, G_CCOUNT, G_NBINNED,
+ G_ARENA_VECTOR, G_FNEXT, G_RNEXT, G_CUR_POS, G_CUR_END, G_CUR_BASE, G_EFREE_HEAD, G_EFREE_COUNT, G_RUN_HEAD,
+ G_RUN_TAIL, G_RUN_CHUNKS) = range(48)
+G_SIZE = 48
 # arena table, one row per arena_object slot
 A_MAPPED, A_NFREE, A_NTOTAL, A_NCARVED, A_FREEPOOLS, A_NEXT, A_PREV, A_PAGES = range(8)
 A_COLS = 8
-# pool table, max_pools rows per arena slot
+# pool table (int32), max_pools rows per arena slot; the kernels see it flat, P_STRIDE values a pool
 P_COUNT, P_SZIDX, P_CARVED, P_NEXT, P_PREV, P_PAGES = range(6)
-P_COLS = 6
+P_COLS = 8
+P_SHIFT = 3  # log2(P_COLS)
 # chunk table of the glibc model (heap chunks and mmapped chunks)
 C_ADDR, C_SIZE, C_STATE, C_PREVA, C_NEXTA, C_BNEXT, C_BPREV, C_BIN = range(8)
 C_COLS = 8
@@ -87,26 +90,35 @@ B_TC_HEAD = NBINS
 B_TC_COUNT = NBINS + TCACHE_BINS
 B_SIZE = NBINS + 2 * TCACHE_BINS
 # geometry vector handed to the kernels
-GEO_POOL_SIZE, GEO_MAX_POOLS, GEO_USABLE, GEO_KEEP_ONE, GEO_SMALL, GEO_POOL_PAGES, GEO_WHEEL_BITS = range(7)
+(GEO_POOL_SIZE, GEO_MAX_POOLS, GEO_USABLE, GEO_KEEP_ONE, GEO_SMALL, GEO_POOL_PAGES, GEO_WHEEL_BITS,
+ GEO_REC_SHIFT) = range(8)
 # heap of pending frees: (free_seq, registration counter, row)
 H_KEY, H_CNT, H_ROW = range(3)
-# row states (last column of the row table)
+# records (int32, 2**rec_shift words): an object's blocks, its requested bytes (low and high
+# 32 bits), a tag (the position in its bucket for a ring entry, the state for a row), then the
+# k block handles (pool index, or -1 - chunk record). Rows (the row table) are kept only for
+# user rows and frees in the fine wheel or the heap; frees in the ring are records in chunks.
+X_NB, X_REQ_LO, X_REQ_HI, X_TAG, X_H = range(5)
 ROW_FREE, ROW_PENDING, ROW_USER = 0, 1, 2
 # kernel status codes (G_STATUS) asking the Python side to grow a table
-NEED_NOTHING, NEED_ARENAS, NEED_CHUNKS, NEED_ROWS, NEED_HEAP, BAD_ROW = 0, 1, 2, 3, 4, 5
-# timing wheel of pending frees: buckets of 2**wheel_bits positions, as many buckets
-# ahead (a horizon of 2**28 positions by default); rows: fine head/tail, coarse head/tail
-WHEEL_BITS = 14
-W_FINE_HEAD, W_FINE_TAIL, W_COARSE_HEAD, W_COARSE_TAIL = range(4)
+NEED_NOTHING, NEED_ARENAS, NEED_CHUNKS, NEED_ROWS, NEED_HEAP, BAD_ROW, NEED_ENTRIES = 0, 1, 2, 3, 4, 5, 6
+# Pending frees (see _run): a ring of 2**wheel_bits buckets of 2**wheel_bits positions each
+# (a horizon of 4**wheel_bits positions), beyond it a heap. A bucket's records are appended in
+# registration order to chunks of E_CHUNK records; when the bucket comes, (position, record)
+# pairs are sorted by position (stable radix sort) into the current run. Registrations for the
+# current bucket go to a fine wheel (one FIFO list of rows per position) with a bitmap.
+WHEEL_BITS = 12
+E_CHUNK = 32
+# int32 wheel array: fine heads, fine tails, ring head chunk, ring tail chunk, ring count (2**bits each)
+W_FH, W_FT, W_RH, W_RT, W_RC = range(5)
 # positions are kept below this, so bucket arithmetic cannot overflow
 MAX_SEQ = 1 << 62
 
-EMPTY_HANDLE = np.iinfo(np.int64).min
-
 # Every kernel is cached on disk and compiled without the numba runtime's reference counting:
 # the arrays all come from numpy, and incref/decref on each call of a helper taking a dozen
-# arrays would cost more than the allocator's own work.
-_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False}
+# arrays would cost more than the allocator's own work. error_model="numpy": no zero-division
+# checks (no divisor is ever zero).
+_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
 
 
 @dataclass(frozen=True)
@@ -241,12 +253,13 @@ def _new_arena(G, A, P, C, B, geo, share):
     A[a, A_PAGES] = 0
     base = a * geo[GEO_MAX_POOLS]
     for q in range(base, base + geo[GEO_MAX_POOLS]):
-        P[q, P_COUNT] = 0
-        P[q, P_SZIDX] = -1
-        P[q, P_CARVED] = 0
-        P[q, P_NEXT] = -1
-        P[q, P_PREV] = -1
-        P[q, P_PAGES] = 0
+        pq = q << P_SHIFT
+        P[pq + P_COUNT] = 0
+        P[pq + P_SZIDX] = -1
+        P[pq + P_CARVED] = 0
+        P[pq + P_NEXT] = -1
+        P[pq + P_PREV] = -1
+        P[pq + P_PAGES] = 0
     return a
 
 
@@ -266,12 +279,14 @@ def _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share):
         L[L_NFP + nf - 1] = a
     pool = A[a, A_FREEPOOLS]
     if pool != -1:
-        A[a, A_FREEPOOLS] = P[pool, P_NEXT]
+        A[a, A_FREEPOOLS] = P[(pool << P_SHIFT) + P_NEXT]
+        pp = pool << P_SHIFT
     else:
         pool = a * geo[GEO_MAX_POOLS] + A[a, A_NCARVED]
         A[a, A_NCARVED] += 1
         G[G_POOLS_TOUCHED] += 1
-        P[pool, P_SZIDX] = -1
+        pp = pool << P_SHIFT
+        P[pp + P_SZIDX] = -1
     A[a, A_NFREE] = nf - 1
     if nf - 1 == 0:
         # wholly allocated: leaves usable_arenas (it is the head)
@@ -283,21 +298,21 @@ def _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share):
     G[G_POOLS_IN_USE] += 1
     # the class had no used pool, so the pool becomes the whole list
     L[c] = pool
-    P[pool, P_NEXT] = -1
-    P[pool, P_PREV] = -1
-    P[pool, P_COUNT] = 1
-    if P[pool, P_SZIDX] != c:
+    P[pp + P_NEXT] = -1
+    P[pp + P_PREV] = -1
+    P[pp + P_COUNT] = 1
+    if P[pp + P_SZIDX] != c:
         # (re)initialise: block 0 handed out, block 1 becomes the free list
-        P[pool, P_SZIDX] = c
-        P[pool, P_CARVED] = 1
+        P[pp + P_SZIDX] = c
+        P[pp + P_CARVED] = 1
         # pages written: the header, block 0 and the free-list link at block 1
         pages = (POOL_OVERHEAD + ((c + 1) << ALIGNMENT_SHIFT) + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE
         if pages > geo[GEO_POOL_PAGES]:
             pages = geo[GEO_POOL_PAGES]
-        if pages > P[pool, P_PAGES]:
-            A[a, A_PAGES] += pages - P[pool, P_PAGES]
-            G[G_PYM_PAGES] += pages - P[pool, P_PAGES]
-            P[pool, P_PAGES] = pages
+        if pages > P[pp + P_PAGES]:
+            A[a, A_PAGES] += pages - P[pp + P_PAGES]
+            G[G_PYM_PAGES] += pages - P[pp + P_PAGES]
+            P[pp + P_PAGES] = pages
     # else: same class as before, its free list (all its carved blocks) is kept
     return pool
 
@@ -305,19 +320,20 @@ def _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share):
 @njit(**_KERNEL)
 def _insert_to_freepool(pool, G, A, P, L, geo):
     # obmalloc.c insert_to_freepool(): the pool just became empty
-    c = P[pool, P_SZIDX]
-    nxt = P[pool, P_NEXT]
-    prv = P[pool, P_PREV]
+    pp = pool << P_SHIFT
+    c = P[pp + P_SZIDX]
+    nxt = P[pp + P_NEXT]
+    prv = P[pp + P_PREV]
     if prv != -1:
-        P[prv, P_NEXT] = nxt
+        P[(prv << P_SHIFT) + P_NEXT] = nxt
     else:
         L[c] = nxt
     if nxt != -1:
-        P[nxt, P_PREV] = prv
+        P[(nxt << P_SHIFT) + P_PREV] = prv
     G[G_POOLS_IN_USE] -= 1
     a = pool // geo[GEO_MAX_POOLS]
-    P[pool, P_NEXT] = A[a, A_FREEPOOLS]
-    P[pool, P_PREV] = -1
+    P[pp + P_NEXT] = A[a, A_FREEPOOLS]
+    P[pp + P_PREV] = -1
     A[a, A_FREEPOOLS] = pool
     nf = A[a, A_NFREE]
     lastnf = L[L_NFP + nf] if nf > 0 else -1
@@ -744,235 +760,456 @@ def _heap_pop(G, H):
 
 
 @njit(**_KERNEL)
-def _cascade(base, G, R, W, nxt_col, wbits):
-    # the bucket starting at base becomes current: its coarse list moves, in
-    # order, to the (empty) fine wheel
-    wmask = (1 << wbits) - 1
-    cs = (base >> wbits) & wmask
-    r = W[W_COARSE_HEAD, cs]
-    W[W_COARSE_HEAD, cs] = -1
-    key_col = nxt_col + 1
-    while r != -1:
-        nx = R[r, nxt_col]
-        R[r, nxt_col] = -1
-        slot = R[r, key_col] & wmask
-        if W[W_FINE_HEAD, slot] == -1:
-            W[W_FINE_HEAD, slot] = r
-        else:
-            R[W[W_FINE_TAIL, slot], nxt_col] = r
-        W[W_FINE_TAIL, slot] = r
-        G[G_CCOUNT] -= 1
-        G[G_WCOUNT] += 1
-        r = nx
+def _next_bit(WB, off, nw, s):
+    # first set bit at or after bit s of the bitmap WB[off:off + nw], or -1
+    wi = s >> 6
+    if wi >= nw:
+        return -1
+    word = WB[off + wi] & (np.int64(-1) << (s & 63))
+    while word == 0:
+        wi += 1
+        if wi == nw:
+            return -1
+        word = WB[off + wi]
+    return (wi << 6) + trailing_zeros(word)
 
 
 @njit(**_KERNEL)
-def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, FS, H, W, caps, geo,
-         share, k):
+def _ring_next(G, WB, nw, bucket, wbits):
+    # start position of the first non-empty ring bucket from ``bucket`` on (ring entries all lie
+    # within 2**wbits - 1 buckets of the current one), NEVER if the ring is empty
+    if G[G_CCOUNT] == 0:
+        return NEVER
+    rmask = (1 << wbits) - 1
+    s0 = bucket & rmask
+    s = _next_bit(WB, nw, nw, s0)
+    if s == -1:
+        s = _next_bit(WB, nw, nw, 0)
+    return (bucket + ((s - s0) & rmask)) << wbits
+
+
+@njit(**_KERNEL)
+def _activate(bucket, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift):
+    """The ring bucket ``bucket`` becomes current: its (position, record) pairs, in registration
+    order, are sorted stably by position (LSD radix sort, two digits) into CUR. Its chunks stay
+    until the next bucket comes (CUR points into them); the previous run's go back to the stack."""
+    if G[G_RUN_HEAD] != -1:
+        EN[G[G_RUN_TAIL]] = G[G_EFREE_HEAD]
+        G[G_EFREE_HEAD] = G[G_RUN_HEAD]
+        G[G_EFREE_COUNT] += G[G_RUN_CHUNKS]
+    ns = 1 << wbits
+    nw = (ns + 63) >> 6
+    mask = ns - 1
+    slot = bucket & mask
+    n = W[W_RC * ns + slot]
+    head = W[W_RH * ns + slot]
+    G[G_RUN_HEAD] = head
+    G[G_RUN_TAIL] = W[W_RT * ns + slot]
+    G[G_RUN_CHUNKS] = (n + E_CHUNK - 1) // E_CHUNK
+    W[W_RC * ns + slot] = 0
+    W[W_RH * ns + slot] = -1
+    W[W_RT * ns + slot] = -1
+    WB[nw + (slot >> 6)] &= ~(np.int64(1) << (slot & 63))
+    G[G_CCOUNT] -= n
+    if n <= 16:
+        # insertion sort (stable: a record goes after every record of the same position)
+        ch = head
+        m = 0
+        while m < n:
+            e = ch * E_CHUNK + (m & (E_CHUNK - 1))
+            off = E[(e << xshift) + X_TAG]
+            t = m
+            while t > 0 and CUR[(t - 1) << 1] > off:
+                CUR[t << 1] = CUR[(t - 1) << 1]
+                CUR[(t << 1) + 1] = CUR[((t - 1) << 1) + 1]
+                t -= 1
+            CUR[t << 1] = off
+            CUR[(t << 1) + 1] = e
+            m += 1
+            if (m & (E_CHUNK - 1)) == 0:
+                ch = EN[ch]
+    else:
+        lo_bits = wbits >> 1
+        nlo = 1 << lo_bits
+        lo_mask = nlo - 1
+        nhi = 1 << (wbits - lo_bits)
+        for d in range(nlo + nhi):
+            CNT[d] = 0
+        ch = head
+        m = 0
+        while m < n:
+            e = ch * E_CHUNK + (m & (E_CHUNK - 1))
+            off = E[(e << xshift) + X_TAG]
+            CNT[off & lo_mask] += 1
+            CNT[nlo + (off >> lo_bits)] += 1
+            # the pairs, in registration order, go to CUR first
+            CUR[m << 1] = off
+            CUR[(m << 1) + 1] = e
+            m += 1
+            if (m & (E_CHUNK - 1)) == 0:
+                ch = EN[ch]
+        acc = 0
+        for d in range(nlo):
+            c = CNT[d]
+            CNT[d] = acc
+            acc += c
+        acc = 0
+        for d in range(nlo, nlo + nhi):
+            c = CNT[d]
+            CNT[d] = acc
+            acc += c
+        for m in range(n):
+            off = CUR[m << 1]
+            d = off & lo_mask
+            t = CNT[d]
+            CNT[d] = t + 1
+            TMP[t << 1] = off
+            TMP[(t << 1) + 1] = CUR[(m << 1) + 1]
+        for m in range(n):
+            off = TMP[m << 1]
+            d = nlo + (off >> lo_bits)
+            t = CNT[d]
+            CNT[d] = t + 1
+            CUR[t << 1] = off
+            CUR[(t << 1) + 1] = TMP[(m << 1) + 1]
+    G[G_CUR_POS] = 0
+    G[G_CUR_END] = n
+    G[G_CUR_BASE] = bucket << wbits
+
+
+@njit(**_KERNEL)
+def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H, W, WB, E,
+         EN, CUR, TMP, CNT, caps, geo, share):
     """Free the rows of ``free_list``, carry out objects ``start..n-1`` of a batch, then the frees due before ``until``.
 
-    Pending frees live in a two-level timing wheel or, beyond its horizon, in a
-    heap. The fine wheel has one FIFO list of rows per position of the current
-    bucket of ``2**wheel_bits`` positions; the coarse wheel one list per later
-    bucket, moved into the fine wheel (in order) when its bucket comes. An entry
-    that went to a farther structure was registered before every entry of the
-    same position in a nearer one, so at each position the heap goes first and
-    cascaded entries precede the fine wheel's own: (position, registration)
-    order is kept without comparing counters.
-    Returns the index of the next object; ``G[G_STATUS]`` says which table must
-    grow when it is less than n.
+    Pending frees due at position p are carried out in registration order; they live in one
+    of four places, chosen at registration by how far ahead p is of the current position
+    ``base`` (in buckets of 2**wheel_bits positions): beyond the ring's horizon in a heap on
+    (p, registration counter); in a later bucket of the ring, as a record appended to the
+    bucket's chunks; in the current bucket, in the fine wheel (a FIFO list of rows per
+    position, and a bitmap of the non-empty positions). When the walk reaches a ring bucket,
+    its records are sorted stably by position into the current run CUR. An entry that went to
+    a farther structure was registered before every entry of the same position in a nearer
+    one, so at each position the heap goes first, then the current run, then the fine wheel:
+    (position, registration) order is kept without comparing counters.
+    Returns the index of the next object; ``G[G_STATUS]`` says which table must grow when it
+    is less than n.
     """
     n = seqs.shape[0]
     kk = sizes.shape[1]
+    xshift = geo[GEO_REC_SHIFT]
     small = geo[GEO_SMALL]
     maxp = geo[GEO_MAX_POOLS]
     pool_pages = geo[GEO_POOL_PAGES]
-    nxt_col = 2 * k + 1
-    key_col = 2 * k + 2
     wbits = geo[GEO_WHEEL_BITS]
-    wmask = (1 << wbits) - 1
-    G[G_STATUS] = NEED_NOTHING
+    ns = 1 << wbits
+    wmask = ns - 1
+    nw = (ns + 63) >> 6
+    nfl = free_list.shape[0]
+    nrows = FS.shape[0]
+    # hot counters live in registers; written back at the single exit below
+    blocks = G[G_BLOCKS]
+    req = G[G_REQ_BYTES]
+    pym_bytes = G[G_PYM_BYTES]
+    peak = G[G_PEAK]
+    ftop = G[G_ROW_FREE_TOP]
+    rows_live = G[G_ROWS_LIVE]
+    base = G[G_WBASE]
+    fcount = G[G_FCOUNT]
+    fnext = G[G_FNEXT]
+    cp = G[G_CUR_POS]
+    cn = G[G_CUR_END]
+    cbase = G[G_CUR_BASE]
+    status = NEED_NOTHING
     fi = 0
     i = start
+    cur = -1
     while True:
         target = seqs[i] if i < n else until
         # ---- the frees due before this position, in (position, registration) order
-        base = G[G_WBASE]
-        cur = -1
         while True:
-            if fi < free_list.shape[0]:
+            row = -1
+            if fi < nfl:
                 # rows freed explicitly (free_rows): only live user rows
                 row = free_list[fi]
-                if row < 0 or row >= R.shape[0] or R[row, 2 * k] != ROW_USER:
-                    G[G_STATUS] = BAD_ROW
-                    return fi
+                if row < 0 or row >= nrows or R[(row << xshift) + X_TAG] != ROW_USER:
+                    status = BAD_ROW
+                    break
                 fi += 1
             elif cur != -1:
+                # the rest of a fine-wheel list
                 row = cur
-                cur = R[row, nxt_col]
-                G[G_WCOUNT] -= 1
+                cur = RN[row]
+                fcount -= 1
             else:
-                hk = H[0, H_KEY] if G[G_HEAP_N] > 0 else NEVER
-                if G[G_WCOUNT] > 0:
-                    if base >= target:
-                        break
-                    if hk == base:
-                        row = _heap_pop(G, H)
-                    else:
-                        slot = base & wmask
-                        cur = W[W_FINE_HEAD, slot]
-                        W[W_FINE_HEAD, slot] = -1
-                        base += 1
-                        if (base & wmask) == 0 and G[G_CCOUNT] > 0:
-                            _cascade(base, G, R, W, nxt_col, wbits)
-                        continue
-                else:
-                    # nothing left in this bucket's wheel: the heap, or jump to the next bucket
-                    next_bucket = ((base >> wbits) + 1) << wbits
-                    lim = target
-                    if G[G_CCOUNT] > 0 and next_bucket < lim:
-                        lim = next_bucket
-                    if hk < lim:
-                        row = _heap_pop(G, H)
-                    elif G[G_CCOUNT] > 0 and next_bucket <= target:
-                        base = next_bucket
-                        _cascade(base, G, R, W, nxt_col, wbits)
-                        continue
-                    else:
-                        break
-            # free the row's blocks in order j (written out here, not called: a call
-            # per freed object costs more than the rest of the work)
-            for j in range(k):
-                h = R[row, j]
-                if h == EMPTY_HANDLE:
+                pc = cbase + CUR[cp << 1] if cp < cn else NEVER
+                pw = pc if pc <= fnext else fnext
+                if pw == NEVER and G[G_RNEXT] <= target:
+                    # the current bucket is done: the next ring bucket becomes current
+                    rb = G[G_RNEXT] >> wbits
+                    _activate(rb, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift)
+                    cp = 0
+                    cn = G[G_CUR_END]
+                    cbase = G[G_CUR_BASE]
+                    if base < cbase:
+                        base = cbase
+                    G[G_RNEXT] = _ring_next(G, WB, nw, rb + 1, wbits)
                     continue
-                R[row, j] = EMPTY_HANDLE
-                G[G_REQ_BYTES] -= R[row, k + j]
-                G[G_BLOCKS] -= 1
+                hk = H[0, H_KEY] if G[G_HEAP_N] > 0 else NEVER
+                if hk <= pw and hk < target:
+                    row = _heap_pop(G, H)
+                elif pw >= target:
+                    break
+                elif pc > fnext:
+                    slot = fnext & wmask
+                    cur = W[W_FH * ns + slot]
+                    W[W_FH * ns + slot] = -1
+                    WB[slot >> 6] &= ~(np.int64(1) << (slot & 63))
+                    base = fnext + 1
+                    s = _next_bit(WB, 0, nw, slot + 1)
+                    fnext = NEVER if s == -1 else fnext - slot + s
+                    continue
+            # free the object's blocks in order (written out here, not called: a call per freed
+            # object costs more than the rest of the work): a row, or a record of the current run
+            if row != -1:
+                X = R
+                xb = row << xshift
+                R[xb + X_TAG] = ROW_FREE
+                FS[ftop] = row
+                ftop += 1
+                rows_live -= 1
+            else:
+                X = E
+                xb = np.int64(CUR[(cp << 1) + 1]) << xshift
+                cp += 1
+                base = pc
+            nb = X[xb + X_NB]
+            for j in range(nb):
+                h = np.int64(X[xb + X_H + j])
                 if h >= 0:
-                    c = P[h, P_SZIDX]
-                    G[G_PYM_BYTES] -= (c + 1) << ALIGNMENT_SHIFT
-                    cnt = P[h, P_COUNT]
-                    P[h, P_COUNT] = cnt - 1
+                    ph = h << P_SHIFT
+                    c = P[ph + P_SZIDX]
+                    pym_bytes -= (c + 1) << ALIGNMENT_SHIFT
+                    cnt = P[ph + P_COUNT]
+                    P[ph + P_COUNT] = cnt - 1
                     if cnt == caps[c]:
                         first = L[c]
-                        P[h, P_NEXT] = first
-                        P[h, P_PREV] = -1
+                        P[ph + P_NEXT] = first
+                        P[ph + P_PREV] = -1
                         if first != -1:
-                            P[first, P_PREV] = h
+                            P[(first << P_SHIFT) + P_PREV] = h
                         L[c] = h
                     elif cnt == 1:
                         _insert_to_freepool(h, G, A, P, L, geo)
                 else:
                     _glibc_free(-1 - h, G, C, B)
-            R[row, 2 * k] = ROW_FREE
-            FS[G[G_ROW_FREE_TOP]] = row
-            G[G_ROW_FREE_TOP] += 1
-            G[G_ROWS_LIVE] -= 1
+            blocks -= nb
+            req -= (np.int64(X[xb + X_REQ_HI]) << 32) | (np.int64(X[xb + X_REQ_LO]) & 0xFFFFFFFF)
+        if status != NEED_NOTHING:
+            i = fi
+            break
         if base < target:
             base = target
-        G[G_WBASE] = base
         if i >= n:
-            return n
+            break
         # ---- room for the object (else the caller grows a table and resumes here)
         fs = free_seqs[i]
-        keep = fs != NEVER or want_rows[i]
+        # where its record goes: 0 nowhere, 1 a row (user row, fine wheel, heap), 2 the ring
+        dest = 0
+        d = 0
+        if fs != NEVER:
+            d = (fs >> wbits) - (base >> wbits)
+            dest = 2 if 0 < d <= wmask else 1
+        elif want_rows[i]:
+            dest = 1
         if G[G_UNUSED_COUNT] < kk:
-            G[G_STATUS] = NEED_ARENAS
-            return i
-        if G[G_CFREE_COUNT] < 2 * kk + 2:  # a chunk, or a split, or the arena vector's realloc
-            G[G_STATUS] = NEED_CHUNKS
-            return i
-        if keep and G[G_ROW_FREE_TOP] == 0:
-            G[G_STATUS] = NEED_ROWS
-            return i
-        if (fs != NEVER and (fs >> wbits) - (base >> wbits) > wmask
-                and G[G_HEAP_N] == H.shape[0]):
-            G[G_STATUS] = NEED_HEAP
-            return i
+            status = NEED_ARENAS
+        elif G[G_CFREE_COUNT] < 2 * kk + 2:  # a chunk, or a split, or the arena vector's realloc
+            status = NEED_CHUNKS
+        elif dest == 1 and ftop == 0:
+            status = NEED_ROWS
+        elif dest == 2 and G[G_EFREE_COUNT] == 0:
+            status = NEED_ENTRIES
+        elif dest == 1 and d > wmask and G[G_HEAP_N] == H.shape[0]:
+            status = NEED_HEAP
+        if status != NEED_NOTHING:
+            break
         row = -1
-        if keep:
-            G[G_ROW_FREE_TOP] -= 1
-            row = FS[G[G_ROW_FREE_TOP]]
-            G[G_ROWS_LIVE] += 1
+        slot = 0
+        rcnt = 0
+        X = R
+        xb = 0
+        if dest == 1:
+            ftop -= 1
+            row = FS[ftop]
+            xb = row << xshift
+            rows_live += 1
+        elif dest == 2:
+            # a record at the end of the bucket's chunks
+            slot = (fs >> wbits) & wmask
+            rcnt = W[W_RC * ns + slot]
+            if (rcnt & (E_CHUNK - 1)) == 0:
+                chn = G[G_EFREE_HEAD]
+                G[G_EFREE_HEAD] = EN[chn]
+                G[G_EFREE_COUNT] -= 1
+                EN[chn] = -1
+                if rcnt == 0:
+                    W[W_RH * ns + slot] = chn
+                    WB[nw + (slot >> 6)] |= np.int64(1) << (slot & 63)
+                else:
+                    EN[W[W_RT * ns + slot]] = chn
+                W[W_RT * ns + slot] = chn
+            X = E
+            xb = (np.int64(W[W_RT * ns + slot]) * E_CHUNK + (rcnt & (E_CHUNK - 1))) << xshift
         # ---- its allocations, in order
+        nb = 0
+        oreq = 0
         for j in range(kk):
             nbytes = sizes[i, j]
             if nbytes <= 0:
                 continue
-            G[G_REQ_BYTES] += nbytes
-            G[G_BLOCKS] += 1
+            oreq += nbytes
             if nbytes <= small:
                 c = (nbytes - 1) >> ALIGNMENT_SHIFT
                 bsize = (c + 1) << ALIGNMENT_SHIFT
-                G[G_PYM_BYTES] += bsize
+                pym_bytes += bsize
                 h = L[c]
                 if h == -1:
                     h = _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share)
+                    fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
+                          + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
+                    if fp > peak:
+                        peak = fp
                 else:
-                    cnt = P[h, P_COUNT] + 1
-                    P[h, P_COUNT] = cnt
-                    if cnt > P[h, P_CARVED]:
+                    ph = h << P_SHIFT
+                    cnt = P[ph + P_COUNT] + 1
+                    P[ph + P_COUNT] = cnt
+                    if cnt > P[ph + P_CARVED]:
                         # free list empty: carve the next virgin block
-                        P[h, P_CARVED] = cnt
+                        P[ph + P_CARVED] = cnt
                         pages = (POOL_OVERHEAD + cnt * bsize + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE
                         if pages > pool_pages:
                             pages = pool_pages
-                        if pages > P[h, P_PAGES]:
-                            A[h // maxp, A_PAGES] += pages - P[h, P_PAGES]
-                            G[G_PYM_PAGES] += pages - P[h, P_PAGES]
-                            P[h, P_PAGES] = pages
+                        old = P[ph + P_PAGES]
+                        if pages > old:
+                            A[h // maxp, A_PAGES] += pages - old
+                            G[G_PYM_PAGES] += pages - old
+                            P[ph + P_PAGES] = pages
+                            fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
+                                  + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
+                            if fp > peak:
+                                peak = fp
                     if cnt == caps[c]:
                         # full: leaves usedpools (it is the head)
-                        after = P[h, P_NEXT]
+                        after = P[ph + P_NEXT]
                         L[c] = after
                         if after != -1:
-                            P[after, P_PREV] = -1
-                        P[h, P_NEXT] = -1
+                            P[(after << P_SHIFT) + P_PREV] = -1
+                        P[ph + P_NEXT] = -1
             else:
                 h = -1 - _glibc_malloc(nbytes, G, C, B)
-            if keep:
-                R[row, j] = h
-                R[row, k + j] = nbytes
-            fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
-                  + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
-            if fp > G[G_PEAK]:
-                G[G_PEAK] = fp
-        # ---- its free: registered in the wheel or the heap, or kept under a row id
-        if keep:
-            if fs != NEVER:
-                R[row, 2 * k] = ROW_PENDING
-                R[row, key_col] = fs
-                R[row, nxt_col] = -1
-                d = (fs >> wbits) - (base >> wbits)
+                fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
+                      + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
+                if fp > peak:
+                    peak = fp
+            if dest != 0:
+                X[xb + X_H + nb] = h
+            nb += 1
+        blocks += nb
+        req += oreq
+        # ---- its free: registered in the fine wheel, the ring or the heap, or kept under a row id
+        if dest != 0:
+            X[xb + X_NB] = nb
+            X[xb + X_REQ_LO] = oreq & 0xFFFFFFFF
+            X[xb + X_REQ_HI] = oreq >> 32
+        if dest == 2:
+            X[xb + X_TAG] = fs & wmask
+            W[W_RC * ns + slot] = rcnt + 1
+            G[G_CCOUNT] += 1
+            bstart = (fs >> wbits) << wbits
+            if bstart < G[G_RNEXT]:
+                G[G_RNEXT] = bstart
+        elif dest == 1:
+            if fs == NEVER:
+                R[xb + X_TAG] = ROW_USER
+                out[i] = row
+            else:
+                R[xb + X_TAG] = ROW_PENDING
                 if d == 0:
                     slot = fs & wmask
-                    if W[W_FINE_HEAD, slot] == -1:
-                        W[W_FINE_HEAD, slot] = row
+                    RN[row] = -1
+                    if W[W_FH * ns + slot] == -1:
+                        W[W_FH * ns + slot] = row
+                        WB[slot >> 6] |= np.int64(1) << (slot & 63)
                     else:
-                        R[W[W_FINE_TAIL, slot], nxt_col] = row
-                    W[W_FINE_TAIL, slot] = row
-                    G[G_WCOUNT] += 1
-                elif d <= wmask:
-                    slot = (fs >> wbits) & wmask
-                    if W[W_COARSE_HEAD, slot] == -1:
-                        W[W_COARSE_HEAD, slot] = row
-                    else:
-                        R[W[W_COARSE_TAIL, slot], nxt_col] = row
-                    W[W_COARSE_TAIL, slot] = row
-                    G[G_CCOUNT] += 1
+                        RN[W[W_FT * ns + slot]] = row
+                    W[W_FT * ns + slot] = row
+                    fcount += 1
+                    if fs < fnext:
+                        fnext = fs
                 else:
                     _heap_push(G, H, fs, row)
-            else:
-                R[row, 2 * k] = ROW_USER
-                out[i] = row
         i += 1
+    G[G_BLOCKS] = blocks
+    G[G_REQ_BYTES] = req
+    G[G_PYM_BYTES] = pym_bytes
+    G[G_PEAK] = peak
+    G[G_ROW_FREE_TOP] = ftop
+    G[G_ROWS_LIVE] = rows_live
+    G[G_WBASE] = base
+    G[G_FCOUNT] = fcount
+    G[G_FNEXT] = fnext
+    G[G_CUR_POS] = cp
+    G[G_CUR_END] = cn
+    G[G_CUR_BASE] = cbase
+    G[G_STATUS] = status
+    return i
+
+
+@njit(**_KERNEL)
+def _check(seqs, free_seqs, sizes, want_rows, last_seq):
+    # the input rules of MemoryModel.allocate in one pass: a bit per rule broken (0 = fine)
+    n = seqs.shape[0]
+    bad = 0
+    prev = last_seq
+    for i in range(n):
+        s = seqs[i]
+        if s < prev or s >= MAX_SEQ:
+            bad |= 1
+        prev = s
+        f = free_seqs[i]
+        if f != NEVER:
+            if f < s or f >= MAX_SEQ:
+                bad |= 2
+            if want_rows[i]:
+                bad |= 4
+        for j in range(sizes.shape[1]):
+            if sizes[i, j] < 0:
+                bad |= 8
+    return bad
 
 
 def _grow_rows(a: np.ndarray, n: int, fill: int) -> np.ndarray:
     out = np.full((n,) + a.shape[1:], fill, dtype=a.dtype)
     out[: a.shape[0]] = a
     return out
+
+
+def _aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts at a multiple of ``align`` bytes."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    buf = np.empty(nbytes + align, dtype=np.uint8)
+    off = (-buf.ctypes.data) % align
+    return buf[off: off + nbytes].view(dtype).reshape(shape)
+
+
+_CHECK_MESSAGES = (
+    (8, "sizes must be >= 0 (0 marks an unused slot)"),
+    (1, "seqs must be non-decreasing (also across calls and after advance()) and < 2**62"),
+    (2, "free_seqs must be >= seqs (an object is freed after it is allocated) and < 2**62"),
+    (4, "an object cannot have both a finite free_seq and want_rows"),
+)
 
 
 class MemoryModel:
@@ -992,8 +1229,8 @@ class MemoryModel:
             a glibc heap chunk, is next reallocated (when the arenas outgrow
             ``arena_slots``, by default the smallest 16 * 2**j holding them).
         arena_slots: slots of that array now (16, 32, ...), if known.
-        wheel_bits: log2 of the positions per bucket of the pending-free wheel
-            (frees up to ``4**wheel_bits`` positions ahead avoid the heap). A
+        wheel_bits: log2 of the positions per bucket of the pending-free queue, and of
+            its buckets (frees up to ``4**wheel_bits`` positions ahead avoid the heap). A
             tuning knob with no effect on results; tests make it tiny.
 
     Raises:
@@ -1016,40 +1253,57 @@ class MemoryModel:
         if not 1 <= wheel_bits <= 20:
             raise GcperfError(f"wheel_bits must be in 1..20, got {wheel_bits}")
         self.geometry = geometry
-        self.k = int(max_blocks_per_object)
+        self.k = k = int(max_blocks_per_object)
+        # a record: blocks, requested bytes (2 words), tag, k handles; 2**rec_shift int32 words
+        rec_shift = (k + 3).bit_length()
         self._caps = np.array([geometry.blocks_per_pool(c) for c in range(NUM_CLASSES)], dtype=np.int64)
         self._geo = np.array(
             [geometry.pool_size, geometry.max_pools, geometry.usable_pools, int(geometry.keep_one_empty_arena),
-             geometry.small_threshold, (geometry.pool_size + SYSTEM_PAGE - 1) // SYSTEM_PAGE, wheel_bits],
+             geometry.small_threshold, (geometry.pool_size + SYSTEM_PAGE - 1) // SYSTEM_PAGE, wheel_bits,
+             rec_shift],
             dtype=np.int64,
         )
         self._share = float(geometry.aligned_arena_share)
         G = np.zeros(G_SIZE, dtype=np.int64)
-        for idx in (G_USABLE_HEAD, G_UNUSED_HEAD, G_UNUSED_TAIL, G_LAST_CHUNK, G_CFREE_HEAD, G_ARENA_VECTOR):
+        for idx in (G_USABLE_HEAD, G_UNUSED_HEAD, G_UNUSED_TAIL, G_LAST_CHUNK, G_CFREE_HEAD, G_ARENA_VECTOR,
+                    G_EFREE_HEAD, G_RUN_HEAD, G_RUN_TAIL):
             G[idx] = -1
         G[G_MMAP_THRESHOLD] = MMAP_THRESHOLD_START
         G[G_TRIM_THRESHOLD] = TRIM_THRESHOLD_START
         G[G_WBASE] = np.iinfo(np.int64).min
+        G[G_FNEXT] = NEVER
+        G[G_RNEXT] = NEVER
         # an arena_object array the interpreter already has lies outside the modelled heap
         G[G_REAL_MAXARENAS] = slots
         G[G_REAL_UNUSED] = slots - interpreter_arenas
         self._G = G
         self._A = np.zeros((0, A_COLS), dtype=np.int64)
-        self._P = np.zeros((0, P_COLS), dtype=np.int64)
+        self._P = np.zeros((0, P_COLS), dtype=np.int32)
+        self._Pf = self._P.reshape(-1)
         self._L = np.full(NUM_CLASSES + geometry.max_pools + 1, -1, dtype=np.int64)
         self._C = np.zeros((0, C_COLS), dtype=np.int64)
         self._B = np.full(B_SIZE, -1, dtype=np.int64)
         self._B[B_TC_COUNT:] = 0
-        # rows: k handles, k request sizes, state, wheel link, free position
-        self._R = np.zeros((0, 2 * self.k + 3), dtype=np.int64)
+        self._R = np.zeros((0, 1 << rec_shift), dtype=np.int32)
+        self._Rf = self._R.reshape(-1)
+        self._RN = np.zeros(0, dtype=np.int32)
         self._FS = np.zeros(0, dtype=np.int64)
         self._H = np.zeros((0, 3), dtype=np.int64)
-        self._W = np.full((4, 1 << wheel_bits), -1, dtype=np.int64)
+        ns = 1 << wheel_bits
+        self._W = np.full(5 * ns, -1, dtype=np.int32)
+        self._W[W_RC * ns:] = 0
+        self._WB = np.zeros(2 * ((ns + 63) >> 6), dtype=np.int64)
+        self._E = np.zeros(0, dtype=np.int32)
+        self._EN = np.zeros(0, dtype=np.int32)
+        self._CUR = np.zeros(0, dtype=np.int32)
+        self._TMP = np.zeros(0, dtype=np.int32)
+        self._CNT = np.zeros(2 << ((wheel_bits + 1) >> 1), dtype=np.int64)
         self._last_seq = np.iinfo(np.int64).min
         self._grow_arenas(16)
         self._grow_chunks(64)
         self._grow_row_table(64)
         self._grow_heap()
+        self._grow_entries()
 
     # ---------------------------------------------------------------- growth
     def _grow_arenas(self, need: int) -> None:
@@ -1057,6 +1311,7 @@ class MemoryModel:
         new = max(2 * old, old + need, 16)
         self._A = _grow_rows(self._A, new, 0)
         self._P = _grow_rows(self._P, new * self.geometry.max_pools, 0)
+        self._Pf = self._P.reshape(-1)
         # new arena_object slots go to the end of the unused list, in index order
         G, A = self._G, self._A
         A[old:new, A_NEXT] = np.arange(old + 1, new + 1)
@@ -1084,10 +1339,12 @@ class MemoryModel:
     def _grow_row_table(self, need: int) -> None:
         old = self._R.shape[0]
         new = max(2 * old, old + need, 64)
-        R = np.full((new, 2 * self.k + 3), EMPTY_HANDLE, dtype=np.int64)
-        R[:, 2 * self.k] = ROW_FREE
+        R = _aligned_empty((new, self._R.shape[1]), np.int32)
         R[:old] = self._R
+        R[old:] = 0  # ROW_FREE
         self._R = R
+        self._Rf = R.reshape(-1)
+        self._RN = _grow_rows(self._RN, new, -1)
         # the free-row stack keeps its rows and gets the new ones, lowest index on top
         top = int(self._G[G_ROW_FREE_TOP])
         FS = np.zeros(new, dtype=np.int64)
@@ -1099,17 +1356,40 @@ class MemoryModel:
     def _grow_heap(self) -> None:
         self._H = _grow_rows(self._H, max(2 * self._H.shape[0], 64), 0)
 
+    def _grow_entries(self) -> None:
+        # chunks of E_CHUNK records for the ring buckets; the current run and the sort buffer
+        # can hold a (position, record) pair for every record
+        old = self._EN.shape[0]
+        new = max(2 * old, 64)
+        E = _aligned_empty((E_CHUNK * new * self._R.shape[1],), np.int32)
+        E[: self._E.shape[0]] = self._E
+        self._E = E
+        EN = np.zeros(new, dtype=np.int32)
+        EN[:old] = self._EN
+        # the new chunks go on the free stack, lowest index on top
+        EN[old:new] = np.arange(old + 1, new + 1, dtype=np.int32)
+        EN[new - 1] = self._G[G_EFREE_HEAD]
+        self._EN = EN
+        self._G[G_EFREE_HEAD] = old
+        self._G[G_EFREE_COUNT] += new - old
+        CUR = np.zeros(2 * E_CHUNK * new, dtype=np.int32)
+        CUR[: self._CUR.shape[0]] = self._CUR
+        self._CUR = CUR
+        self._TMP = np.zeros(2 * E_CHUNK * new, dtype=np.int32)
+
     def _drive(self, seqs, free_seqs, sizes, want_rows, until: int, out: np.ndarray, free_list: np.ndarray) -> None:
-        n = seqs.shape[0]
         i = 0
+        G = self._G
         while True:
-            i = _run(seqs, free_seqs, sizes, want_rows, i, until, out, free_list, self._G, self._A, self._P, self._L,
-                     self._C, self._B, self._R, self._FS, self._H, self._W, self._caps, self._geo, self._share, self.k)
-            status = int(self._G[G_STATUS])
+            i = _run(seqs, free_seqs, sizes, want_rows, i, until, out, free_list, G, self._A, self._Pf, self._L,
+                     self._C, self._B, self._Rf, self._RN, self._FS, self._H, self._W, self._WB, self._E, self._EN,
+                     self._CUR,
+                     self._TMP, self._CNT, self._caps, self._geo, self._share)
+            status = int(G[G_STATUS])
+            if status == NEED_NOTHING:
+                return
             if status == BAD_ROW:
                 raise GcperfError(f"row {int(free_list[i])} is not a live row (freed twice, or never handed out)")
-            if i >= n:
-                return
             free_list = free_list[:0]
             if status == NEED_ARENAS:
                 self._grow_arenas(sizes.shape[1])
@@ -1119,8 +1399,10 @@ class MemoryModel:
                 self._grow_row_table(1)
             elif status == NEED_HEAP:
                 self._grow_heap()
+            elif status == NEED_ENTRIES:
+                self._grow_entries()
             else:  # pragma: no cover - the kernel only stops early to grow a table
-                raise AssertionError(f"kernel stopped at {i} of {n} with status {status}")
+                raise AssertionError(f"kernel stopped at {i} of {seqs.shape[0]} with status {status}")
 
     def set_malloc_thresholds(self, mmap_threshold: int, trim_threshold: int | None = None) -> None:
         """Start glibc's dynamic thresholds elsewhere than 128 KiB, as a process that already freed
@@ -1175,15 +1457,9 @@ class MemoryModel:
             raise GcperfError(f"sizes has {sizes.shape[1]} columns, more than max_blocks_per_object={self.k}")
         if n == 0:
             return np.zeros(0, dtype=np.int64)
-        if (sizes < 0).any():
-            raise GcperfError("sizes must be >= 0 (0 marks an unused slot)")
-        if seqs[0] < self._last_seq or (n > 1 and (np.diff(seqs) < 0).any()) or seqs[-1] >= MAX_SEQ:
-            raise GcperfError("seqs must be non-decreasing (also across calls and after advance()) and < 2**62")
-        finite = free_seqs != NEVER
-        if (free_seqs[finite] < seqs[finite]).any() or (free_seqs[finite] >= MAX_SEQ).any():
-            raise GcperfError("free_seqs must be >= seqs (an object is freed after it is allocated) and < 2**62")
-        if (finite & want_rows).any():
-            raise GcperfError("an object cannot have both a finite free_seq and want_rows")
+        bad = _check(seqs, free_seqs, sizes, want_rows, self._last_seq)
+        if bad:
+            raise GcperfError(next(msg for bit, msg in _CHECK_MESSAGES if bad & bit))
         self._last_seq = int(seqs[-1])
         out = np.full(n, -1, dtype=np.int64)
         self._drive(seqs, free_seqs, sizes, want_rows, np.iinfo(np.int64).min, out, out[:0])
@@ -1195,8 +1471,7 @@ class MemoryModel:
         if seq <= self._last_seq:
             return
         self._last_seq = seq
-        empty = np.zeros(0, dtype=np.int64)
-        self._drive(empty, empty, np.zeros((0, 1), dtype=np.int64), np.zeros(0, dtype=np.bool_), seq, empty, empty)
+        self._drive(_EMPTY, _EMPTY, _EMPTY_SIZES, _EMPTY_BOOL, seq, _EMPTY, _EMPTY)
 
     def free_rows(self, rows: np.ndarray) -> None:
         """Free the blocks of these rows now (after :meth:`advance` to the current position), in order.
@@ -1208,9 +1483,8 @@ class MemoryModel:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         if rows.ndim != 1:
             raise GcperfError(f"rows must be one-dimensional, got shape {rows.shape}")
-        empty = np.zeros(0, dtype=np.int64)
-        self._drive(empty, empty, np.zeros((0, 1), dtype=np.int64), np.zeros(0, dtype=np.bool_),
-                    np.iinfo(np.int64).min, empty, rows)
+        if rows.shape[0]:
+            self._drive(_EMPTY, _EMPTY, _EMPTY_SIZES, _EMPTY_BOOL, np.iinfo(np.int64).min, _EMPTY, rows)
 
     # ---------------------------------------------------------------- results
     def stats(self) -> dict:
@@ -1228,37 +1502,43 @@ class MemoryModel:
         ``peak_footprint_bytes`` (maximum after every allocation so far),
         ``pending_frees`` (objects), ``live_rows`` (``want_rows`` rows not freed).
         """
-        G = self._G
-        pages = int(G[G_PYM_PAGES])
-        pending = int(G[G_HEAP_N] + G[G_WCOUNT] + G[G_CCOUNT])
+        g = self._G.tolist()
+        pages = g[G_PYM_PAGES]
+        pending = g[G_HEAP_N] + g[G_FCOUNT] + g[G_CCOUNT] + g[G_CUR_END] - g[G_CUR_POS]
+        heap = (g[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE
         return {
-            "arenas_mapped": int(G[G_N_CURRENT]),
-            "arenas_allocated_total": int(G[G_N_TOTAL]),
-            "arenas_reclaimed_total": int(G[G_N_RECLAIMED]),
-            "arenas_highwater": int(G[G_N_HIGHWATER]),
-            "peak_arenas": int(G[G_N_HIGHWATER]),
-            "pools_in_use": int(G[G_POOLS_IN_USE]),
-            "pools_touched": int(G[G_POOLS_TOUCHED]),
+            "arenas_mapped": g[G_N_CURRENT],
+            "arenas_allocated_total": g[G_N_TOTAL],
+            "arenas_reclaimed_total": g[G_N_RECLAIMED],
+            "arenas_highwater": g[G_N_HIGHWATER],
+            "peak_arenas": g[G_N_HIGHWATER],
+            "pools_in_use": g[G_POOLS_IN_USE],
+            "pools_touched": g[G_POOLS_TOUCHED],
             "pymalloc_pages_touched": pages,
             "pymalloc_resident_bytes": pages * SYSTEM_PAGE,
-            "blocks_in_use": int(G[G_BLOCKS]),
-            "pymalloc_bytes_in_use": int(G[G_PYM_BYTES]),
-            "requested_bytes_in_use": int(G[G_REQ_BYTES]),
-            "large_mmapped_bytes": int(G[G_MMAPPED]),
-            "large_mmapped_chunks": int(G[G_N_MMAPPED]),
-            "large_heap_bytes": int(_heap_resident(G)),
-            "large_heap_brk_bytes": int(G[G_BRK_END]),
-            "large_heap_in_use_bytes": int(G[G_HEAP_INUSE]),
-            "mmap_threshold": int(G[G_MMAP_THRESHOLD]),
-            "trim_threshold": int(G[G_TRIM_THRESHOLD]),
-            "arena_objects_bytes": int(G[G_REAL_MAXARENAS]) * ARENA_OBJECT_BYTES,
-            "footprint_bytes": int(_footprint(G)),
-            "peak_footprint_bytes": int(G[G_PEAK]),
+            "blocks_in_use": g[G_BLOCKS],
+            "pymalloc_bytes_in_use": g[G_PYM_BYTES],
+            "requested_bytes_in_use": g[G_REQ_BYTES],
+            "large_mmapped_bytes": g[G_MMAPPED],
+            "large_mmapped_chunks": g[G_N_MMAPPED],
+            "large_heap_bytes": heap,
+            "large_heap_brk_bytes": g[G_BRK_END],
+            "large_heap_in_use_bytes": g[G_HEAP_INUSE],
+            "mmap_threshold": g[G_MMAP_THRESHOLD],
+            "trim_threshold": g[G_TRIM_THRESHOLD],
+            "arena_objects_bytes": g[G_REAL_MAXARENAS] * ARENA_OBJECT_BYTES,
+            "footprint_bytes": pages * SYSTEM_PAGE + g[G_MMAPPED] + heap,
+            "peak_footprint_bytes": g[G_PEAK],
             "pending_frees": pending,
-            "live_rows": int(G[G_ROWS_LIVE]) - pending,
+            "live_rows": g[G_ROWS_LIVE] - g[G_HEAP_N] - g[G_FCOUNT],
         }
 
     def state_nbytes(self) -> int:
         """Bytes held by the model's own tables (to check that memory follows the live population)."""
-        return sum(a.nbytes for a in (self._G, self._A, self._P, self._L, self._C, self._B, self._R, self._FS,
-                                      self._H, self._W))
+        return sum(a.nbytes for a in (self._G, self._A, self._P, self._L, self._C, self._B, self._R, self._RN,
+                                      self._FS, self._H, self._W, self._WB, self._E, self._EN, self._CUR, self._TMP, self._CNT))
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_EMPTY_SIZES = np.zeros((0, 1), dtype=np.int64)
+_EMPTY_BOOL = np.zeros(0, dtype=np.bool_)

@@ -59,7 +59,7 @@ def objects(model: MemoryModel, first_seq: int, sizes, free_after=None, rows: bo
 
 def pool_of(model: MemoryModel, row: int, j: int = 0) -> int:
     """The pool (a global pool index: arena slot * pools per arena + carve order) holding a row's block j."""
-    return int(model._R[row, j])
+    return int(model._R[row, al.X_H + j])
 
 
 # ============================================================================ reference
