@@ -238,8 +238,9 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
     if fx == f"{obj}_mean":  # objective footprint: its tradeoff is against pause frequency
         fx = "pauses_per_s_mean"
     front = [i for i in pareto_front(feasible, fx, f"{obj}_mean") if int(feasible.loc[i, "point"]) != bp]
+    shown = dict.fromkeys((obj, "pauses_per_s", "pause_p99_ms", "peak_footprint_mb"))
     runners = [{"setting": setting_label(feasible.loc[i]), "point": int(feasible.loc[i, "point"]),
-                obj: float(feasible.loc[i, f"{obj}_mean"]), "peak_footprint_mb": float(feasible.loc[i, "peak_footprint_mb_mean"])}
+                **{m: float(feasible.loc[i, f"{m}_mean"]) for m in shown if f"{m}_mean" in feasible}}
                for i in front[:4]]
     warnings = _warnings(folder, summ, best, bp, defaults[0], obj, obj_label, feasible, c)
     return Recommendation(
@@ -359,7 +360,8 @@ def format_recommendation(r: Recommendation) -> str:
         out.append("")
         out.append("  Runners-up on the Pareto frontier (objective against footprint, or pause frequency):")
         for ru in r.runners_up:
-            out.append(f"    {ru['setting']}")
+            vals = ", ".join(f"{names.get(m, m)} {v:.4g}" for m, v in ru.items() if m not in ("setting", "point"))
+            out.append(f"    {ru['setting']:<34} {vals}")
     if r.warnings:
         out.append("")
         out += [f"  warning: {w}" for w in r.warnings]

@@ -140,6 +140,11 @@ def test_recommendation_against_constraints(tiny_results):
     assert d["pauses_per_s"].diff < 0 and d["peak_garbage_mb"].diff > 0
     text = format_recommendation(r)
     assert "vs default 3.12 (700,10,10)" in text and "Apply it:" in text
+    # runners-up sit on the frontier: the recommendation does not dominate any of them
+    fp = d["peak_footprint_mb"].value
+    for ru in r.runners_up:
+        assert ru["setting"] in text
+        assert not (fp <= ru["peak_footprint_mb"] and d["pauses_per_s"].value <= ru["pauses_per_s"]), ru
     r2 = recommend(tiny_results, Constraints(objective="footprint"))
     assert r2.setting["threshold0"] == 700 and r2.is_default
     with pytest.raises(GcperfError, match="no setting in this sweep satisfies"):
