@@ -255,7 +255,7 @@ def _add_recommend(sub) -> None:
 
     p = sub.add_parser("recommend", help="recommend a GC setting from sweep results and your constraints")
     p.add_argument("results", help="results folder written by `gcperf sweep`")
-    p.add_argument("--max-p99-pause-ms", type=_positive_float, metavar="MS")
+    p.add_argument("--max-p99-pause-ms", type=_positive_float, metavar="MS", help="bound on the 99th-percentile pause")
     p.add_argument("--max-pause-ms", type=_positive_float, metavar="MS", help="bound on the longest pause")
     p.add_argument("--max-footprint-mb", type=_positive_float, metavar="MIB", help="bound on the peak footprint")
     p.add_argument("--max-footprint-increase", type=float, metavar="PERCENT",

@@ -286,10 +286,9 @@ def _warnings(folder, summ, best, bp, dp, obj, obj_label, feasible, c) -> list[s
             from .charts import setting_label
 
             w.append(f"the runner-up {setting_label(second)} is within noise of the recommendation on {obj_label}")
-    growth = garbage_growth(folder, summ, bp)
-    if growth is not None and growth > 0.5:
-        w.append(f"uncollected garbage keeps growing under this setting (+{100 * growth:.0f} % between the middle "
-                 "and the end of the run): its footprint depends on how long the program runs")
+    growth = _growth_warning(folder, summ, bp, dp)
+    if growth:
+        w.append(growth)
     if c.max_p99_pause_ms is not None:
         hi = best["pause_p99_ms_mean"] + (best["pause_p99_ms_ci95"] if not math.isnan(best["pause_p99_ms_ci95"]) else 0)
         if hi > c.max_p99_pause_ms:
@@ -297,24 +296,50 @@ def _warnings(folder, summ, best, bp, dp, obj, obj_label, feasible, c) -> list[s
     return w
 
 
-def garbage_growth(folder, summ: pd.DataFrame, point: int) -> float | None:
-    """Relative growth of uncollected garbage from mid-run to the end, averaged over replicates."""
+def garbage_trend(folder, summ: pd.DataFrame, point: int) -> tuple[float, float, float, str] | None:
+    """How uncollected garbage moves over the second half of the runs of a grid point.
+
+    Returns (rise from the middle to the end, largest drop on the way, the scale they are judged
+    against, unit), averaged over replicates: in MiB against the mean footprint when the memory
+    model ran, else in objects against the mean live objects. Collections that free garbage make
+    a sawtooth (drops); a backlog that no collection clears (collector disabled, full collections
+    vetoed or never due) only rises, with the length of the run. None without timelines.
+    """
     ids = summ.loc[summ["point"] == point, "run_id"]
-    rates = []
+    rows, unit = [], "MiB"
     for rid in ids:
         p = Path(folder) / "runs" / f"{rid}.timeline.csv.gz"
         if not p.is_file():
             continue
         tl = pd.read_csv(p)
-        col = "garbage_mb" if tl["garbage_mb"].notna().any() else "garbage_objects"
-        n = len(tl)
-        if n < 8:
+        if len(tl) < 8:
             continue
-        mid = tl[col].iloc[n // 4 : n // 2].mean()
-        end = tl[col].iloc[3 * n // 4 :].mean()
-        if mid > 0:
-            rates.append(end / mid - 1)
-    return float(np.mean(rates)) if rates else None
+        if tl["garbage_mb"].notna().all():
+            col, scale, unit = "garbage_mb", tl["footprint_mb"].mean(), "MiB"
+        else:
+            col, scale, unit = "garbage_objects", tl["live_objects"].mean(), "objects"
+        y = tl[col].to_numpy(dtype=float)[len(tl) // 2:]
+        rows.append((y[-1] - y[0], float(np.max(np.maximum.accumulate(y) - y)), float(scale)))
+    if not rows:
+        return None
+    rise, drop, scale = np.mean(rows, axis=0)
+    return float(rise), float(drop), float(scale), unit
+
+
+def _growth_warning(folder, summ: pd.DataFrame, bp: int, dp: int) -> str | None:
+    """A warning when the recommendation's garbage backlog only grows (and the default's does not,
+    or less): its footprint then depends on how long the program runs."""
+    rec = garbage_trend(folder, summ, bp)
+    if rec is None:
+        return None
+    rise, drop, scale, unit = rec
+    base = garbage_trend(folder, summ, dp) if dp != bp else None
+    base_rise = max(base[0], 0.0) if base is not None else 0.0
+    if rise <= 0.01 * scale or drop >= 0.5 * rise or rise <= 2 * base_rise:
+        return None
+    than = f" (default: {base_rise:+.3g})" if base is not None else ""
+    return (f"uncollected garbage keeps growing under this setting: {rise:+.3g} {unit} over the second half of the "
+            f"run{than} and no collection clears it, so its footprint depends on how long the program runs")
 
 
 def apply_code(row) -> str:

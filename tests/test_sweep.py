@@ -155,6 +155,21 @@ def test_recommendation_against_constraints(tiny_results):
         recommend(tiny_results, Constraints(version="3.13"))
 
 
+def test_growing_garbage_backlog_is_warned_about(tmp_path):
+    # collections disabled: the least GC time, and cyclic garbage that nothing clears
+    spec = {"name": "backlog", "replicates": 2, "root_seed": 3,
+            "base": {"workload": "cycles", "version": "3.12", "duration_s": 0.3, "timeline_points": 40},
+            "grid": {"enabled": [True, False]}}
+    out = sweep(parse_experiment(spec, "backlog.toml"), tmp_path / "backlog", workers=1)
+    r = recommend(out, Constraints(objective="gc-time"))
+    assert r.setting["enabled"] is False
+    assert any("keeps growing" in w for w in r.warnings), r.warnings
+    assert "gc.disable()" in r.code
+    # with the collector on, garbage is a sawtooth: no warning
+    r2 = recommend(out, Constraints(objective="footprint"))
+    assert r2.is_default and not any("keeps growing" in w for w in r2.warnings), r2.warnings
+
+
 def test_charts_draw_what_they_are_given(tiny_results):
     import matplotlib
 
