@@ -263,15 +263,25 @@ def _add_recommend(sub) -> None:
     p.add_argument("--objective", choices=list(OBJECTIVES), default="gc-time",
                    help="what to minimise among acceptable settings (default: gc-time)")
     p.add_argument("-V", "--version", dest="py_version", help="CPython version (when the sweep varied it)")
+    p.add_argument("--trait", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
+                   help="the workload trait value to recommend for, when the sweep varied it "
+                        "(e.g. serve.cyclic_share=0.05; repeatable)")
     p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     p.set_defaults(func=_cmd_recommend)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _cmd_recommend(args) -> int:
     from .recommend import Constraints, format_recommendation, recommend
 
     c = Constraints(args.max_p99_pause_ms, args.max_pause_ms, args.max_footprint_mb, args.max_footprint_increase,
-                    args.objective, args.py_version)
+                    args.objective, args.py_version, dict(args.trait))
     r = recommend(args.results, c)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2, default=str, allow_nan=False))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,9 @@ class Constraints:
         max_footprint_increase_pct: largest acceptable peak-footprint increase over the default, in %.
         objective: what to minimise among acceptable settings (a key of ``OBJECTIVES``).
         version: which CPython version's settings to consider (needed when the sweep varied it).
+        traits: workload traits to recommend for, ``{"serve.cyclic_share": "0.05"}``, when the
+            sweep varied them (they describe the program, they are not settings to choose);
+            unnamed ones take the values of the first default run.
     """
 
     max_p99_pause_ms: float | None = None
@@ -51,6 +55,7 @@ class Constraints:
     max_footprint_increase_pct: float | None = None
     objective: str = "gc-time"
     version: str | None = None
+    traits: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -172,6 +177,13 @@ def _paired(summ: pd.DataFrame, p: int, q: int, metric: str) -> tuple[float, flo
     return float(d.mean()), float(t975(n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
 
 
+def _same_number(v, text: str) -> bool:
+    try:
+        return float(v) == float(text)
+    except (TypeError, ValueError):
+        return False
+
+
 def _traits(row) -> dict:
     return {c: row[c] for c in row.index if c.startswith("param_") and "." in c}
 
@@ -193,15 +205,40 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
     if version not in versions:
         raise GcperfError(f"version {version} is not in this sweep (it has {', '.join(versions)})")
     agg = agg[agg["version"].astype(str) == version]
+    agg_all = agg
     defaults = [p for p in default_points(agg)]
     if not defaults:
         raise GcperfError(f"the sweep has no run of CPython {version}'s default setting "
                           f"{preset(version).thresholds}; add it to the grid to compare against")
-    # several trait combinations: compare within the first default's traits
+    # workload traits describe the program: recommend within one combination of them, the
+    # user's (--trait) or else the first default run's
+    all_traits = _traits(agg.iloc[0])
+    for k in c.traits:
+        if f"param_{k}" not in all_traits:
+            raise GcperfError(f"trait {k!r} is not varied by this sweep"
+                              + (f" (it varies {', '.join(t[6:] for t in all_traits)})" if all_traits else ""))
+    chosen: dict[str, Any] = {}
+    for col in all_traits:
+        values = list(dict.fromkeys(agg[col].tolist()))
+        want = c.traits.get(col[6:])
+        if want is None:
+            continue
+        match = [v for v in values if str(v) == want or _same_number(v, want)]
+        if not match:
+            raise GcperfError(f"trait {col[6:]} = {want} is not in this sweep (it has "
+                              f"{', '.join(str(v) for v in values)})")
+        chosen[col] = match[0]
+    for col, v in chosen.items():
+        agg = agg[agg[col] == v]
+        defaults = [p for p in defaults if p in set(agg["point"])]
+    if not defaults:
+        raise GcperfError("the sweep has no run of the default setting with these traits")
     d_row = agg[agg["point"] == defaults[0]].iloc[0]
     traits = _traits(d_row)
     for k, v in traits.items():
         agg = agg[agg[k] == v]
+    other_traits = {k[6:]: [v for v in dict.fromkeys(agg_all[k].tolist()) if v != traits[k]]
+                    for k in traits if k in agg_all}
     obj, obj_label = OBJECTIVES[c.objective]
     d_fp = float(d_row["peak_footprint_mb_mean"])
     ok = pd.Series(True, index=agg.index)
@@ -257,7 +294,10 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
         replicates=int(best["replicates"]),
         is_default=bp == defaults[0],
         extra={"point": bp, "default_point": defaults[0], "experiment": meta.get("experiment"),
-               "constraints": asdict(c)},
+               "constraints": asdict(c),
+               "traits": {k[6:]: (v.item() if isinstance(v, np.generic) else v) for k, v in traits.items()},
+               "other_trait_values": {k: [x.item() if isinstance(x, np.generic) else x for x in v]
+                                      for k, v in other_traits.items() if v}},
     )
 
 
@@ -369,8 +409,12 @@ def format_recommendation(r: Recommendation) -> str:
              "pause_max_ms": "longest pause ms", "peak_footprint_mb": "peak footprint MiB",
              "mean_footprint_mb": "mean footprint MiB", "peak_garbage_mb": "peak garbage MiB"}
     out = [f"Recommended for CPython {r.version} (objective: least {OBJECTIVES[r.objective][1]}):",
-           f"  {r.label}" + ("   (the default)" if r.is_default else f"   vs default {r.default_label}"),
-           "",
+           f"  {r.label}" + ("   (the default)" if r.is_default else f"   vs default {r.default_label}")]
+    for k, v in r.extra.get("traits", {}).items():
+        others = r.extra.get("other_trait_values", {}).get(k)
+        out.append(f"  for the workload with {k} = {v}"
+                   + (f" (the sweep also has {', '.join(map(str, others))}: --trait {k}=VALUE)" if others else ""))
+    out += ["",
            f"  {'metric':<20} {'recommended':>20}  {'default':>20}  {'change (paired)':>28}"]
 
     def fmt(v, ci):

@@ -153,6 +153,16 @@ def test_recommendation_against_constraints(tiny_results):
         Constraints(objective="speed")
     with pytest.raises(GcperfError, match="version 3.13 is not in this sweep"):
         recommend(tiny_results, Constraints(version="3.13"))
+    # workload traits are not settings: the recommendation is for one value, named in the output
+    assert r.extra["traits"] == {"main.cyclic_share": 0.1}
+    assert "main.cyclic_share = 0.1 (the sweep also has 0.3" in text
+    r3 = recommend(tiny_results, Constraints(objective="pauses", traits={"main.cyclic_share": "0.3"}))
+    assert r3.extra["traits"] == {"main.cyclic_share": 0.3}
+    assert r3.comparisons[0].default != r.comparisons[0].default
+    with pytest.raises(GcperfError, match="is not in this sweep"):
+        recommend(tiny_results, Constraints(traits={"main.cyclic_share": "0.2"}))
+    with pytest.raises(GcperfError, match="is not varied by this sweep"):
+        recommend(tiny_results, Constraints(traits={"main.rate": "1"}))
 
 
 def test_growing_garbage_backlog_is_warned_about(tmp_path):
