@@ -68,10 +68,13 @@ def tradeoff_plot(agg: pd.DataFrame, x: str = "peak_footprint_mb_mean", y: str =
     front = pareto_front(agg, x, y)
     f = agg.loc[front].sort_values(x)
     ax.plot(f[x], f[y], "-", color="tab:green", lw=1.5, zorder=1, label="Pareto frontier")
+    labelled = set()
     for p in default_points:
         r = agg.loc[agg["point"] == p].iloc[0]
+        label = f"CPython default {r['version']}"
         ax.scatter([r[x]], [r[y]], s=220, facecolors="none", edgecolors="tab:red", lw=2, zorder=4,
-                   label=f"CPython default {r['version']}")
+                   label=None if label in labelled else label)
+        labelled.add(label)
     for p in chosen_points:
         r = agg.loc[agg["point"] == p].iloc[0]
         ax.scatter([r[x]], [r[y]], marker="*", s=260, color="gold", edgecolors="k", zorder=5,
@@ -89,20 +92,22 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
     tradeoff_plot(agg, y="pauses_per_s_mean", default_points=default_points, chosen_points=chosen_points, ax=axes[0])
     tradeoff_plot(agg, y="pause_total_ms_mean", default_points=default_points, chosen_points=chosen_points, ax=axes[1])
     axes[0].set_yscale("log")
+    axes[1].get_legend().remove()  # the same as the first panel's
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None):
-    """``metric`` over two grid parameters (other parameters fixed at their first value)."""
+def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: dict | None = None):
+    """``metric`` over two grid parameters; the others fixed at ``at[param]`` (else their first value)."""
     plt, sns = _plt()
     if ax is None:
         ax = plt.gca()
     data = agg
+    at = at or {}
     others = [c for c in agg.columns if c.startswith("param_") and c not in (x, y) and agg[c].nunique() > 1]
     for c in others:
-        data = data[data[c] == data[c].iloc[0]]
+        data = data[data[c] == at.get(c, data[c].iloc[0])]
     table = data.pivot_table(index=y, columns=x, values=metric, aggfunc="mean").sort_index(ascending=False)
     sns.heatmap(table, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": LABELS.get(metric, metric)})
     ax.set_xlabel(x.removeprefix("param_"))
@@ -112,12 +117,13 @@ def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None):
     return ax
 
 
-def heatmap_figure(agg: pd.DataFrame, x: str, y: str, metrics=("gc_share_mean", "peak_footprint_mb_mean")):
-    """One heatmap per metric over two grid parameters."""
+def heatmap_figure(agg: pd.DataFrame, x: str, y: str, metrics=("gc_share_mean", "peak_footprint_mb_mean"),
+                   at: dict | None = None):
+    """One heatmap per metric over two grid parameters (the others fixed as in ``at``)."""
     plt, _ = _plt()
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5))
     for ax, m in zip(np.atleast_1d(axes), metrics, strict=True):
-        heatmap_plot(agg, x, y, m, ax=ax)
+        heatmap_plot(agg, x, y, m, ax=ax, at=at)
     fig.tight_layout()
     return fig
 
@@ -208,11 +214,26 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         except Exception:  # no footprint, no feasible point...: charts without a recommendation
             rec = None
     chosen = [rec.extra["point"]] if rec is not None and not rec.is_default else []
-    paths.append(save(tradeoff_figure(agg, f"{name}: pauses against memory", defaults, chosen),
+    # workload traits describe different programs: a frontier across them means nothing, so the
+    # tradeoff shows one combination (the recommendation's, else the first default's)
+    ref = rec.extra["default_point"] if rec is not None else (defaults[0] if defaults else None)
+    sel, where = agg, ""
+    if ref is not None:
+        ref_row = agg[agg["point"] == ref].iloc[0]
+        traits = [c for c in agg.columns if c.startswith("param_") and "." in c and agg[c].nunique() > 1]
+        for c in traits:
+            sel = sel[sel[c] == ref_row[c]]
+        where = "".join(f", {c[6:]}={ref_row[c]}" for c in traits)
+    shown_defaults = [p for p in defaults if p in set(sel["point"])]
+    paths.append(save(tradeoff_figure(sel, f"{name}: pauses against memory{where}", shown_defaults, chosen),
                       out / "tradeoff.png"))
     axes = _pick_axes(agg)
     if axes:
-        paths.append(save(heatmap_figure(agg, *axes), out / "heatmap.png"))
+        at = None
+        if ref is not None:
+            rp = rec.extra["point"] if rec is not None else ref
+            at = agg[agg["point"] == rp].iloc[0].to_dict()
+        paths.append(save(heatmap_figure(agg, *axes, at=at), out / "heatmap.png"))
     # pause distributions and timelines of the default, the recommendation and a runner-up
     show: list[tuple[int, str]] = []
     if rec is not None:
