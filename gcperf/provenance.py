@@ -15,6 +15,24 @@ def _version(pkg: str) -> str | None:
         return None
 
 
+def _source_revision() -> str | None:
+    """The git commit of the gcperf source tree ("+dirty" with uncommitted changes), when it is a checkout."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "gcperf"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def collect_metadata(command: list[str] | None = None) -> dict:
     """Versions, platform, date and command line of the current process."""
     from . import __version__
@@ -23,7 +41,8 @@ def collect_metadata(command: list[str] | None = None) -> dict:
         "gcperf_version": __version__,
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
-        "packages": {p: _version(p) for p in ("simpy", "numpy", "pandas", "seaborn", "matplotlib", "dask")},
+        "packages": {p: _version(p) for p in ("simpy", "numpy", "numba", "pandas", "seaborn", "matplotlib", "dask")},
+        "source_revision": _source_revision(),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor() or None,

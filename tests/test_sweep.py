@@ -48,6 +48,7 @@ def test_results_folder_has_one_row_per_run_with_inputs_and_aggregates(tiny_resu
     assert {"gc_share_mean", "gc_share_ci95", "peak_footprint_mb_ci95"} <= set(agg.columns)
     assert (agg["pause_total_ms_ci95"] >= 0).all()
     assert meta["config"]["name"] == "tiny" and meta["config_hash"] and meta["packages"]["numpy"]
+    assert meta["packages"]["numba"] and "source_revision" in meta
     assert meta["runs"] == 12 and meta["executor"] == "in-process"
 
 
