@@ -181,6 +181,22 @@ def test_growing_garbage_backlog_is_warned_about(tmp_path):
     assert r2.is_default and not any("keeps growing" in w for w in r2.warnings), r2.warnings
 
 
+def test_a_setting_whose_full_collections_lie_beyond_the_run_is_flagged(tmp_path):
+    spec = {"name": "short", "replicates": 2, "root_seed": 4,
+            "base": {"workload": "cycles", "version": "3.12", "duration_s": 0.3, "timeline_points": 20,
+                     "memory": False},
+            "grid": {"threshold0": [700, 50000]}}
+    out = sweep(parse_experiment(spec, "short.toml"), tmp_path / "short", workers=1)
+    summ = pd.read_csv(out / "summary.csv")
+    gen2 = summ.groupby("threshold0")["collections_gen2"].mean()
+    assert gen2[700] >= 1 and gen2[50000] == 0  # the premise
+    r = recommend(out, Constraints(objective="gc-time"))
+    assert r.setting["threshold0"] == 50000
+    assert any("no full collection happened" in w for w in r.warnings), r.warnings
+    d = recommend(out, Constraints(objective="p99"))
+    assert d.is_default and not any("no full collection" in w for w in d.warnings)
+
+
 def test_charts_draw_what_they_are_given(tiny_results):
     import matplotlib
 
