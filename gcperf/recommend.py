@@ -10,6 +10,7 @@ narrower than the two absolute intervals would suggest.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -461,6 +462,7 @@ def format_recommendation(r: Recommendation) -> str:
             out.append(f"    {ru['setting']:<34} {vals}")
     if r.warnings:
         out.append("")
-        out += [f"  warning: {w}" for w in r.warnings]
+        for w in r.warnings:
+            out += textwrap.wrap(f"warning: {w}", width=100, initial_indent="  ", subsequent_indent="    ")
     out += ["", "  Apply it:", *[f"    {line}" for line in r.code.splitlines()]]
     return "\n".join(out)
