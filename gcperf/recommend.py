@@ -357,12 +357,12 @@ def _unseen_full_collection(best, feasible, dp: int, summ: pd.DataFrame) -> str 
     # a full collection needs threshold2 + 1 gen1 collections, each threshold1 + 1 gen0 ones (the 25 % rule
     # can delay it further)
     if gen1 > 0 and math.isfinite(wall):
-        eta = f"; at its rate of collections the first would come after about {(t2 + 1) * wall / gen1:.3g} s"
+        eta = f" (at its rate of collections the first would come after about {(t2 + 1) * wall / gen1:.3g} s)"
     elif gen0 > 0 and math.isfinite(wall):
-        eta = f"; at its rate of collections the first would come after about {(t1 + 1) * (t2 + 1) * wall / gen0:.3g} s"
+        eta = f" (at its rate of collections the first would come after about {(t1 + 1) * (t2 + 1) * wall / gen0:.3g} s)"
     return (f"no full collection happened in the simulated {wall:.3g} s under this setting (the default made "
-            f"{d['collections_gen2'].mean():.3g}){eta}: its longest pause and the garbage only a full collection "
-            "frees are not in these numbers; run longer (duration_s) before trusting them")
+            f"{d['collections_gen2'].mean():.3g}): if the program runs longer than that, its longest pause and the "
+            f"garbage only a full collection frees are not in these numbers{eta}; simulate the real length")
 
 
 def garbage_trend(folder, summ: pd.DataFrame, point: int) -> tuple[float, float, float, str] | None:
