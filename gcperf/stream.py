@@ -548,7 +548,7 @@ class _SizeTable:
     its tail beyond ``MAX_PAYLOAD`` folded onto the cap) and each payload size are
     independent. When the joint table of (size, count, payload sizes) is small
     enough (at most 2**16 outcomes), one uniform number per object picks a whole
-    row from it with an alias table; otherwise the pair (size, count) is drawn
+    row from it by inverse CDF (``_Sampler``); otherwise the pair (size, count) is drawn
     first and one more number per payload allocation picks its size.
     """
 
@@ -611,29 +611,6 @@ class _SizeTable:
                 if not len(rows):
                     break
                 out[rows, j] = self.psizes[self.payload.sample(rng.random(len(rows)))]
-        return out
-        idx = self.joint.sample(rng.random(n))
-        out[:, 0] = self.size_of[idx]
-        if self.has_payload:
-            counts = self.count_of[idx]
-            for j in range(1, self.k1):
-                rows = np.flatnonzero(counts >= j)
-                if not len(rows):
-                    break
-                out[rows, j] = self.psizes[self.payload.sample(rng.random(len(rows)))]
-        return out
-        idx = np.searchsorted(self.cdf, rng.random(n), side="right")
-        out[:, 0] = self.sizes[idx // self.k1]
-        if self.has_payload:
-            counts = idx % self.k1
-            total = int(counts.sum())
-            if total:
-                ps = self.psizes[np.searchsorted(self.pcdf, rng.random(total), side="right")]
-                owner = np.repeat(np.arange(n), counts)
-                # column of each payload: 1 + its rank among its owner's payloads
-                starts = np.cumsum(counts) - counts
-                col = 1 + np.arange(total) - np.repeat(starts, counts)
-                out[owner, col] = ps
         return out
 
 
