@@ -125,16 +125,20 @@ def make_cohort(start: int, death: np.ndarray, flags: np.ndarray | None, head: n
     rc = d[plain]
     rc_fin = rc[rc != NEVER]
     rc_fin.sort()
-    cyc = d[is_cyc]
-    # without heads every cycle is a lone self-referencing object: always collectable
-    hd = np.full(len(cyc), NEVER, dtype=np.int64) if head is None else head[keep][is_cyc]
+    # the cyclic candidates, by unreachability position (stable: ties keep allocation order)
+    cidx = np.flatnonzero(keep)[is_cyc]
+    cyc = death[cidx]
     order = np.argsort(cyc, kind="stable")
+    cidx = cidx[order]
+    cyc = cyc[order]
+    # without heads every cycle is a lone self-referencing object: always collectable
+    hd = np.full(len(cyc), NEVER, dtype=np.int64) if head is None else head[cidx]
     urc = d[is_atomic]
     urc_fin = urc[urc != NEVER]
     urc_fin.sort()
-    crow = None if row is None else row[keep][is_cyc][order]
-    cbytes = None if nbytes is None else nbytes[keep][is_cyc][order]
-    return Cohort(start, rc_fin, len(rc) - len(rc_fin), cyc[order], hd[order], urc_fin,
+    crow = None if row is None else row[cidx]
+    cbytes = None if nbytes is None else nbytes[cidx]
+    return Cohort(start, rc_fin, len(rc) - len(rc_fin), cyc, hd, urc_fin,
                   len(urc) - len(urc_fin), crow, cbytes)
 
 
