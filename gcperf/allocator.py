@@ -779,10 +779,10 @@ def _next_bit(WB, off, nw, s):
 
 
 @njit(**_KERNEL)
-def _ring_next(G, WB, nw, bucket, wbits):
+def _ring_next(ccount, WB, nw, bucket, wbits):
     # start position of the first non-empty ring bucket from ``bucket`` on (ring entries all lie
-    # within 2**wbits - 1 buckets of the current one), NEVER if the ring is empty
-    if G[G_CCOUNT] == 0:
+    # within 2**wbits - 1 buckets of the current one), NEVER if the ring (ccount entries) is empty
+    if ccount == 0:
         return NEVER
     rmask = (1 << wbits) - 1
     s0 = bucket & rmask
@@ -794,9 +794,10 @@ def _ring_next(G, WB, nw, bucket, wbits):
 
 @njit(**_KERNEL)
 def _activate(bucket, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift):
-    """The ring bucket ``bucket`` becomes current: its (position, record) pairs, in registration
-    order, are sorted stably by position (LSD radix sort, two digits) into CUR. Its chunks stay
-    until the next bucket comes (CUR points into them); the previous run's go back to the stack."""
+    """The ring bucket ``bucket`` becomes current: its records, in registration order, are sorted
+    stably by position into CUR, as int64 keys ``offset << 32 | record`` (LSD radix sort on the
+    offset, two digits). Its chunks stay until the next bucket comes (CUR points into them); the
+    previous run's go back to the stack. Returns the number of records."""
     if G[G_RUN_HEAD] != -1:
         EN[U(G[G_RUN_TAIL])] = G[G_EFREE_HEAD]
         G[G_EFREE_HEAD] = G[G_RUN_HEAD]
@@ -814,21 +815,18 @@ def _activate(bucket, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift):
     W[U(W_RH * ns + slot)] = -1
     W[U(W_RT * ns + slot)] = -1
     WB[U(nw + (slot >> 6))] &= ~(np.int64(1) << (slot & 63))
-    G[G_CCOUNT] -= n
     if n <= 16:
         # insertion sort (stable: a record goes after every record of the same position)
         ch = head
         m = 0
         while m < n:
-            e = ch * E_CHUNK + (m & (E_CHUNK - 1))
-            off = E[U((e << xshift) + X_TAG)]
+            e = np.int64(ch) * E_CHUNK + (m & (E_CHUNK - 1))
+            off = np.int64(E[U((e << xshift) + X_TAG)])
             t = m
-            while t > 0 and CUR[U((t - 1) << 1)] > off:
-                CUR[U(t << 1)] = CUR[U((t - 1) << 1)]
-                CUR[U((t << 1) + 1)] = CUR[U(((t - 1) << 1) + 1)]
+            while t > 0 and (CUR[U(t - 1)] >> 32) > off:
+                CUR[U(t)] = CUR[U(t - 1)]
                 t -= 1
-            CUR[U(t << 1)] = off
-            CUR[U((t << 1) + 1)] = e
+            CUR[U(t)] = (off << 32) | e
             m += 1
             if (m & (E_CHUNK - 1)) == 0:
                 ch = EN[U(ch)]
@@ -839,19 +837,19 @@ def _activate(bucket, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift):
         nhi = 1 << (wbits - lo_bits)
         for d in range(nlo + nhi):
             CNT[U(d)] = 0
+        # the keys, in registration order, go to CUR first (a chunk at a time)
         ch = head
         m = 0
         while m < n:
-            e = ch * E_CHUNK + (m & (E_CHUNK - 1))
-            off = E[U((e << xshift) + X_TAG)]
-            CNT[U(off & lo_mask)] += 1
-            CNT[U(nlo + (off >> lo_bits))] += 1
-            # the pairs, in registration order, go to CUR first
-            CUR[U(m << 1)] = off
-            CUR[U((m << 1) + 1)] = e
-            m += 1
-            if (m & (E_CHUNK - 1)) == 0:
-                ch = EN[U(ch)]
+            e0 = np.int64(ch) * E_CHUNK
+            top = min(n - m, E_CHUNK)
+            for q in range(top):
+                off = np.int64(E[U(((e0 + q) << xshift) + X_TAG)])
+                CNT[U(off & lo_mask)] += 1
+                CNT[U(nlo + (off >> lo_bits))] += 1
+                CUR[U(m + q)] = (off << 32) | (e0 + q)
+            m += top
+            ch = EN[U(ch)]
         acc = 0
         for d in range(nlo):
             c = CNT[U(d)]
@@ -863,27 +861,57 @@ def _activate(bucket, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift):
             CNT[U(d)] = acc
             acc += c
         for m in range(n):
-            off = CUR[U(m << 1)]
-            d = off & lo_mask
+            key = CUR[U(m)]
+            d = (key >> 32) & lo_mask
             t = CNT[U(d)]
             CNT[U(d)] = t + 1
-            TMP[U(t << 1)] = off
-            TMP[U((t << 1) + 1)] = CUR[U((m << 1) + 1)]
+            TMP[U(t)] = key
         for m in range(n):
-            off = TMP[U(m << 1)]
-            d = nlo + (off >> lo_bits)
+            key = TMP[U(m)]
+            d = nlo + (key >> (32 + lo_bits))
             t = CNT[U(d)]
             CNT[U(d)] = t + 1
-            CUR[U(t << 1)] = off
-            CUR[U((t << 1) + 1)] = TMP[U((m << 1) + 1)]
+            CUR[U(t)] = key
     G[G_CUR_POS] = 0
     G[G_CUR_END] = n
     G[G_CUR_BASE] = bucket << wbits
+    return n
+
+
+@njit(inline="always", **_KERNEL)
+def _free_blocks(X, xb, G, A, P, L, C, B, caps, geo):
+    """Free, in order, the blocks of the record at ``X[xb:]``; returns (blocks, block bytes, requested bytes).
+
+    Inlined into the kernel (a call per freed object would cost more than the work itself)."""
+    nb = X[U(xb + X_NB)]
+    pym = 0
+    for j in range(nb):
+        h = np.int64(X[U(xb + X_H + j)])
+        if h >= 0:
+            ph = h << P_SHIFT
+            c = P[U(ph + P_SZIDX)]
+            pym += (c + 1) << ALIGNMENT_SHIFT
+            cnt = P[U(ph + P_COUNT)]
+            P[U(ph + P_COUNT)] = cnt - 1
+            if cnt == caps[U(c)]:
+                # it was full: back to the front of usedpools
+                first = L[U(c)]
+                P[U(ph + P_NEXT)] = first
+                P[U(ph + P_PREV)] = -1
+                if first != -1:
+                    P[U((first << P_SHIFT) + P_PREV)] = h
+                L[U(c)] = h
+            elif cnt == 1:
+                _insert_to_freepool(h, G, A, P, L, geo)
+        else:
+            _glibc_free(-1 - h, G, C, B)
+    req = (np.int64(X[U(xb + X_REQ_HI)]) << 32) | (np.int64(X[U(xb + X_REQ_LO)]) & 0xFFFFFFFF)
+    return np.int64(nb), pym, req
 
 
 @njit(**_KERNEL)
-def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H, W, WB, E,
-         EN, CUR, TMP, CNT, caps, geo, share):
+def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H,
+         W, WB, E, EN, CUR, TMP, CNT, caps, geo, share):
     """Free the rows of ``free_list``, carry out objects ``start..n-1`` of a batch, then the frees due before ``until``.
 
     Pending frees due at position p are carried out in registration order; they live in one
@@ -911,6 +939,9 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
     nw = (ns + 63) >> 6
     nfl = free_list.shape[0]
     nrows = FS.shape[0]
+    # an object whose free is not registered writes its record here (E's spare last record),
+    # so that the allocation loop needs no test
+    spare = np.int64(E.shape[0]) - (1 << xshift)
     # hot counters live in registers; written back at the single exit below
     blocks = G[G_BLOCKS]
     req = G[G_REQ_BYTES]
@@ -924,135 +955,131 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
     cp = G[G_CUR_POS]
     cn = G[G_CUR_END]
     cbase = G[G_CUR_BASE]
+    ccount = G[G_CCOUNT]
+    rnext = G[G_RNEXT]
+    hkey = H[0, H_KEY] if G[G_HEAP_N] > 0 else NEVER
     status = NEED_NOTHING
     fi = 0
     i = start
     cur = -1
+    # ``due``: no pending free lies before this position (a lower bound of the next one: the
+    # walk below runs only for objects beyond it)
+    due = -1
     while True:
         target = seqs[U(i)] if i < n else until
-        # ---- the frees due before this position, in (position, registration) order
-        while True:
-            row = -1
-            if fi < nfl:
-                # rows freed explicitly (free_rows): only live user rows
-                row = free_list[U(fi)]
-                if row < 0 or row >= nrows or R[U((row << xshift) + X_TAG)] != ROW_USER:
-                    status = BAD_ROW
-                    break
-                fi += 1
-            elif cur != -1:
-                # the rest of a fine-wheel list
-                row = cur
-                cur = RN[U(row)]
-                fcount -= 1
-            else:
-                pc = cbase + CUR[U(cp << 1)] if cp < cn else NEVER
-                pw = pc if pc <= fnext else fnext
-                if pw == NEVER and G[G_RNEXT] <= target:
-                    # the current bucket is done: the next ring bucket becomes current
-                    rb = G[G_RNEXT] >> wbits
-                    _activate(rb, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift)
-                    cp = 0
-                    cn = G[G_CUR_END]
-                    cbase = G[G_CUR_BASE]
-                    if base < cbase:
-                        base = cbase
-                    G[G_RNEXT] = _ring_next(G, WB, nw, rb + 1, wbits)
-                    continue
-                hk = H[0, H_KEY] if G[G_HEAP_N] > 0 else NEVER
-                if hk <= pw and hk < target:
-                    row = _heap_pop(G, H)
-                elif pw >= target:
-                    break
-                elif pc > fnext:
-                    slot = fnext & wmask
-                    cur = W[U(W_FH * ns + slot)]
-                    W[U(W_FH * ns + slot)] = -1
-                    WB[U(slot >> 6)] &= ~(np.int64(1) << (slot & 63))
-                    base = fnext + 1
-                    s = _next_bit(WB, 0, nw, slot + 1)
-                    fnext = NEVER if s == -1 else fnext - slot + s
-                    continue
-            # free the object's blocks in order (written out here, not called: a call per freed
-            # object costs more than the rest of the work): a row, or a record of the current run
-            if row != -1:
-                X = R
+        if due < target or fi < nfl:
+            # ---- the frees due before this position, in (position, registration) order
+            while True:
+                if cur == -1 and fi == nfl:
+                    # fast path: the records of the current run due before the target, the
+                    # heap's first entry (the heap goes first at a tie) and the fine wheel's first
+                    # position (the run goes first at a tie). Offsets in the run are relative to
+                    # cbase; after a batch's last object the target is -2**63: nothing is due
+                    lim = target
+                    if fnext < lim:
+                        lim = fnext + 1
+                    if hkey < lim:
+                        lim = hkey
+                    lim = lim - cbase if lim > cbase else 0
+                    while cp < cn:
+                        key = CUR[U(cp)]
+                        if (key >> 32) >= lim:
+                            break
+                        cp += 1
+                        nb, fpym, freq = _free_blocks(E, (key & 0xFFFFFFFF) << xshift, G, A, P, L, C, B, caps, geo)
+                        blocks -= nb
+                        pym_bytes -= fpym
+                        req -= freq
+                # slow path: one row (explicit, fine wheel or heap), or the next ring bucket
+                if fi < nfl:
+                    # rows freed explicitly (free_rows): only live user rows
+                    row = free_list[U(fi)]
+                    if row < 0 or row >= nrows or R[U((row << xshift) + X_TAG)] != ROW_USER:
+                        status = BAD_ROW
+                        break
+                    fi += 1
+                elif cur != -1:
+                    # the rest of a fine-wheel list
+                    row = cur
+                    cur = RN[U(row)]
+                    fcount -= 1
+                else:
+                    # the fast path stopped at the heap's or the fine wheel's next position or at
+                    # the target: no run record comes before either of them
+                    pw = fnext
+                    if cp < cn and cbase + (CUR[U(cp)] >> 32) < pw:
+                        pw = cbase + (CUR[U(cp)] >> 32)
+                    if pw == NEVER and rnext <= target:
+                        # the current bucket is done: the next ring bucket becomes current
+                        rb = rnext >> wbits
+                        ccount -= _activate(rb, G, W, WB, E, EN, CUR, TMP, CNT, wbits, xshift)
+                        cp = 0
+                        cn = G[G_CUR_END]
+                        cbase = G[G_CUR_BASE]
+                        rnext = _ring_next(ccount, WB, nw, rb + 1, wbits)
+                        continue
+                    if hkey <= pw and hkey < target:
+                        row = _heap_pop(G, H)
+                        hkey = H[0, H_KEY] if G[G_HEAP_N] > 0 else NEVER
+                    elif fnext < target:
+                        # the fine wheel's next position: its list becomes current
+                        slot = fnext & wmask
+                        cur = W[U(W_FH * ns + slot)]
+                        W[U(W_FH * ns + slot)] = -1
+                        WB[U(slot >> 6)] &= ~(np.int64(1) << (slot & 63))
+                        s = _next_bit(WB, 0, nw, slot + 1)
+                        fnext = NEVER if s == -1 else fnext - slot + s
+                        continue
+                    else:
+                        # nothing is due before the target: the next free is at ``due`` or later
+                        # (a ring bucket must become current as soon as the target reaches its
+                        # start, before the fine wheel takes entries of its positions: rnext - 1)
+                        due = rnext - 1 if cp == cn else cbase + (CUR[U(cp)] >> 32)
+                        due = min(due, fnext, hkey)
+                        break
                 xb = row << xshift
                 R[U(xb + X_TAG)] = ROW_FREE
                 FS[U(ftop)] = row
                 ftop += 1
                 rows_live -= 1
-            else:
-                X = E
-                xb = np.int64(CUR[U((cp << 1) + 1)]) << xshift
-                cp += 1
-                base = pc
-            nb = X[U(xb + X_NB)]
-            for j in range(nb):
-                h = np.int64(X[U(xb + X_H + j)])
-                if h >= 0:
-                    ph = h << P_SHIFT
-                    c = P[U(ph + P_SZIDX)]
-                    pym_bytes -= (c + 1) << ALIGNMENT_SHIFT
-                    cnt = P[U(ph + P_COUNT)]
-                    P[U(ph + P_COUNT)] = cnt - 1
-                    if cnt == caps[U(c)]:
-                        first = L[U(c)]
-                        P[U(ph + P_NEXT)] = first
-                        P[U(ph + P_PREV)] = -1
-                        if first != -1:
-                            P[U((first << P_SHIFT) + P_PREV)] = h
-                        L[U(c)] = h
-                    elif cnt == 1:
-                        _insert_to_freepool(h, G, A, P, L, geo)
-                else:
-                    _glibc_free(-1 - h, G, C, B)
-            blocks -= nb
-            req -= (np.int64(X[U(xb + X_REQ_HI)]) << 32) | (np.int64(X[U(xb + X_REQ_LO)]) & 0xFFFFFFFF)
-        if status != NEED_NOTHING:
-            i = fi
-            break
+                nb, fpym, freq = _free_blocks(R, xb, G, A, P, L, C, B, caps, geo)
+                blocks -= nb
+                pym_bytes -= fpym
+                req -= freq
+            if status != NEED_NOTHING:
+                i = fi
+                break
         if base < target:
             base = target
         if i >= n:
             break
-        # ---- room for the object (else the caller grows a table and resumes here)
-        fs = free_seqs[U(i)]
-        # where its record goes: 0 nowhere, 1 a row (user row, fine wheel, heap), 2 the ring
-        dest = 0
-        d = 0
-        if fs != NEVER:
-            d = (fs >> wbits) - (base >> wbits)
-            dest = 2 if 0 < d <= wmask else 1
-        elif want_rows[U(i)]:
-            dest = 1
+        # ---- room for the object, else the caller grows a table and resumes here (rows, heap
+        # slots and ring chunks are tested where they are taken)
         if G[G_UNUSED_COUNT] < kk:
             status = NEED_ARENAS
-        elif G[G_CFREE_COUNT] < 2 * kk + 2:  # a chunk, or a split, or the arena vector's realloc
-            status = NEED_CHUNKS
-        elif dest == 1 and ftop == 0:
-            status = NEED_ROWS
-        elif dest == 2 and G[G_EFREE_COUNT] == 0:
-            status = NEED_ENTRIES
-        elif dest == 1 and d > wmask and G[G_HEAP_N] == H.shape[0]:
-            status = NEED_HEAP
-        if status != NEED_NOTHING:
             break
+        if G[G_CFREE_COUNT] < 2 * kk + 2:  # a chunk, or a split, or the arena vector's realloc
+            status = NEED_CHUNKS
+            break
+        # ---- where its free is registered: a record in a later bucket of the ring (the common
+        # case), or a row (fine wheel, heap, or kept for free_rows), or nowhere
+        fs = free_seqs[U(i)]
+        d = (fs >> wbits) - (base >> wbits)
+        X = E
+        xb = spare
         row = -1
         slot = 0
         rcnt = 0
-        X = R
-        xb = 0
-        if dest == 1:
-            ftop -= 1
-            row = FS[U(ftop)]
-            xb = row << xshift
-            rows_live += 1
-        elif dest == 2:
+        ring = 0 < d <= wmask
+        if ring:
             # a record at the end of the bucket's chunks
             slot = (fs >> wbits) & wmask
             rcnt = W[U(W_RC * ns + slot)]
             if (rcnt & (E_CHUNK - 1)) == 0:
+                # the bucket needs a new chunk
+                if G[G_EFREE_COUNT] == 0:
+                    status = NEED_ENTRIES
+                    break
                 chn = G[G_EFREE_HEAD]
                 G[G_EFREE_HEAD] = EN[U(chn)]
                 G[G_EFREE_COUNT] -= 1
@@ -1063,8 +1090,19 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
                 else:
                     EN[U(W[U(W_RT * ns + slot)])] = chn
                 W[U(W_RT * ns + slot)] = chn
-            X = E
             xb = (np.int64(W[U(W_RT * ns + slot)]) * E_CHUNK + (rcnt & (E_CHUNK - 1))) << xshift
+        elif fs != NEVER or want_rows[U(i)]:
+            if ftop == 0:
+                status = NEED_ROWS
+                break
+            if fs != NEVER and d > wmask and G[G_HEAP_N] == H.shape[0]:
+                status = NEED_HEAP
+                break
+            ftop -= 1
+            row = FS[U(ftop)]
+            X = R
+            xb = row << xshift
+            rows_live += 1
         # ---- its allocations, in order
         nb = 0
         oreq = 0
@@ -1089,14 +1127,13 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
                     cnt = P[U(ph + P_COUNT)] + 1
                     P[U(ph + P_COUNT)] = cnt
                     if cnt > P[U(ph + P_CARVED)]:
-                        # free list empty: carve the next virgin block
+                        # free list empty: carve the next virgin block (all terms are positive:
+                        # a shift divides by the page)
                         P[U(ph + P_CARVED)] = cnt
-                        pages = (POOL_OVERHEAD + cnt * bsize + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE
-                        if pages > pool_pages:
-                            pages = pool_pages
+                        pages = min((POOL_OVERHEAD + cnt * bsize + 8 + SYSTEM_PAGE - 1) >> 12, pool_pages)
                         old = P[U(ph + P_PAGES)]
                         if pages > old:
-                            A[h // maxp, A_PAGES] += pages - old
+                            A[U(h // maxp), A_PAGES] += pages - old
                             G[G_PYM_PAGES] += pages - old
                             P[U(ph + P_PAGES)] = pages
                             fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
@@ -1116,24 +1153,22 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
                       + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
                 if fp > peak:
                     peak = fp
-            if dest != 0:
-                X[U(xb + X_H + nb)] = h
+            X[U(xb + X_H + nb)] = h
             nb += 1
         blocks += nb
         req += oreq
-        # ---- its free: registered in the fine wheel, the ring or the heap, or kept under a row id
-        if dest != 0:
-            X[U(xb + X_NB)] = nb
-            X[U(xb + X_REQ_LO)] = oreq & 0xFFFFFFFF
-            X[U(xb + X_REQ_HI)] = oreq >> 32
-        if dest == 2:
+        # ---- its free: registered in the ring, the fine wheel or the heap, or kept under a row id
+        X[U(xb + X_NB)] = nb
+        X[U(xb + X_REQ_LO)] = oreq & 0xFFFFFFFF
+        X[U(xb + X_REQ_HI)] = oreq >> 32
+        if ring:
             X[U(xb + X_TAG)] = fs & wmask
             W[U(W_RC * ns + slot)] = rcnt + 1
-            G[G_CCOUNT] += 1
+            ccount += 1
             bstart = (fs >> wbits) << wbits
-            if bstart < G[G_RNEXT]:
-                G[G_RNEXT] = bstart
-        elif dest == 1:
+            rnext = min(rnext, bstart)
+            due = min(due, bstart - 1)
+        elif row != -1:
             if fs == NEVER:
                 R[U(xb + X_TAG)] = ROW_USER
                 out[U(i)] = row
@@ -1149,10 +1184,11 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
                         RN[U(W[U(W_FT * ns + slot)])] = row
                     W[U(W_FT * ns + slot)] = row
                     fcount += 1
-                    if fs < fnext:
-                        fnext = fs
+                    fnext = min(fnext, fs)
                 else:
                     _heap_push(G, H, fs, row)
+                    hkey = H[0, H_KEY]
+                due = min(due, fs)
         i += 1
     G[G_BLOCKS] = blocks
     G[G_REQ_BYTES] = req
@@ -1166,6 +1202,8 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
     G[G_CUR_POS] = cp
     G[G_CUR_END] = cn
     G[G_CUR_BASE] = cbase
+    G[G_CCOUNT] = ccount
+    G[G_RNEXT] = rnext
     G[G_STATUS] = status
     return i
 
@@ -1300,8 +1338,8 @@ class MemoryModel:
         self._WB = np.zeros(2 * ((ns + 63) >> 6), dtype=np.int64)
         self._E = np.zeros(0, dtype=np.int32)
         self._EN = np.zeros(0, dtype=np.int32)
-        self._CUR = np.zeros(0, dtype=np.int32)
-        self._TMP = np.zeros(0, dtype=np.int32)
+        self._CUR = np.zeros(0, dtype=np.int64)
+        self._TMP = np.zeros(0, dtype=np.int64)
         self._CNT = np.zeros(2 << ((wheel_bits + 1) >> 1), dtype=np.int64)
         self._last_seq = np.iinfo(np.int64).min
         self._grow_arenas(16)
@@ -1366,7 +1404,8 @@ class MemoryModel:
         # can hold a (position, record) pair for every record
         old = self._EN.shape[0]
         new = max(2 * old, 64)
-        E = _aligned_empty((E_CHUNK * new * self._R.shape[1],), np.int32)
+        # (and one spare record at the end, which _run writes for objects whose free is not registered)
+        E = _aligned_empty(((E_CHUNK * new + 1) * self._R.shape[1],), np.int32)
         E[: self._E.shape[0]] = self._E
         self._E = E
         EN = np.zeros(new, dtype=np.int32)
@@ -1377,19 +1416,18 @@ class MemoryModel:
         self._EN = EN
         self._G[G_EFREE_HEAD] = old
         self._G[G_EFREE_COUNT] += new - old
-        CUR = np.zeros(2 * E_CHUNK * new, dtype=np.int32)
+        CUR = np.zeros(E_CHUNK * new, dtype=np.int64)
         CUR[: self._CUR.shape[0]] = self._CUR
         self._CUR = CUR
-        self._TMP = np.zeros(2 * E_CHUNK * new, dtype=np.int32)
+        self._TMP = np.zeros(E_CHUNK * new, dtype=np.int64)
 
     def _drive(self, seqs, free_seqs, sizes, want_rows, until: int, out: np.ndarray, free_list: np.ndarray) -> None:
         i = 0
         G = self._G
         while True:
-            i = _run(seqs, free_seqs, sizes, want_rows, i, until, out, free_list, G, self._A, self._Pf, self._L,
-                     self._C, self._B, self._Rf, self._RN, self._FS, self._H, self._W, self._WB, self._E, self._EN,
-                     self._CUR,
-                     self._TMP, self._CNT, self._caps, self._geo, self._share)
+            i = _run(seqs, free_seqs, sizes, want_rows, i, until, out, free_list, G, self._A, self._Pf,
+                     self._L, self._C, self._B, self._Rf, self._RN, self._FS, self._H, self._W, self._WB, self._E,
+                     self._EN, self._CUR, self._TMP, self._CNT, self._caps, self._geo, self._share)
             status = int(G[G_STATUS])
             if status == NEED_NOTHING:
                 return
