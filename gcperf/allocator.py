@@ -85,10 +85,11 @@ C_COLS = 8
 CS_RECORD_FREE, CS_BINNED, CS_INUSE, CS_TCACHE, CS_MMAPPED = range(5)
 # list heads: usedpools[32], then nfp2lasta[0..max_pools]
 L_NFP = NUM_CLASSES
-# glibc list heads: bins[128], tcache heads[64], tcache counts[64]
+# glibc list heads: bins[128], tcache heads[64], tcache counts[64], a bitmap of the non-empty bins
 B_TC_HEAD = NBINS
 B_TC_COUNT = NBINS + TCACHE_BINS
-B_SIZE = NBINS + 2 * TCACHE_BINS
+B_MAP = NBINS + 2 * TCACHE_BINS
+B_SIZE = B_MAP + NBINS // 64
 # geometry vector handed to the kernels
 (GEO_POOL_SIZE, GEO_MAX_POOLS, GEO_USABLE, GEO_KEEP_ONE, GEO_SMALL, GEO_POOL_PAGES, GEO_WHEEL_BITS,
  GEO_REC_SHIFT) = range(8)
@@ -446,15 +447,26 @@ def _drop_record(G, C, r):
 
 @njit(**_KERNEL)
 def _bin_insert(G, C, B, r):
+    # a bin is kept sorted by size, the most recently binned first among equal sizes: its first
+    # chunk of at least n bytes is then glibc's best fit (the smallest; ties: the most recent)
     G[G_NBINNED] += 1
-    b = _bin_index(C[r, C_SIZE])
-    h = B[b]
+    size = C[r, C_SIZE]
+    b = _bin_index(size)
+    prv = -1
+    nxt = B[b]
+    while nxt != -1 and C[nxt, C_SIZE] < size:
+        prv = nxt
+        nxt = C[nxt, C_BNEXT]
     C[r, C_BIN] = b
-    C[r, C_BNEXT] = h
-    C[r, C_BPREV] = -1
-    if h != -1:
-        C[h, C_BPREV] = r
-    B[b] = r
+    C[r, C_BNEXT] = nxt
+    C[r, C_BPREV] = prv
+    if nxt != -1:
+        C[nxt, C_BPREV] = r
+    if prv != -1:
+        C[prv, C_BNEXT] = r
+    else:
+        B[b] = r
+    B[B_MAP + (b >> 6)] |= np.int64(1) << (b & 63)
     C[r, C_STATE] = CS_BINNED
 
 
@@ -466,7 +478,10 @@ def _bin_remove(G, C, B, r):
     if prv != -1:
         C[prv, C_BNEXT] = nxt
     else:
-        B[C[r, C_BIN]] = nxt
+        b = C[r, C_BIN]
+        B[b] = nxt
+        if nxt == -1:
+            B[B_MAP + (b >> 6)] &= ~(np.int64(1) << (b & 63))
     if nxt != -1:
         C[nxt, C_BPREV] = prv
     C[r, C_BNEXT] = -1
@@ -476,22 +491,26 @@ def _bin_remove(G, C, B, r):
 
 @njit(**_KERNEL)
 def _best_fit(C, B, nb):
-    # smallest free chunk of at least nb bytes (ties: most recently binned)
+    # smallest free chunk of at least nb bytes (ties: most recently binned): in nb's own bin, the
+    # first chunk that is large enough; else the first chunk of the next non-empty bin (found in
+    # the bitmap of non-empty bins, as glibc's binmap), all of whose chunks are larger
     b = _bin_index(nb)
-    while b < NBINS:
-        r = B[b]
-        best = -1
-        while r != -1:
-            s = C[r, C_SIZE]
-            if s >= nb and (best == -1 or s < C[best, C_SIZE]):
-                best = r
-                if s == nb:
-                    break
-            r = C[r, C_BNEXT]
-        if best != -1:
-            return best
-        b += 1
-    return -1
+    r = B[b]
+    while r != -1 and C[r, C_SIZE] < nb:
+        r = C[r, C_BNEXT]
+    if r != -1:
+        return r
+    b += 1
+    if b == NBINS:
+        return -1
+    w = b >> 6
+    word = B[B_MAP + w] & (np.int64(-1) << (b & 63))
+    while word == 0:
+        w += 1
+        if w == NBINS >> 6:
+            return -1
+        word = B[B_MAP + w]
+    return B[(w << 6) + trailing_zeros(word)]
 
 
 @njit(**_KERNEL)

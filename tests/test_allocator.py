@@ -559,7 +559,8 @@ def ref_snapshot(ref: RefModel) -> dict:
         used.append(chain)
     states = {"free": al.CS_BINNED, "inuse": al.CS_INUSE, "tcache": al.CS_TCACHE}
     bins: list[list[int]] = [[] for _ in range(al.NBINS)]
-    for ch in sorted((c for c in gl.chunks if c.state == "free"), key=lambda c: -c.ins):
+    # the model keeps a bin sorted by size, the most recently freed first among equal sizes
+    for ch in sorted((c for c in gl.chunks if c.state == "free"), key=lambda c: (c.size, -c.ins)):
         bins[_bin_index(ch.size)].append(ch.addr)
     tcache: list[list[int]] = [[] for _ in range(64)]
     for size, stack in gl.tcache.items():
