@@ -928,9 +928,52 @@ def _free_blocks(X, xb, G, A, P, L, C, B, caps, geo):
     return np.int64(nb), pym, req
 
 
-@njit(**_KERNEL)
-def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H,
-         W, WB, E, EN, CUR, TMP, CNT, caps, geo, share):
+@njit(inline="always", **_KERNEL)
+def _alloc_slot(nbytes, nb, oreq, pym_bytes, peak, X, xb, small, maxp, pool_pages, G, A, P, L, C, B, caps, geo, share):
+    """Allocate one slot of an object (nothing if unused: ``nbytes`` 0), its handle going to the
+    record at ``X[xb:]``; returns the updated (blocks, requested bytes, block bytes, peak)."""
+    if nbytes <= 0:
+        return nb, oreq, pym_bytes, peak
+    if nbytes <= small:
+        c = (nbytes - 1) >> ALIGNMENT_SHIFT
+        bsize = (c + 1) << ALIGNMENT_SHIFT
+        pym_bytes += bsize
+        h = L[U(c)]
+        if h == -1:
+            h = _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share)
+            peak = max(peak, _footprint(G))
+        else:
+            ph = h << P_SHIFT
+            cnt = P[U(ph + P_COUNT)] + 1
+            P[U(ph + P_COUNT)] = cnt
+            if cnt > P[U(ph + P_CARVED)]:
+                # free list empty: carve the next virgin block (all terms are positive: a shift
+                # divides by the page)
+                P[U(ph + P_CARVED)] = cnt
+                pages = min((POOL_OVERHEAD + cnt * bsize + 8 + SYSTEM_PAGE - 1) >> 12, pool_pages)
+                old = P[U(ph + P_PAGES)]
+                if pages > old:
+                    A[U(h // maxp), A_PAGES] += pages - old
+                    G[G_PYM_PAGES] += pages - old
+                    P[U(ph + P_PAGES)] = pages
+                    peak = max(peak, _footprint(G))
+            if cnt == caps[U(c)]:
+                # full: leaves usedpools (it is the head)
+                after = P[U(ph + P_NEXT)]
+                L[U(c)] = after
+                if after != -1:
+                    P[U((after << P_SHIFT) + P_PREV)] = -1
+                P[U(ph + P_NEXT)] = -1
+    else:
+        h = -1 - _glibc_malloc(nbytes, G, C, B)
+        peak = max(peak, _footprint(G))
+    X[U(xb + X_H + nb)] = h
+    return nb + 1, oreq + nbytes, pym_bytes, peak
+
+
+@njit(inline="always", **_KERNEL)
+def _run_body(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H,
+              W, WB, E, EN, CUR, TMP, CNT, caps, geo, share, kk):
     """Free the rows of ``free_list``, carry out objects ``start..n-1`` of a batch, then the frees due before ``until``.
 
     Pending frees due at position p are carried out in registration order; they live in one
@@ -943,12 +986,16 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
     a farther structure was registered before every entry of the same position in a nearer
     one, so at each position the heap goes first, then the current run, then the fine wheel:
     (position, registration) order is kept without comparing counters.
+    ``kk`` is the number of columns of ``sizes`` (max_blocks_per_object). This body is inlined
+    into _run (any kk) and _run4 (kk = 4, gcperf's case, compiled in as a constant: the loops over
+    an object's slots and the record arithmetic cost fewer instructions).
     Returns the index of the next object; ``G[G_STATUS]`` says which table must grow when it
     is less than n.
     """
     n = seqs.shape[0]
-    kk = sizes.shape[1]
     xshift = geo[GEO_REC_SHIFT]
+    if kk <= 4:
+        xshift = 3  # (a constant for the specialisations of 1..4 slots: 8 words)
     small = geo[GEO_SMALL]
     maxp = geo[GEO_MAX_POOLS]
     pool_pages = geo[GEO_POOL_PAGES]
@@ -1126,54 +1173,8 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
         nb = 0
         oreq = 0
         for j in range(kk):
-            nbytes = sizes[U(i), U(j)]
-            if nbytes <= 0:
-                continue
-            oreq += nbytes
-            if nbytes <= small:
-                c = (nbytes - 1) >> ALIGNMENT_SHIFT
-                bsize = (c + 1) << ALIGNMENT_SHIFT
-                pym_bytes += bsize
-                h = L[U(c)]
-                if h == -1:
-                    h = _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share)
-                    fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
-                          + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
-                    if fp > peak:
-                        peak = fp
-                else:
-                    ph = h << P_SHIFT
-                    cnt = P[U(ph + P_COUNT)] + 1
-                    P[U(ph + P_COUNT)] = cnt
-                    if cnt > P[U(ph + P_CARVED)]:
-                        # free list empty: carve the next virgin block (all terms are positive:
-                        # a shift divides by the page)
-                        P[U(ph + P_CARVED)] = cnt
-                        pages = min((POOL_OVERHEAD + cnt * bsize + 8 + SYSTEM_PAGE - 1) >> 12, pool_pages)
-                        old = P[U(ph + P_PAGES)]
-                        if pages > old:
-                            A[U(h // maxp), A_PAGES] += pages - old
-                            G[G_PYM_PAGES] += pages - old
-                            P[U(ph + P_PAGES)] = pages
-                            fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
-                                  + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
-                            if fp > peak:
-                                peak = fp
-                    if cnt == caps[U(c)]:
-                        # full: leaves usedpools (it is the head)
-                        after = P[U(ph + P_NEXT)]
-                        L[U(c)] = after
-                        if after != -1:
-                            P[U((after << P_SHIFT) + P_PREV)] = -1
-                        P[U(ph + P_NEXT)] = -1
-            else:
-                h = -1 - _glibc_malloc(nbytes, G, C, B)
-                fp = (G[G_PYM_PAGES] * SYSTEM_PAGE + G[G_MMAPPED]
-                      + (G[G_TOUCHED] + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE)
-                if fp > peak:
-                    peak = fp
-            X[U(xb + X_H + nb)] = h
-            nb += 1
+            nb, oreq, pym_bytes, peak = _alloc_slot(sizes[U(i), U(j)], nb, oreq, pym_bytes, peak, X, xb, small, maxp,
+                                                    pool_pages, G, A, P, L, C, B, caps, geo, share)
         blocks += nb
         req += oreq
         # ---- its free: registered in the ring, the fine wheel or the heap, or kept under a row id
@@ -1225,6 +1226,20 @@ def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, 
     G[G_RNEXT] = rnext
     G[G_STATUS] = status
     return i
+
+
+@njit(**_KERNEL)
+def _run(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H, W, WB, E,
+         EN, CUR, TMP, CNT, caps, geo, share, kk):
+    return _run_body(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H,
+                     W, WB, E, EN, CUR, TMP, CNT, caps, geo, share, kk)
+
+
+@njit(**_KERNEL)
+def _run4(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H, W, WB, E,
+          EN, CUR, TMP, CNT, caps, geo, share):
+    return _run_body(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G, A, P, L, C, B, R, RN, FS, H,
+                     W, WB, E, EN, CUR, TMP, CNT, caps, geo, share, 4)
 
 
 @njit(**_KERNEL)
@@ -1444,9 +1459,10 @@ class MemoryModel:
         i = 0
         G = self._G
         while True:
-            i = _run(seqs, free_seqs, sizes, want_rows, i, until, out, free_list, G, self._A, self._Pf,
-                     self._L, self._C, self._B, self._Rf, self._RN, self._FS, self._H, self._W, self._WB, self._E,
-                     self._EN, self._CUR, self._TMP, self._CNT, self._caps, self._geo, self._share)
+            args = (seqs, free_seqs, sizes, want_rows, i, until, out, free_list, G, self._A, self._Pf, self._L, self._C,
+                    self._B, self._Rf, self._RN, self._FS, self._H, self._W, self._WB, self._E, self._EN, self._CUR,
+                    self._TMP, self._CNT, self._caps, self._geo, self._share)
+            i = _run4(*args) if self.k == 4 else _run(*args, self.k)
             status = int(G[G_STATUS])
             if status == NEED_NOTHING:
                 return
@@ -1454,9 +1470,9 @@ class MemoryModel:
                 raise GcperfError(f"row {int(free_list[i])} is not a live row (freed twice, or never handed out)")
             free_list = free_list[:0]
             if status == NEED_ARENAS:
-                self._grow_arenas(sizes.shape[1])
+                self._grow_arenas(self.k)
             elif status == NEED_CHUNKS:
-                self._grow_chunks(sizes.shape[1] + 1)
+                self._grow_chunks(self.k + 1)
             elif status == NEED_ROWS:
                 self._grow_row_table(1)
             elif status == NEED_HEAP:
@@ -1519,6 +1535,9 @@ class MemoryModel:
             raise GcperfError(f"sizes has {sizes.shape[1]} columns, more than max_blocks_per_object={self.k}")
         if n == 0:
             return np.zeros(0, dtype=np.int64)
+        if sizes.shape[1] < self.k:
+            # the kernel is compiled for k columns: unused slots are zeros
+            sizes = np.concatenate([sizes, np.zeros((n, self.k - sizes.shape[1]), dtype=np.int64)], axis=1)
         bad = _check(seqs, free_seqs, sizes, want_rows, self._last_seq)
         if bad:
             raise GcperfError(next(msg for bit, msg in _CHECK_MESSAGES if bad & bit))
