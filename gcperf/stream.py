@@ -19,7 +19,6 @@ of the CALL that allocated), ``4k+2`` for the frees and deaths of slot k and
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -409,7 +408,7 @@ class StatisticalStream(Stream):
         cands, deaths, flag_parts = [], [], []
         us: list[tuple[int, int, np.ndarray, _Layout]] = []
         dense: list[tuple[np.ndarray, np.ndarray]] = []
-        size_parts: list[np.ndarray] = []
+        size_parts: list[tuple[int, int]] = []  # (phase, candidates) per piece
         rc_in: list[np.ndarray] = []
         q = int(np.searchsorted(self.first_slot, j0, side="right")) - 1
         pos = j0
@@ -439,8 +438,7 @@ class StatisticalStream(Stream):
                     dense.append((dd, ff))
                 # never-tracked objects stay among the candidates, flagged: the
                 # heap ignores them, and filtering them out here costs more
-                if self.size_rng is not None:
-                    size_parts.append(self._size_table(self.phases[q]).draw(self.size_rng, len(sel)))
+                size_parts.append((q, len(sel)))
                 cands.append(sel + off if off else sel)
                 never = dslot == NEVER
                 with np.errstate(over="ignore"):
@@ -473,9 +471,14 @@ class StatisticalStream(Stream):
                       ops, op_slots, 4 * j0, end_seq)
         if dense:
             chunk.dense = (np.concatenate([x[0] for x in dense]), np.concatenate([x[1] for x in dense]))
-        if size_parts:
-            chunk.cand_sizes = np.concatenate(size_parts)
-            chunk.cand_nbytes = _row_sums(chunk.cand_sizes)
+        if self.size_rng is not None:
+            sizes = np.empty((len(cand), MAX_PAYLOAD + 1), dtype=np.int32)
+            nbytes = np.empty(len(cand), dtype=np.int64)
+            off = 0
+            for q, k in size_parts:
+                self._size_table(self.phases[q]).draw_into(self.size_rng, k, sizes, nbytes, off)
+                off += k
+            chunk.cand_sizes, chunk.cand_nbytes = sizes, nbytes
             chunk.cand_row = np.full(len(cand), -1, dtype=np.int64)
         return chunk
 
@@ -511,13 +514,16 @@ def _row_sums(sizes: np.ndarray) -> np.ndarray:
 class _Sampler:
     """Exact draws from a discrete distribution by inverse CDF, with a lookup table.
 
-    The unit interval is cut into ``2**18`` equal bins; a bin that lies inside one
-    outcome's CDF interval maps straight to it, and the few bins that straddle a
-    boundary fall back to a binary search. The result is exactly
+    The unit interval is cut into ``2**15`` equal bins; a bin that lies inside one
+    outcome's CDF interval maps straight to it, and the bins that straddle a
+    boundary fall back to a search. The result is exactly
     ``searchsorted(cdf, u, side="right")``, mostly at the cost of one table lookup.
+    The table is kept small (64 KiB of int16 for up to 2**15 outcomes): it is read
+    at random, and a larger one misses the cache more than its fewer straddling
+    bins save.
     """
 
-    BITS = 18
+    BITS = 15
 
     def __init__(self, probs: np.ndarray):
         p = np.asarray(probs, dtype=float)
@@ -527,8 +533,10 @@ class _Sampler:
         m = 1 << self.BITS
         edges = np.arange(m + 1, dtype=float) / m
         at = np.minimum(np.searchsorted(self.cdf, edges, side="right"), self.last)
-        # the outcome of u in [j/m, (j+1)/m) is at[j] when the right edge's outcome is the same
-        self.table = np.where(at[:-1] == at[1:], at[:-1], -1).astype(np.int32)
+        # the outcome of u in [j/m, (j+1)/m) is at[j] when the right edge's outcome is the same;
+        # else the bin straddles a boundary and its entry is -1 - at[j] (the outcome is at[j] or later)
+        self.table: np.ndarray = np.where(at[:-1] == at[1:], at[:-1], -1 - at[:-1]).astype(
+            np.int16 if len(p) <= 1 << 15 else np.int32)
         self.m = m
 
     def sample(self, u: np.ndarray) -> np.ndarray:
@@ -570,23 +578,36 @@ class _SizeTable:
         n_joint = len(sizes) * sum(len(psizes) ** c for c in counts)
         self.rows: np.ndarray | None = None
         if n_joint <= self.MAX_JOINT:
-            # every outcome: (object size, payload sizes...) with its probability
-            probs, rows = [], []
+            # every outcome: (object size, payload sizes...) with its probability, ordered by
+            # size, then payload count, then payload sizes lexicographically
+            npay = len(psizes)
+            blocks = []  # per payload count: (its probability, product of payload shares, payload columns)
+            for c in counts:
+                pc = float(pk[c]) if self.has_payload else 1.0
+                if pc == 0:
+                    continue
+                # all c-tuples of payload size indices, in lexicographic order (c = 0: one empty tuple)
+                combos = np.indices((npay,) * c).reshape(c, npay**c)
+                prod = pw[combos[0]] if c else None
+                for j in range(1, c):
+                    prod = prod * pw[combos[j]]
+                cols = np.zeros((npay**c, MAX_PAYLOAD), dtype=np.int32)
+                cols[:, :c] = psizes[combos].T
+                blocks.append((pc, prod, cols))
+            prob_parts, row_parts = [], []
             for si, sz in enumerate(sizes):
-                for c in counts:
-                    pc = pk[c] if self.has_payload else 1.0
-                    if pc == 0:
-                        continue
-                    for combo in itertools.product(range(len(psizes)), repeat=c):
-                        pr = w[si] * pc * float(np.prod(pw[list(combo)])) if c else w[si] * pc
-                        row = [int(sz)] + [int(psizes[x]) for x in combo] + [0] * (MAX_PAYLOAD - c)
-                        probs.append(pr)
-                        rows.append(row)
-            table = np.array(rows, dtype=np.int32)
+                for pc, prod, cols in blocks:
+                    prob_parts.append(np.array([w[si] * pc]) if prod is None else (w[si] * pc) * prod)
+                    rows = np.empty((len(cols), self.k1), dtype=np.int32)
+                    rows[:, 0] = sz
+                    rows[:, 1:] = cols
+                    row_parts.append(rows)
+            table = np.concatenate(row_parts)
             self.rows = table
-            # rows as 16-byte items: gathering them is one memcpy each (2-D fancy indexing is ~10x slower)
-            self.rows16 = np.ascontiguousarray(table).view(np.dtype((np.void, 4 * self.k1))).ravel()
-            self.alias = _Sampler(np.array(probs))
+            self.alias = _Sampler(np.concatenate(prob_parts))
+            # for the compiled draw: each row as int64 words (one load and store per two sizes), its total
+            self.words = np.ascontiguousarray(table).view(np.int64)
+            self.totals = table.sum(axis=1, dtype=np.int64)
         else:
             joint = np.outer(w, pk).ravel()  # index = size_index * (MAX_PAYLOAD + 1) + count
             self.joint = _Sampler(joint)
@@ -597,21 +618,33 @@ class _SizeTable:
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """int32 array (n, 1 + MAX_PAYLOAD): object size, then payload sizes (0 = none)."""
+        out = np.empty((n, self.k1), dtype=np.int32)
+        self.draw_into(rng, n, out, np.empty(n, dtype=np.int64), 0)
+        return out
+
+    def draw_into(self, rng: np.random.Generator, n: int, out: np.ndarray, nbytes: np.ndarray, off: int) -> None:
+        """Draw ``n`` objects into rows ``off:off + n`` of ``out`` and their totals into ``nbytes``."""
         if self.rows is not None:
-            return self.rows16[self.alias.sample(rng.random(n))].view(np.int32).reshape(n, self.k1)
-        out = np.zeros((n, self.k1), dtype=np.int32)
+            from .sizedraw import draw_rows
+
+            a = self.alias
+            draw_rows(rng.random(n), a.table, a.cdf, float(a.m), self.words, self.totals, out.view(np.int64), nbytes,
+                      off)
+            return
+        part = out[off: off + n]
+        part[:] = 0
         if n == 0:
-            return out
+            return
         idx = self.joint.sample(rng.random(n))
-        out[:, 0] = self.size_of[idx]
+        part[:, 0] = self.size_of[idx]
         if self.has_payload:
             counts = self.count_of[idx]
             for j in range(1, self.k1):
                 rows = np.flatnonzero(counts >= j)
                 if not len(rows):
                     break
-                out[rows, j] = self.psizes[self.payload.sample(rng.random(len(rows)))]
-        return out
+                part[rows, j] = self.psizes[self.payload.sample(rng.random(len(rows)))]
+        nbytes[off: off + n] = _row_sums(part)
 
 
 class _Layout:
