@@ -154,6 +154,35 @@ def test_size_sampler_is_exactly_the_inverse_cdf():
     assert (s.sample(edges) == np.minimum(np.searchsorted(s.cdf, edges, side="right"), 5)).all()
 
 
+def test_compiled_size_draw_is_exactly_the_inverse_cdf():
+    """The compiled draw (table lookup, search from the bin's left outcome, row copy, total)
+    picks the row numpy's searchsorted picks, also for numbers at bin edges and on CDF values."""
+    import numpy as np
+
+    from gcperf.sizedraw import draw_rows
+    from gcperf.stream import _SizeTable
+    from gcperf.workload import DEFAULT_PAYLOAD, Phase
+
+    ph = Phase(sizes=SizeMix((32, 48, 96, 200, 700), (0.4, 0.3, 0.2, 0.0999, 0.0001)), payload_per_object=1.5,
+               payload_sizes=DEFAULT_PAYLOAD)
+    t = _SizeTable(ph)
+    assert t.rows is not None and len(t.rows) > 1000
+    a = t.alias
+    rng = np.random.default_rng(5)
+    u = np.concatenate([rng.random(200_000), np.arange(a.m) / a.m, a.cdf[:-1], np.nextafter(a.cdf[:-1], 0)])
+    u = u[(u >= 0) & (u < 1)]
+    out = np.empty((len(u) + 3, t.k1), dtype=np.int32)
+    nbytes = np.empty(len(u) + 3, dtype=np.int64)
+    draw_rows(u, a.table, a.cdf, float(a.m), t.words, t.totals, out.view(np.int64), nbytes, 3)
+    want = np.minimum(np.searchsorted(a.cdf, u, side="right"), len(a.cdf) - 1)
+    assert (out[3:] == t.rows[want]).all()
+    assert (nbytes[3:] == t.rows[want].sum(axis=1)).all()
+    # and the drawing method uses it on the generator's numbers
+    x = t.draw(np.random.default_rng(9), 1000)
+    assert (x == t.rows[np.minimum(np.searchsorted(a.cdf, np.random.default_rng(9).random(1000), side="right"),
+                                   len(a.cdf) - 1)]).all()
+
+
 def test_drawn_sizes_follow_the_declared_distributions():
     import numpy as np
 
