@@ -1173,8 +1173,8 @@ def _run_body(seqs, free_seqs, sizes, want_rows, start, until, out, free_list, G
         nb = 0
         oreq = 0
         for j in range(kk):
-            nb, oreq, pym_bytes, peak = _alloc_slot(sizes[U(i), U(j)], nb, oreq, pym_bytes, peak, X, xb, small, maxp,
-                                                    pool_pages, G, A, P, L, C, B, caps, geo, share)
+            nb, oreq, pym_bytes, peak = _alloc_slot(np.int64(sizes[U(i), U(j)]), nb, oreq, pym_bytes, peak, X, xb,
+                                                    small, maxp, pool_pages, G, A, P, L, C, B, caps, geo, share)
         blocks += nb
         req += oreq
         # ---- its free: registered in the ring, the fine wheel or the heap, or kept under a row id
@@ -1524,7 +1524,8 @@ class MemoryModel:
         sizes = np.asarray(sizes)
         if sizes.ndim == 1:
             sizes = sizes[:, None]
-        sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        # int32 sizes (the stream's) go in as they are: half the memory traffic of int64
+        sizes = np.ascontiguousarray(sizes, dtype=np.int32 if sizes.dtype == np.int32 else np.int64)
         n = seqs.shape[0]
         if seqs.ndim != 1 or free_seqs.shape != (n,) or want_rows.shape != (n,) or sizes.shape[0] != n:
             raise GcperfError(
@@ -1537,7 +1538,7 @@ class MemoryModel:
             return np.zeros(0, dtype=np.int64)
         if sizes.shape[1] < self.k:
             # the kernel is compiled for k columns: unused slots are zeros
-            sizes = np.concatenate([sizes, np.zeros((n, self.k - sizes.shape[1]), dtype=np.int64)], axis=1)
+            sizes = np.concatenate([sizes, np.zeros((n, self.k - sizes.shape[1]), dtype=sizes.dtype)], axis=1)
         bad = _check(seqs, free_seqs, sizes, want_rows, self._last_seq)
         if bad:
             raise GcperfError(next(msg for bit, msg in _CHECK_MESSAGES if bad & bit))

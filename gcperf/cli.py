@@ -147,7 +147,7 @@ def _warm_kernels(version: str) -> float:
     t0 = time.perf_counter()
     m = MemoryModel(geometry_for(version))
     one = np.zeros(1, dtype=np.int64)
-    m.allocate(one, one + 1, np.array([[64, 0, 0, 0]]), np.zeros(1, dtype=bool))
+    m.allocate(one, one + 1, np.array([[64, 0, 0, 0]], dtype=np.int32), np.zeros(1, dtype=bool))  # the stream's sizes
     m.advance(2)
     m.stats()
     _SizeTable(Phase()).draw(np.random.default_rng(0), 1)  # the size draw kernel
