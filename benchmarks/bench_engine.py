@@ -4,7 +4,11 @@ All run the built-in web workload with the same seed in the same process, one
 after the other, so the ratios are meaningful on a noisy machine:
 
 * the core engine (collector only, ``memory=False``);
-* the same with the memory model (pymalloc arenas/pools/blocks and system malloc);
+* the same with the memory model (pymalloc arenas/pools/blocks and system malloc),
+  once with the model on a thread of its own (the default on two or more CPUs)
+  and once in line on the engine's thread: the second figure is the model's
+  whole cost, the first what a user waits for. CPU seconds (all threads) are
+  printed beside the wall seconds;
 * a naive model that uses the very same machine (same draws, same collections -
   the script checks that the collection logs agree) but spends one SimPy timeout
   and one Python-level step per allocation.
@@ -38,11 +42,12 @@ from gcperf.stream import StatisticalStream
 from gcperf.versions import preset
 
 
-def batched(sc: Scenario) -> tuple[float, int, list[int]]:
+def batched(sc: Scenario, memory_thread: bool | None = None) -> tuple[float, int, list[int], float]:
+    c = time.process_time()
     t = time.perf_counter()
-    r = simulate(sc)
+    r = simulate(sc, memory_thread=memory_thread)
     dt = time.perf_counter() - t
-    return dt, int(r.summary_dict()["allocations"]), r.generation_counts()
+    return dt, int(r.summary_dict()["allocations"]), r.generation_counts(), time.process_time() - c
 
 
 def naive(sc: Scenario) -> tuple[float, int, list[int]]:
@@ -125,27 +130,33 @@ def main() -> None:
     sc_mem = Scenario("web", gc, seed=1, duration_s=args.duration, memory=True)
     sc_naive = Scenario("web", gc, seed=1, duration_s=args.naive_duration, memory=False)
     # same scenario through both: the logs must agree
-    _, _, g_fast_small = batched(sc_naive)
+    g_fast_small = batched(sc_naive)[2]
     batched(sc_mem)  # warm-up (numba kernel compile/load)
-    # interleaved (core, memory) pairs: a slow spell of the machine hits both alike
-    pairs = [(batched(sc_fast), batched(sc_mem)) for _ in range(args.repeat)]
-    fast = min((p[0] for p in pairs), key=lambda r: r[0])
-    mem = min((p[1] for p in pairs), key=lambda r: r[0])
-    paired = sorted(p[0][0] / p[1][0] for p in pairs)  # speed ratio within each pair
+    # interleaved (core, memory on its thread, memory in line) triples: a slow spell of the
+    # machine hits all alike
+    triples = [(batched(sc_fast), batched(sc_mem, True), batched(sc_mem, False)) for _ in range(args.repeat)]
+    fast, mem, inline = (min((t[k] for t in triples), key=lambda r: r[0]) for k in range(3))
+    paired = sorted(t[0][0] / t[1][0] for t in triples)  # speed ratio within each triple
+    paired_inline = sorted(t[0][0] / t[2][0] for t in triples)
     slow = min((naive(sc_naive) for _ in range(args.repeat)), key=lambda r: r[0])
     if slow[2] != g_fast_small:
         raise SystemExit(f"naive and batched disagree: {slow[2]} vs {g_fast_small}")
-    if mem[2] != fast[2]:
-        raise SystemExit(f"memory model changed the collections: {mem[2]} vs {fast[2]}")
+    if not mem[2] == inline[2] == fast[2]:
+        raise SystemExit(f"memory model changed the collections: {mem[2]}, {inline[2]} vs {fast[2]}")
     fast_rate = fast[1] / fast[0]
     mem_rate = mem[1] / mem[0]
+    inline_rate = inline[1] / inline[0]
     slow_rate = slow[1] / slow[0]
     print(f"web workload, CPython 3.13 collector, seed 1 (best of {args.repeat})")
-    print(f"  core engine           : {fast[1]:>12,} allocations in {fast[0]:7.2f} s = {fast_rate / 1e6:7.2f} M allocations/s")
+    print(f"  core engine           : {fast[1]:>12,} allocations in {fast[0]:7.2f} s = {fast_rate / 1e6:7.2f} M allocations/s"
+          f" (CPU {fast[3]:.2f} s)")
     print(f"  with the memory model : {mem[1]:>12,} allocations in {mem[0]:7.2f} s = {mem_rate / 1e6:7.2f} M allocations/s"
-          f" ({mem_rate / fast_rate:.2f} of the core speed)")
-    print(f"  memory/core speed ratio per interleaved pair: {', '.join(f'{r:.2f}' for r in paired)}"
-          f" (median {statistics.median(paired):.2f})")
+          f" ({mem_rate / fast_rate:.2f} of the core speed; CPU {mem[3]:.2f} s; model on its own thread)")
+    print(f"    same, in line       : {inline[1]:>12,} allocations in {inline[0]:7.2f} s = {inline_rate / 1e6:7.2f} M allocations/s"
+          f" ({inline_rate / fast_rate:.2f} of the core speed; CPU {inline[3]:.2f} s; one thread)")
+    print(f"  memory/core speed ratio per interleaved run: own thread {', '.join(f'{r:.2f}' for r in paired)}"
+          f" (median {statistics.median(paired):.2f}); in line {', '.join(f'{r:.2f}' for r in paired_inline)}"
+          f" (median {statistics.median(paired_inline):.2f})")
     print(f"  naive (1 event/alloc) : {slow[1]:>12,} allocations in {slow[0]:7.2f} s = {slow_rate / 1e6:7.3f} M allocations/s")
     print(f"  core speed-up over naive: {fast_rate / slow_rate:7.1f} x")
     print(f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

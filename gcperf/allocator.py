@@ -118,8 +118,9 @@ MAX_SEQ = 1 << 62
 # Every kernel is cached on disk and compiled without the numba runtime's reference counting:
 # the arrays all come from numpy, and incref/decref on each call of a helper taking a dozen
 # arrays would cost more than the allocator's own work. error_model="numpy": no zero-division
-# checks (no divisor is ever zero).
-_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
+# checks (no divisor is ever zero); nogil: the GIL is released while a kernel runs (the memory
+# model may run on a thread of its own, see memqueue.py).
+_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 # Hot array accesses index with ``U(i)``, an unsigned integer: numba turns a negative signed index
 # into ``i + len`` (Python's wraparound) on every access, and those extra instructions cost about a
 # quarter of the kernel's time. No index in the kernels is ever negative.

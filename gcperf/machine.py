@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
+from .memqueue import QueuedMemory
 from .policy import GenerationalPolicy
 from .stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
 from .versions import VersionPreset
@@ -72,6 +73,9 @@ TIMELINE_FIELDS = (
 
 _MB = 1024.0 * 1024.0
 _NAN = float("nan")
+# where the memory model's figures go in a timeline row and a collection record
+_TIMELINE_CORE = TIMELINE_FIELDS.index("footprint_mb")
+_RECORD_FOOTPRINT = COLLECTION_FIELDS.index("footprint_mb_before")
 
 _MAX_SEGMENT_PIECES = 16
 
@@ -103,11 +107,18 @@ class Machine:
         heap: the generations.
         preset: where the trigger fires and related version facts.
         pause_s: ``f(generation, examined, freed) -> seconds`` of a collection.
+        memory: an ``allocator.MemoryModel`` (None: no memory model).
+        baseline_bytes: resident bytes of the interpreter itself, added to the footprint.
+        memory_thread: run the memory model on a thread of its own (same results).
     """
 
     def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s,
-                 memory=None, baseline_bytes: int = 0):
-        self.memory = memory  # allocator.MemoryModel or None
+                 memory=None, baseline_bytes: int = 0, memory_thread: bool = False):
+        # the engine only tells the memory model what happens and reads its statistics at the
+        # end (memqueue.py): footprints are filled into the timeline and the collections then
+        self.memory = QueuedMemory(memory, memory_thread) if memory is not None else None
+        self._mem_timeline: list[tuple[int, int, int]] = []  # (timeline row, stats ticket, garbage bytes)
+        self._mem_records: list[tuple[int, int]] = []  # (collection record, stats ticket)
         self.baseline_bytes = baseline_bytes
         self.peak_garbage_bytes = 0
         self.stream = stream
@@ -270,12 +281,12 @@ class Machine:
             gb = heap.garbage_bytes(seq) + seg_garbage_bytes
             self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
             garbage_mb = gb / _MB
-            footprint_mb = (self.memory.stats()["footprint_bytes"] + self.baseline_bytes) / _MB
+            self._mem_records.append((len(self.records), self.memory.stats_later()))
         self.policy.begin(g)
         res = heap.collect(g, self._take_segment(seq), seq)
         self.policy.end(g, res.survivors)
         if self.memory is not None and len(res.freed_rows):
-            self.memory.free_rows(res.freed_rows)
+            self.memory.free(res.freed_rows)
         pause = float(self.pause_s(g, res.examined, res.freed))
         start = self.wall + sum(self._pauses)
         if res.freed:
@@ -429,15 +440,26 @@ class Machine:
         st, sg, sgb = self._segment_counts(seq)
         g0 += st
         garbage = self.heap.garbage(seq) + sg
-        mem: tuple[float, ...] = (_NAN,) * 7
         if self.memory is not None:
             self._mem_sync(seq)
             gb = self.heap.garbage_bytes(seq) + sgb
             self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
-            ms = self.memory.stats()
+            self._mem_timeline.append((len(self.timeline), self.memory.stats_later(), gb))
+        self.timeline.append(
+            (self.wall, self.mut_time, self.pos, g0, g1, g2, perm, g0 + g1 + g2 + perm - garbage, garbage,
+             *(_NAN,) * 7)
+        )
+
+    def _fill_memory(self) -> None:
+        """Wait for the memory model and put its statistics into the timeline and the collections."""
+        assert self.memory is not None
+        mem = self.memory
+        mem.close()
+        for k, ticket, gb in self._mem_timeline:
+            ms = mem.result(ticket)
             foot = ms["footprint_bytes"]
             req = ms["requested_bytes_in_use"]
-            mem = (
+            self.timeline[k] = self.timeline[k][:_TIMELINE_CORE] + (
                 (foot + self.baseline_bytes) / _MB,
                 ms["arenas_mapped"],
                 ms["pools_in_use"],
@@ -446,9 +468,10 @@ class Machine:
                 (ms["large_mmapped_bytes"] + ms["large_heap_bytes"]) / _MB,
                 (foot - req) / _MB,
             )
-        self.timeline.append(
-            (self.wall, self.mut_time, self.pos, g0, g1, g2, perm, g0 + g1 + g2 + perm - garbage, garbage, *mem)
-        )
+        for k, ticket in self._mem_records:
+            rec = self.records[k]
+            foot_mb = (mem.result(ticket)["footprint_bytes"] + self.baseline_bytes) / _MB
+            self.records[k] = rec[:_RECORD_FOOTPRINT] + (foot_mb,) + rec[_RECORD_FOOTPRINT + 1:]
 
     # ------------------------------------------------------------------ memory
     def _feed(self) -> None:
@@ -470,7 +493,8 @@ class Machine:
         ch.fed = b
 
     def _mem_sync(self, seq: int) -> None:
-        """Bring the memory model to ``seq``: allocations and frees before it are done."""
+        """Bring the memory model to ``seq`` (queued): allocations and frees before it are done."""
+        assert self.memory is not None
         self._feed()
         self.memory.advance(seq)
 
@@ -493,3 +517,5 @@ class Machine:
         if len(u):
             self.garbage_seconds += len(u) * end_wall - float(self._wall_of(u).sum())
             self.peak_garbage = max(self.peak_garbage, len(u))
+        if self.memory is not None:
+            self._fill_memory()

@@ -12,6 +12,7 @@ from .costs import CostModel, cost_model_for
 from .engine import run_machine
 from .heap import Heap
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
+from .memqueue import thread_default
 from .metrics import memory_stats, summarize
 from .policy import GenerationalPolicy
 from .scenario import GCSettings, Scenario
@@ -80,8 +81,12 @@ def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunR
     return RunResult(coll, tl, summary, inputs)
 
 
-def simulate(scenario: Scenario | None = None) -> RunResult:
+def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = None) -> RunResult:
     """Simulate a scenario (the built-in default when None).
+
+    Args:
+        memory_thread: run the memory model on a thread of its own (the results are the same);
+            None: when the process may use two or more CPUs (``memqueue.thread_default``).
 
     Raises:
         GcperfError: invalid scenario.
@@ -112,7 +117,8 @@ def simulate(scenario: Scenario | None = None) -> RunResult:
     cost = cost_model_for(pre.minor)
     memory = _memory_model(gc.version) if sc.memory else None
     m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, _pause_fn(cost, wl.refs_per_object),
-                memory, pre.interpreter_rss_kib * 1024 if sc.memory else 0)
+                memory, pre.interpreter_rss_kib * 1024 if sc.memory else 0,
+                thread_default() if memory_thread is None else memory_thread)
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
     wall = run_machine(m, period, gc.collect_every_s, gc.collect_generation)
     inputs = sc.describe()
@@ -143,6 +149,7 @@ def simulate_trace(
     chunk_slots: int = CHUNK_SLOTS,
     cost: CostModel | None = None,
     baseline_rss_bytes: int = 0,
+    memory_thread: bool | None = None,
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
 
@@ -158,6 +165,7 @@ def simulate_trace(
         cost: cost model (None: the version's measured constants).
         baseline_rss_bytes: resident memory before the trace starts (added to the
             footprint; the memory model runs when the trace has sizes).
+        memory_thread: as for :func:`simulate`.
     """
     pre = preset(version)
     settings = GCSettings(version=version, thresholds=thresholds, enabled=enabled)
@@ -165,7 +173,8 @@ def simulate_trace(
     cm = cost if cost is not None else cost_model_for(pre.minor)
     mem = trace.sizes is not None
     m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects, memory=mem), pre,
-                _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes)
+                _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
+                thread_default() if memory_thread is None else memory_thread)
     wall = run_machine(m, None, None, 2)
     summary_inputs = {
         "workload": trace.name,

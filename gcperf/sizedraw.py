@@ -15,8 +15,9 @@ import numpy as np
 from numba import njit
 
 U = np.uint64
-# cached on disk, no reference counting (arrays only come in), no zero-division checks
-_OPTS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
+# cached on disk, no reference counting (arrays only come in), no zero-division checks, and the
+# GIL released (the memory model's thread runs meanwhile)
+_OPTS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 
 
 @njit(**_OPTS)

@@ -67,10 +67,17 @@ def _serial(tasks: list[RunSpec], fn: Callable) -> Iterable[tuple[RunSpec, dict]
         yield t, fn(t.params, t.seed)
 
 
+def _memory_model_in_line() -> None:
+    # a pool of worker processes already keeps the CPUs busy: a memory-model thread per run
+    # would only make the runs contend (results are the same either way)
+    os.environ["GCPERF_MEMORY_THREAD"] = "0"
+
+
 def _processes(tasks: list[RunSpec], fn: Callable, workers: int) -> Iterable[tuple[RunSpec, dict]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    init = _memory_model_in_line if workers > 1 else None
+    with ProcessPoolExecutor(max_workers=workers, initializer=init) as ex:
         futs = {ex.submit(fn, t.params, t.seed): t for t in tasks}
         try:
             for f in as_completed(futs):

@@ -1,0 +1,201 @@
+"""The memory model behind a queue of calls, run on a thread of its own or in line.
+
+The engine never needs an answer from the memory model to decide what happens
+next: the collector's decisions depend on counts, not bytes. So the engine only
+*tells* the memory model what happens (allocate these objects, advance to this
+position, free these objects) and asks for statistics that it reads at the end
+of the run (the footprint at each timeline point and at each collection). The
+calls go through a FIFO queue to a worker thread that carries them out in the
+order they were made, with the allocator's kernels releasing the GIL: the
+allocator works on one core while the engine draws the next chunk of the
+workload on another. The model sees exactly the same calls in the same order
+as without the thread, so results are identical (tests check it).
+
+Objects the engine will free explicitly (cyclic garbage freed by a collection)
+are named by ids that this side hands out and recycles, not by the model's row
+ids, which only exist once the worker has run the allocation. The worker maps
+ids to rows.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+_STOP = None
+# calls in flight at most: the engine waits when the worker is this far behind, which
+# bounds the memory held by queued batches
+_MAX_QUEUED = 8
+
+
+def thread_default() -> bool:
+    """Whether to run the memory model on a thread of its own: when this process may use two or more CPUs.
+
+    ``GCPERF_MEMORY_THREAD=0`` (or 1) decides instead.
+    """
+    env = os.environ.get("GCPERF_MEMORY_THREAD")
+    if env is not None and env.strip() != "":
+        return env.strip() not in ("0", "false", "no", "off")
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return n >= 2
+
+
+class _IdPool:
+    """Ids for objects freed explicitly: the lowest fresh ones, and freed ones again (last freed first)."""
+
+    def __init__(self) -> None:
+        self._free = np.empty(1024, dtype=np.int64)
+        self._top = 0
+        self._next = 0
+
+    def take(self, k: int) -> np.ndarray:
+        reuse = min(k, self._top)
+        ids = np.empty(k, dtype=np.int64)
+        ids[:reuse] = self._free[self._top - reuse: self._top][::-1]
+        self._top -= reuse
+        ids[reuse:] = np.arange(self._next, self._next + k - reuse)
+        self._next += k - reuse
+        return ids
+
+    def give(self, ids: np.ndarray) -> None:
+        need = self._top + len(ids)
+        if need > len(self._free):
+            grown = np.empty(max(2 * len(self._free), need), dtype=np.int64)
+            grown[: self._top] = self._free[: self._top]
+            self._free = grown
+        self._free[self._top: need] = ids
+        self._top = need
+
+    @property
+    def issued(self) -> int:
+        """How many distinct ids exist (the size of the id -> row table)."""
+        return self._next
+
+
+class QueuedMemory:
+    """A :class:`~gcperf.allocator.MemoryModel` driven through a FIFO of calls.
+
+    Args:
+        model: the memory model; only this object touches it until :meth:`close`.
+        threaded: carry the calls out on a worker thread (else at once, in line).
+    """
+
+    def __init__(self, model: Any, threaded: bool) -> None:
+        self.model = model
+        self.threaded = threaded
+        self._ids = _IdPool()
+        self._id2row = np.full(1024, -1, dtype=np.int64)
+        self._results: list[dict | None] = []
+        self._error: BaseException | None = None
+        self._closed = False
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=_MAX_QUEUED)
+            self._thread = threading.Thread(target=self._work, name="gcperf-memory", daemon=True)
+            self._thread.start()
+
+    # ------------------------------------------------------------- engine side
+    def allocate(self, seqs: np.ndarray, free_seqs: np.ndarray, sizes: np.ndarray, want: np.ndarray) -> np.ndarray:
+        """Queue an allocation batch (see ``MemoryModel.allocate``); returns per object its id, or -1
+        for objects without ``want`` (the arrays must not change afterwards)."""
+        ids = np.full(len(seqs), -1, dtype=np.int64)
+        where = np.flatnonzero(want)
+        wid = self._ids.take(len(where))
+        ids[where] = wid
+        self._submit(self._do_allocate, seqs, free_seqs, sizes, want, where, wid)
+        return ids
+
+    def advance(self, seq: int) -> None:
+        """Queue ``MemoryModel.advance(seq)``."""
+        self._submit(self.model.advance, int(seq))
+
+    def free(self, ids: np.ndarray) -> None:
+        """Queue the free, in order, of the objects with these ids (ids from :meth:`allocate`)."""
+        if len(ids):
+            ids = np.array(ids, dtype=np.int64)  # a copy: the caller's array may change
+            self._ids.give(ids)
+            self._submit(self._do_free, ids)
+
+    def stats_later(self) -> int:
+        """Queue a snapshot of ``MemoryModel.stats()``; returns its ticket for :meth:`result`."""
+        self._results.append(None)
+        t = len(self._results) - 1
+        self._submit(self._do_stats, t)
+        return t
+
+    def result(self, ticket: int) -> dict:
+        """The snapshot of a ticket (after :meth:`close`)."""
+        r = self._results[ticket]
+        assert r is not None, "result() before close()"
+        return r
+
+    def close(self) -> None:
+        """Wait until every queued call is done and stop the worker; raise the error a call raised."""
+        if not self._closed:
+            self._closed = True
+            if self._queue is not None and self._thread is not None:
+                self._queue.put(_STOP)
+                self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def stats(self) -> dict:
+        """``MemoryModel.stats()`` now (after :meth:`close`)."""
+        self.close()
+        return self.model.stats()
+
+    # ------------------------------------------------------------------ worker
+    def _submit(self, fn: Callable, *args: Any) -> None:
+        if self._closed:
+            raise RuntimeError("the memory queue is closed")
+        if self._error is not None:
+            self.close()  # raises the worker's error
+        if self._queue is None:
+            try:
+                fn(*args)
+            except BaseException as e:
+                self._error = e
+                raise
+        else:
+            self._queue.put((fn, args))
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self._error is not None:
+                continue  # after an error, calls are dropped (the engine raises it at its next call)
+            fn, args = item
+            try:
+                fn(*args)
+            except BaseException as e:  # handed to the engine's thread
+                self._error = e
+
+    def _do_allocate(self, seqs, free_seqs, sizes, want, where, wid) -> None:
+        rows = self.model.allocate(seqs, free_seqs, sizes, want)
+        if len(wid):
+            top = int(wid.max()) + 1
+            if top > len(self._id2row):
+                grown = np.full(max(2 * len(self._id2row), top), -1, dtype=np.int64)
+                grown[: len(self._id2row)] = self._id2row
+                self._id2row = grown
+            self._id2row[wid] = rows[where]
+
+    def _do_free(self, ids) -> None:
+        rows = self._id2row[ids]
+        self._id2row[ids] = -1
+        self.model.free_rows(rows)
+
+    def _do_stats(self, ticket: int) -> None:
+        self._results[ticket] = self.model.stats()
