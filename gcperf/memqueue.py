@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -94,14 +95,18 @@ class QueuedMemory:
         self._ids = _IdPool()
         self._id2row = np.full(1024, -1, dtype=np.int64)
         self._results: list[dict | None] = []
-        self._error: BaseException | None = None
+        self._errors: list[BaseException] = []  # the first error a call raised (shared with the worker)
         self._closed = False
         self._queue: queue.Queue | None = None
         self._thread: threading.Thread | None = None
         if threaded:
             self._queue = queue.Queue(maxsize=_MAX_QUEUED)
-            self._thread = threading.Thread(target=self._work, name="gcperf-memory", daemon=True)
+            # the worker holds no reference to this object between calls: if a run is abandoned
+            # (an exception in the engine), collecting this object stops the worker
+            self._thread = threading.Thread(target=_work, args=(self._queue, self._errors), name="gcperf-memory",
+                                            daemon=True)
             self._thread.start()
+            weakref.finalize(self, self._queue.put, _STOP).atexit = False
 
     # ------------------------------------------------------------- engine side
     def allocate(self, seqs: np.ndarray, free_seqs: np.ndarray, sizes: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -145,8 +150,8 @@ class QueuedMemory:
             if self._queue is not None and self._thread is not None:
                 self._queue.put(_STOP)
                 self._thread.join()
-        if self._error is not None:
-            raise self._error
+        if self._errors:
+            raise self._errors[0]
 
     def stats(self) -> dict:
         """``MemoryModel.stats()`` now (after :meth:`close`)."""
@@ -157,30 +162,16 @@ class QueuedMemory:
     def _submit(self, fn: Callable, *args: Any) -> None:
         if self._closed:
             raise RuntimeError("the memory queue is closed")
-        if self._error is not None:
+        if self._errors:
             self.close()  # raises the worker's error
         if self._queue is None:
             try:
                 fn(*args)
             except BaseException as e:
-                self._error = e
+                self._errors.append(e)
                 raise
         else:
             self._queue.put((fn, args))
-
-    def _work(self) -> None:
-        assert self._queue is not None
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if self._error is not None:
-                continue  # after an error, calls are dropped (the engine raises it at its next call)
-            fn, args = item
-            try:
-                fn(*args)
-            except BaseException as e:  # handed to the engine's thread
-                self._error = e
 
     def _do_allocate(self, seqs, free_seqs, sizes, want, where, wid) -> None:
         rows = self.model.allocate(seqs, free_seqs, sizes, want)
@@ -199,3 +190,19 @@ class QueuedMemory:
 
     def _do_stats(self, ticket: int) -> None:
         self._results[ticket] = self.model.stats()
+
+
+def _work(q: queue.Queue, errors: list[BaseException]) -> None:
+    """The worker: carry out queued calls in order until told to stop."""
+    while True:
+        item = q.get()
+        if item is _STOP:
+            return
+        if not errors:  # after an error, calls are dropped (the engine raises it at its next call)
+            fn, args = item
+            try:
+                fn(*args)
+            except BaseException as e:  # handed to the engine's thread
+                errors.append(e)
+            del fn, args
+        del item

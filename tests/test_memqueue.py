@@ -133,3 +133,18 @@ def test_thread_default_follows_the_environment(monkeypatch):
     assert thread_default() is False
     monkeypatch.setenv("GCPERF_MEMORY_THREAD", "1")
     assert thread_default() is True
+
+
+def test_an_abandoned_queue_stops_its_worker():
+    """A run that dies in the engine leaves no thread behind once its queue is collected."""
+    import gc
+
+    q = QueuedMemory(MemoryModel(geometry_for("3.11"), 1), True)
+    one = np.zeros(1, dtype=np.int64)
+    q.allocate(one, one + 1, np.array([[16]]), np.zeros(1, dtype=bool))
+    thread = q._thread
+    assert thread is not None and thread.is_alive()
+    del q
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
