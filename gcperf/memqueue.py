@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GcperfError
+
 _STOP = None
 # calls in flight at most: the engine waits when the worker is this far behind, which
 # bounds the memory held by queued batches
@@ -127,6 +129,9 @@ class QueuedMemory:
         """Queue the free, in order, of the objects with these ids (ids from :meth:`allocate`)."""
         if len(ids):
             ids = np.array(ids, dtype=np.int64)  # a copy: the caller's array may change
+            if ids.min() < 0 or ids.max() >= self._ids.issued:
+                raise GcperfError(f"cannot free object ids {ids[(ids < 0) | (ids >= self._ids.issued)][:5].tolist()}: "
+                                  "never handed out")
             self._ids.give(ids)
             self._submit(self._do_free, ids)
 

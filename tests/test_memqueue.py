@@ -110,7 +110,14 @@ def test_an_error_in_the_model_reaches_the_engine(threaded):
 
 def test_freeing_an_unknown_id_is_an_error():
     q = QueuedMemory(MemoryModel(geometry_for("3.11"), 1), True)
-    q.free(np.array([5]))
+    with pytest.raises(GcperfError, match="never handed out"):
+        q.free(np.array([-1]))
+    one = np.zeros(1, dtype=np.int64)
+    ids = q.allocate(one, np.array([NEVER]), np.array([[16]]), np.ones(1, dtype=bool))
+    with pytest.raises(GcperfError, match="never handed out"):
+        q.free(ids + 1)
+    q.free(ids)
+    q.free(ids)  # twice: the model finds the row already freed
     with pytest.raises(GcperfError, match="not a live row"):
         q.close()
 
