@@ -199,3 +199,34 @@ def test_drawn_sizes_follow_the_declared_distributions():
     w = np.array(DEFAULT_PAYLOAD.weights) / sum(DEFAULT_PAYLOAD.weights)
     for size, share in zip(DEFAULT_PAYLOAD.sizes_bytes, w, strict=True):
         assert abs((pay == size).mean() - share) < 0.01
+
+
+def test_large_size_tables_draw_in_two_steps_with_the_same_distributions():
+    """Beyond 2**16 joint outcomes (here 40 payload sizes) the size and the payload count are
+    drawn first and each payload size on its own; totals still add up."""
+    import numpy as np
+
+    from gcperf.stream import _SizeTable
+    from gcperf.workload import Phase
+
+    pay = tuple(range(16, 16 + 40 * 8, 8))
+    ph = Phase(sizes=SizeMix((48, 96), (0.75, 0.25)), payload_per_object=1.0,
+               payload_sizes=SizeMix(pay, (1.0,) * len(pay)))
+    t = _SizeTable(ph)
+    assert t.rows is None  # the two-step path
+    n = 400_000
+    out = np.empty((n + 2, t.k1), dtype=np.int32)
+    nbytes = np.empty(n + 2, dtype=np.int64)
+    t.draw_into(np.random.default_rng(3), n, out, nbytes, 2)
+    x = out[2:]
+    assert (nbytes[2:] == x.sum(axis=1)).all()
+    assert abs((x[:, 0] == 48).mean() - 0.75) < 0.005
+    counts = (x[:, 1:] > 0).sum(axis=1)
+    for k, want in enumerate([np.exp(-1), np.exp(-1), np.exp(-1) / 2]):  # Poisson(1), capped at 3
+        assert abs((counts == k).mean() - want) < 0.005
+    assert abs((counts == 3).mean() - (1 - 2.5 * np.exp(-1))) < 0.005
+    p = x[:, 1:][x[:, 1:] > 0]
+    assert set(np.unique(p).tolist()) == set(pay)
+    assert np.abs(np.bincount((p - 16) // 8, minlength=40) / len(p) - 1 / 40).max() < 0.004
+    # payloads fill their columns from the left
+    assert not ((x[:, 1] == 0) & (x[:, 2] > 0)).any() and not ((x[:, 2] == 0) & (x[:, 3] > 0)).any()
