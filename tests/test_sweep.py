@@ -108,6 +108,11 @@ def test_process_pool_and_dask_give_identical_results(tmp_path, tiny_results):
     ref = pd.read_csv(tiny_results / "summary.csv").drop(columns=["gcperf_version"])
     sweep(exp, tmp_path / "pool", workers=2)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "pool" / "summary.csv").drop(columns=["gcperf_version"]), ref)
+    # per-run detail files are the same bytes (no time stamps in them), whoever ran the run
+    details = sorted(p.name for p in (tiny_results / "runs").iterdir())
+    assert details and details == sorted(p.name for p in (tmp_path / "pool" / "runs").iterdir())
+    for name in details:
+        assert (tiny_results / "runs" / name).read_bytes() == (tmp_path / "pool" / "runs" / name).read_bytes(), name
     distributed = pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'gcperf[dask]'")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
         sweep(exp, tmp_path / "dask", scheduler=cl.scheduler_address)
