@@ -109,11 +109,12 @@ class Machine:
         pause_s: ``f(generation, examined, freed) -> seconds`` of a collection.
         memory: an ``allocator.MemoryModel`` (None: no memory model).
         baseline_bytes: resident bytes of the interpreter itself, added to the footprint.
-        memory_thread: run the memory model on a thread of its own (same results).
+        memory_thread: run the memory model on a thread of its own (same results); None: when
+            the process may use two or more CPUs (``memqueue.thread_default``).
     """
 
     def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s,
-                 memory=None, baseline_bytes: int = 0, memory_thread: bool = False):
+                 memory=None, baseline_bytes: int = 0, memory_thread: bool | None = None):
         # the engine only tells the memory model what happens and reads its statistics at the
         # end (memqueue.py): footprints are filled into the timeline and the collections then
         self.memory = QueuedMemory(memory, memory_thread) if memory is not None else None

@@ -88,12 +88,14 @@ class QueuedMemory:
 
     Args:
         model: the memory model; only this object touches it until :meth:`close`.
-        threaded: carry the calls out on a worker thread (else at once, in line).
+        threaded: carry the calls out on a worker thread (else at once, in line); None:
+            :func:`thread_default`.
     """
 
-    def __init__(self, model: Any, threaded: bool) -> None:
+    def __init__(self, model: Any, threaded: bool | None = None) -> None:
         self.model = model
-        self.threaded = threaded
+        if threaded is None:
+            threaded = thread_default()
         self._ids = _IdPool()
         self._id2row = np.full(1024, -1, dtype=np.int64)
         self._results: list[dict | None] = []

@@ -12,7 +12,6 @@ from .costs import CostModel, cost_model_for
 from .engine import run_machine
 from .heap import Heap
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
-from .memqueue import thread_default
 from .metrics import memory_stats, summarize
 from .policy import GenerationalPolicy
 from .scenario import GCSettings, Scenario
@@ -117,8 +116,7 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     cost = cost_model_for(pre.minor)
     memory = _memory_model(gc.version) if sc.memory else None
     m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, _pause_fn(cost, wl.refs_per_object),
-                memory, pre.interpreter_rss_kib * 1024 if sc.memory else 0,
-                thread_default() if memory_thread is None else memory_thread)
+                memory, pre.interpreter_rss_kib * 1024 if sc.memory else 0, memory_thread)
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
     wall = run_machine(m, period, gc.collect_every_s, gc.collect_generation)
     inputs = sc.describe()
@@ -174,7 +172,7 @@ def simulate_trace(
     mem = trace.sizes is not None
     m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects, memory=mem), pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
-                thread_default() if memory_thread is None else memory_thread)
+                memory_thread)
     wall = run_machine(m, None, None, 2)
     summary_inputs = {
         "workload": trace.name,

@@ -77,8 +77,8 @@ def _memory_model_in_line() -> None:
 def _processes(tasks: list[RunSpec], fn: Callable, workers: int) -> Iterable[tuple[RunSpec, dict]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    init = _memory_model_in_line if workers > 1 else None
-    with ProcessPoolExecutor(max_workers=workers, initializer=init) as ex:
+    # (only called with two or more workers: one runs in this process, _serial)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_memory_model_in_line) as ex:
         futs = {ex.submit(fn, t.params, t.seed): t for t in tasks}
         try:
             for f in as_completed(futs):
