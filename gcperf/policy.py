@@ -275,6 +275,35 @@ class GenerationalPolicy:
         }
 
 
+class PatternPolicy(GenerationalPolicy):
+    """The generational collector with threshold0 stepping through a repeating pattern.
+
+    ``gcperf record`` runs a program this way (``recording/child.py``): threshold0 starts at
+    ``pattern[0]`` and, after every collection, takes the next entry (cyclically). Calibration
+    replays the same pattern to compare a fitted workload with the recording.
+
+    Args:
+        pattern: threshold0 of successive windows.
+        thresholds: the other thresholds (threshold0 is taken from the pattern).
+        long_lived_total: as for :class:`GenerationalPolicy`.
+        enabled: as for :class:`GenerationalPolicy`.
+    """
+
+    def __init__(self, pattern: tuple[int, ...], thresholds: tuple[int, int, int], long_lived_total: int = 0,
+                 enabled: bool = True):
+        if not pattern:
+            raise GcperfError("a threshold pattern needs at least one entry")
+        self.pattern = tuple(int(x) for x in pattern)
+        super().__init__((self.pattern[0], thresholds[1], thresholds[2]), long_lived_total, enabled)
+        self._next = 1
+
+    def end(self, g: int, survivors: int) -> None:
+        super().end(g, survivors)
+        t0 = self.pattern[self._next % len(self.pattern)]
+        self._next += 1
+        self.thresholds = (t0, self.thresholds[1], self.thresholds[2])
+
+
 def check_thresholds(thresholds: object) -> tuple[int, int, int]:
     """Validate a thresholds triple and return it as a tuple of ints.
 

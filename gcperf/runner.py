@@ -13,7 +13,7 @@ from .engine import run_machine
 from .heap import Heap
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
 from .metrics import memory_stats, summarize
-from .policy import GenerationalPolicy
+from .policy import GenerationalPolicy, PatternPolicy
 from .scenario import GCSettings, Scenario
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 from .stream import CHUNK_SLOTS, StatisticalStream, TraceStream
@@ -48,11 +48,20 @@ class RunResult:
         return [int((g == i).sum()) for i in range(3)]
 
 
-def _pause_fn(cost: CostModel, refs: float):
-    def pause(generation: int, examined: int, freed: int) -> float:
-        return float(cost.pause_s(examined, freed, refs))
+def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: np.random.Generator | None = None):
+    if not noise or rng is None:
+        def pause(generation: int, examined: int, freed: int) -> float:
+            return float(cost.pause_s(examined, freed, refs))
 
-    return pause
+        return pause
+    # a real pause scatters around the model: multiply by a draw from the measured factors
+    levels = np.linspace(0.0, 1.0, len(noise))
+    factors = np.asarray(noise, dtype=float)
+
+    def noisy(generation: int, examined: int, freed: int) -> float:
+        return float(cost.pause_s(examined, freed, refs)) * float(np.interp(rng.random(), levels, factors))
+
+    return noisy
 
 
 def _memory_model(version: str):
@@ -80,12 +89,15 @@ def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunR
     return RunResult(coll, tl, summary, inputs)
 
 
-def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = None) -> RunResult:
+def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = None,
+             threshold_pattern: tuple[int, ...] | None = None) -> RunResult:
     """Simulate a scenario (the built-in default when None).
 
     Args:
         memory_thread: run the memory model on a thread of its own (the results are the same);
             None: when the process may use two or more CPUs (``memqueue.thread_default``).
+        threshold_pattern: threshold0 of successive collection windows, repeated (what
+            ``gcperf record`` does to a program); None: the scenario's fixed thresholds.
 
     Raises:
         GcperfError: invalid scenario.
@@ -94,8 +106,9 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     wl = sc.resolved_workload()
     gc = sc.gc
     pre = preset(gc.version)
-    # one stream of random numbers for the program's behaviour, one for object sizes
-    life_seq, size_seq = np.random.SeedSequence(sc.seed).spawn(2)
+    # one stream of random numbers for the program's behaviour, one for object sizes, one for
+    # the scatter of pauses (spawned children do not depend on how many are spawned)
+    life_seq, size_seq, noise_seq = np.random.SeedSequence(sc.seed).spawn(3)
     rng = np.random.default_rng(life_seq)
     phase_ops: dict[str, list[tuple[str, tuple]]] = {}
     for name in gc.collect_after:
@@ -112,11 +125,17 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
         size_rng=np.random.default_rng(size_seq) if sc.memory else None,
     )
     baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
-    policy = GenerationalPolicy(gc.effective_thresholds, long_lived_total=baseline, enabled=gc.enabled)
-    cost = cost_model_for(pre.minor)
+    if threshold_pattern:
+        policy: GenerationalPolicy = PatternPolicy(tuple(threshold_pattern), gc.effective_thresholds,
+                                                   long_lived_total=baseline, enabled=gc.enabled)
+    else:
+        policy = GenerationalPolicy(gc.effective_thresholds, long_lived_total=baseline, enabled=gc.enabled)
+    cost = wl.pause_costs if wl.pause_costs is not None else cost_model_for(pre.minor)
     memory = _memory_model(gc.version) if sc.memory else None
-    m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, _pause_fn(cost, wl.refs_per_object),
-                memory, pre.interpreter_rss_kib * 1024 if sc.memory else 0, memory_thread)
+    pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq))
+    base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
+    m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, pause,
+                memory, int(base_rss) if sc.memory else 0, memory_thread)
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
     wall = run_machine(m, period, gc.collect_every_s, gc.collect_generation)
     inputs = sc.describe()

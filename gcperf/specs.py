@@ -69,6 +69,12 @@ def workload_from_dict(data: Any) -> Workload:
                 p[key] = _build(SizeMix, s, f"{where} {key}")
         built.append(_build(Phase, p, where))
     d["phases"] = tuple(built)
+    if isinstance(d.get("pause_costs"), dict):
+        from .costs import CostModel
+
+        d["pause_costs"] = _build(CostModel, d["pause_costs"], "workload pause_costs")
+    if isinstance(d.get("pause_noise"), list):
+        d["pause_noise"] = tuple(d["pause_noise"])
     return _build(Workload, d, "workload")
 
 

@@ -377,8 +377,8 @@ class StatisticalStream(Stream):
                 else:
                     w = v - lay.cum_other_lo[comp]
                     w /= lay.width_other[comp]  # uniform again, within the component
-                fl = lay.kind_flags(w)
-                if lay.c > 0:
+                fl = lay.kind_flags(w, comp)
+                if lay.any_c:
                     fl[(fl == FLAG_CYCLIC) & (dslot[slice(None) if rest is None else rest] == NEVER)] = 0
                 if rest is None:
                     flags = fl
@@ -416,11 +416,16 @@ class StatisticalStream(Stream):
             end = min(j0 + n, int(self.first_slot[q + 1]))
             if end > pos:
                 off = pos - j0
+                lay_q = self._layout(self.phases[q])
                 u, own_dead, sel, dslot, flags = self._draw_piece(q, pos, ubuf[off : end - j0], mbuf[off : end - j0])
-                d[off : off + len(u)] = own_dead
+                if lay_q.uncounted > 0:
+                    # freed into a free list: allocated (counted), never decremented
+                    d[off : off + len(u)] = own_dead & (u >= lay_q.uncounted)
+                else:
+                    d[off : off + len(u)] = own_dead
                 us.append((off, len(u), u, self._layout(self.phases[q])))
                 rc = dslot != NEVER
-                if self._layout(self.phases[q]).c > 0:
+                if lay_q.any_c:
                     rc &= flags != FLAG_CYCLIC
                 rc_slots = dslot[rc]
                 inside = rc_slots < j0 + n
@@ -664,13 +669,23 @@ class _Layout:
     def __init__(self, phase: Phase, atomic_tuples_tracked: bool, atomic_dicts_tracked: bool):
         lts = list(phase.lifetimes)
         first_imm = next((i for i, lt in enumerate(lts) if lt.kind == "immediate"), None)
-        self.p_imm = lts.pop(first_imm).share if first_imm is not None else 0.0
+        imm = lts.pop(first_imm) if first_imm is not None else None
+        self.p_imm = imm.share if imm is not None else 0.0
         self.others = lts
         a, t, c = phase.atomic_tuple_share, phase.untracked_share, phase.cyclic_share
-        self.a, self.t, self.c = a, t, c
+        # the cyclic share of each component (its own, else the phase's); c is the
+        # immediate component's, which decides the band of cyclic immediates
+        c_imm = c if imm is None or imm.cyclic_share is None else imm.cyclic_share
+        c_other = [c if lt.cyclic_share is None else lt.cyclic_share for lt in lts]
+        self.per_comp_c = any(lt.cyclic_share is not None for lt in lts)
+        self.c_arr = np.array(c_other if c_other else [c], dtype=float)
+        self.a, self.t, self.c = a, t, c_imm
+        self.any_c = c_imm > 0 or any(x > 0 for x in c_other)
         self.plain = 1.0 - a - t
-        self.low = self.p_imm * (1.0 - self.plain * c)
-        self.has_kinds = a > 0 or t > 0 or c > 0
+        self.low = self.p_imm * (1.0 - self.plain * c_imm)
+        # slots below this are freed at once into a free list: no decrement of count0
+        self.uncounted = phase.uncounted_free_share
+        self.has_kinds = a > 0 or t > 0 or self.any_c
         self.atomic_flag = FLAG_ATOMIC if atomic_tuples_tracked else FLAG_UNTRACKED
         self.untracked_flag = np.uint8(0) if atomic_dicts_tracked else FLAG_UNTRACKED
         rest = 1.0 - self.p_imm
@@ -685,15 +700,18 @@ class _Layout:
             self.cum_other_lo = np.zeros(1)
             self.width_other = np.ones(1)
 
-    def kind_flags(self, w: np.ndarray) -> np.ndarray:
-        """Kind bits for objects whose rescaled uniform number is ``w``."""
+    def kind_flags(self, w: np.ndarray, comp: np.ndarray | None = None) -> np.ndarray:
+        """Kind bits for objects whose rescaled uniform number is ``w`` (``comp``: their components)."""
         fl = np.zeros(len(w), dtype=np.uint8)
         if self.a > 0:
             fl[w < self.a] = self.atomic_flag
         if self.t > 0:
             fl[(w >= self.a) & (w < self.a + self.t)] = self.untracked_flag
-        if self.c > 0:
-            fl[w >= 1.0 - self.plain * self.c] = FLAG_CYCLIC
+        if self.per_comp_c:
+            c = self.c_arr[comp] if comp is not None else self.c_arr[0]
+            fl[w >= 1.0 - self.plain * c] = FLAG_CYCLIC
+        elif self.c_arr[0] > 0:
+            fl[w >= 1.0 - self.plain * self.c_arr[0]] = FLAG_CYCLIC
         return fl
 
     def own_flags(self, u: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .costs import CostModel
 from .errors import GcperfError
 
 LIFETIME_KINDS = ("immediate", "fixed", "exponential", "lognormal", "forever")
@@ -61,6 +62,8 @@ class Lifetime:
         scale_s: seconds: the lifetime (fixed), the mean (exponential) or the
             median (lognormal). Ignored for immediate and forever.
         sigma: shape of the lognormal (standard deviation of the log).
+        cyclic_share: of this component's objects that die, the share that dies as
+            unreachable cyclic garbage; None takes the phase's ``cyclic_share``.
     """
 
     name: str = "temporary"
@@ -68,6 +71,7 @@ class Lifetime:
     kind: str = "immediate"
     scale_s: float = 0.0
     sigma: float = 1.0
+    cyclic_share: float | None = None
 
     def __post_init__(self) -> None:
         _finite(f"lifetime {self.name!r} share", self.share)
@@ -80,6 +84,10 @@ class Lifetime:
         if self.kind in ("fixed", "exponential", "lognormal"):
             _check(self.scale_s > 0, f"lifetime {self.name!r} scale_s must be > 0 for kind {self.kind}, got {self.scale_s!r}")
         _finite(f"lifetime {self.name!r} sigma", self.sigma)
+        if self.cyclic_share is not None:
+            _finite(f"lifetime {self.name!r} cyclic_share", self.cyclic_share)
+            _check(self.cyclic_share <= 1.0,
+                   f"lifetime {self.name!r} cyclic_share must be <= 1, got {self.cyclic_share!r}")
 
     def mean_s(self) -> float:
         """Mean lifetime in seconds (inf for forever, 0 for immediate)."""
@@ -153,6 +161,11 @@ class Phase:
             object and die with it: its non-GC contents (ints, strings, bytes) and
             buffers (a list's items, a dict's table); capped at 3 per object.
         payload_sizes: sizes of those allocations (over 512 B goes to the system malloc).
+        uncounted_free_share: share of allocations that are freed at once into a type's
+            free list: counted when allocated, but their free does not lower ``count0``
+            (CPython's list/dict/tuple free lists, CPYTHON_GC.md section 8.1), so each
+            raises ``count0`` by one for good. They are taken from the ``immediate``
+            component, which must be at least this large.
     """
 
     name: str = "main"
@@ -165,6 +178,7 @@ class Phase:
     sizes: SizeMix = field(default_factory=SizeMix)
     payload_per_object: float = 0.0
     payload_sizes: SizeMix = DEFAULT_PAYLOAD
+    uncounted_free_share: float = 0.0
 
     def __post_init__(self) -> None:
         _check(isinstance(self.name, str) and self.name != "", f"phase name must be a non-empty string, got {self.name!r}")
@@ -185,6 +199,15 @@ class Phase:
         _check(isinstance(self.sizes, SizeMix), f"phase {self.name!r} sizes must be a SizeMix, got {self.sizes!r}")
         _check(isinstance(self.payload_sizes, SizeMix),
                f"phase {self.name!r} payload_sizes must be a SizeMix, got {self.payload_sizes!r}")
+        _finite(f"phase {self.name!r} uncounted_free_share", self.uncounted_free_share)
+        if self.uncounted_free_share > 0:
+            first = next((lt for lt in self.lifetimes if lt.kind == "immediate"), None)
+            imm = first.share if first is not None else 0.0
+            c = self.cyclic_share if first is None or first.cyclic_share is None else first.cyclic_share
+            room = imm * (1.0 - (1.0 - self.atomic_tuple_share - self.untracked_share) * c)
+            _check(first is not None and self.uncounted_free_share <= room + 1e-12,
+                   f"phase {self.name!r} uncounted_free_share must be <= the immediate component's share "
+                   f"of non-cyclic objects ({room:g}), got {self.uncounted_free_share!r}")
         _check(
             self.atomic_tuple_share + self.untracked_share <= 1.0,
             f"phase {self.name!r} atomic_tuple_share + untracked_share must be <= 1, "
@@ -210,6 +233,15 @@ class Workload:
         baseline_objects: tracked objects alive before the first phase (the
             interpreter and its imports), in generation 2; None takes the version
             preset's measured interpreter start-up figure.
+        baseline_rss_mb: resident memory before the first phase (MiB), the base of the
+            simulated footprint; None takes the version preset's bare interpreter.
+        pause_costs: the pause model of this program's heap (``gcperf calibrate`` fits
+            one); None takes the version's measured constants and ``refs_per_object``.
+        pause_noise: quantiles (evenly spaced levels from 0 to 1) of the factor by which
+            real pauses scatter around the model; each simulated pause is multiplied by a
+            draw from it (seeded). Empty: no scatter.
+        provenance: where the description comes from (free-form; calibration writes the
+            recording, its hash and the fit's diagnostics here). Not part of equality.
     """
 
     name: str = "custom"
@@ -217,6 +249,10 @@ class Workload:
     phases: tuple[Phase, ...] = (Phase(),)
     refs_per_object: float = 2.0
     baseline_objects: int | None = None
+    baseline_rss_mb: float | None = None
+    pause_costs: CostModel | None = None
+    pause_noise: tuple[float, ...] = ()
+    provenance: dict | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         _check(len(self.phases) > 0, "workload phases must not be empty")
@@ -230,6 +266,19 @@ class Workload:
                 f"baseline_objects must be an integer >= 0, got {self.baseline_objects!r}",
             )
         _check(self.allocations > 0, "workload must allocate at least one object")
+        if self.baseline_rss_mb is not None:
+            _finite("baseline_rss_mb", self.baseline_rss_mb)
+        if self.pause_costs is not None:
+            _check(isinstance(self.pause_costs, CostModel),
+                   f"pause_costs must be a CostModel, got {type(self.pause_costs).__name__}")
+        object.__setattr__(self, "pause_noise", tuple(self.pause_noise))
+        for v in self.pause_noise:
+            _finite("pause_noise entries", v)
+        _check(len(self.pause_noise) != 1, "pause_noise needs at least two quantiles (or none)")
+        _check(all(a <= b for a, b in zip(self.pause_noise, self.pause_noise[1:])),
+               "pause_noise quantiles must be non-decreasing")
+        if self.provenance is not None:
+            _check(isinstance(self.provenance, dict), f"provenance must be an object, got {self.provenance!r}")
 
     @property
     def duration_s(self) -> float:

@@ -1,0 +1,129 @@
+"""Turn a fitted population into a workload: one phase per stretch of the recorded run.
+
+Each recorded window (the mutator time between two collections) becomes a phase with the
+window's rates, unless it is shorter than ``min_phase_s``: short neighbours are merged, their
+rates averaged by duration. The lifetime mixture, cyclic shares and atomic share are the same in
+every phase; only the rates of lasting objects, of count0-only increments (free lists) and of
+cyclic garbage made at once vary. So the workload follows the program's own changes of pace
+(start-up, bursts, a heap that fills), and any GC setting can be simulated on it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..workload import Lifetime, Phase, SizeMix, Workload
+from .population import PopulationFit
+
+#: Components that carry less than this share of lasting objects are dropped (and the rest
+#: renormalised): they change no observable and only lengthen the workload file.
+MIN_WEIGHT = 1e-3
+
+
+def _segments(dur: np.ndarray, min_phase_s: float) -> list[tuple[int, int]]:
+    """Index ranges [a, b) of windows merged so that every segment lasts at least ``min_phase_s``."""
+    out: list[tuple[int, int]] = []
+    a = 0
+    acc = 0.0
+    for k, d in enumerate(dur):
+        acc += float(d)
+        if acc >= min_phase_s:
+            out.append((a, k + 1))
+            a = k + 1
+            acc = 0.0
+    if a < len(dur):
+        if out:
+            out[-1] = (out[-1][0], len(dur))
+        else:
+            out.append((a, len(dur)))
+    return out
+
+
+def lifetimes_of(fit: PopulationFit) -> tuple[list[Lifetime], np.ndarray]:
+    """The mixture components kept (as lifetimes with share 1 placeholder) and their weights."""
+    keep = fit.weights >= MIN_WEIGHT
+    w = fit.weights[keep] / fit.weights[keep].sum()
+    comps = []
+    for tau, q in zip(fit.taus[keep], fit.cyclic[keep], strict=True):
+        if math.isinf(tau):
+            comps.append(Lifetime("forever", 1.0, "forever", 0.0, 1.0, float(q)))
+        else:
+            comps.append(Lifetime(f"tau_{tau:.3g}s", 1.0, "exponential", float(tau), 1.0, float(q)))
+    return comps, w
+
+
+def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: float, baseline_objects: int,
+                   min_phase_s: float = 0.0, sizes: SizeMix | None = None, payload_per_object: float = 0.0,
+                   payload_sizes: SizeMix | None = None, **extra) -> Workload:
+    """A workload with the fitted population, one phase per (merged) window.
+
+    Args:
+        fit: the population fit.
+        name, description: the workload's.
+        tail_s: mutator time after the last collection (the program's end), seconds.
+        baseline_objects: tracked objects alive when the program starts.
+        min_phase_s: merge windows shorter than this.
+        sizes, payload_per_object, payload_sizes: object sizes for the memory model.
+        extra: other :class:`Workload` fields (pause model, baseline RSS, provenance).
+    """
+    comps, w = lifetimes_of(fit)
+    dur = fit.dur.copy()
+    rates = fit.rates.copy()
+    drift = fit.drift.copy()
+    if tail_s > 0:
+        # after the last collection the program goes on at its last pace until it ends
+        dur = np.append(dur, tail_s)
+        rates = np.append(rates, rates[-1])
+        drift = np.append(drift, drift[-1])
+    phases = []
+    for i, (a, b) in enumerate(_segments(dur, min_phase_s)):
+        d = float(dur[a:b].sum())
+        if d <= 0:
+            continue
+        lam = float((rates[a:b] * dur[a:b]).sum()) / d
+        dr = float((drift[a:b] * dur[a:b]).sum()) / d
+        now = lam * fit.cyclic_now
+        total = lam + dr + now
+        if total * d < 0.5:  # nothing happens here: keep the time, one harmless object
+            total = max(0.5 / d, 1e-9)
+            lam_share, dr_share, now_share = 0.0, 0.0, 0.0
+        else:
+            lam_share, dr_share, now_share = lam / total, dr / total, now / total
+        lts: list[Lifetime] = []
+        imm_share = 1.0 - lam_share
+        if imm_share > 1e-12:
+            c_imm = now_share / imm_share if imm_share > 0 else 0.0
+            lts.append(Lifetime("at_once", imm_share, "immediate", cyclic_share=min(max(c_imm, 0.0), 1.0)))
+        if lam_share > 0:
+            shares = lam_share * w
+            for comp, sh in zip(comps, shares, strict=True):
+                lts.append(Lifetime(comp.name, float(sh), comp.kind, comp.scale_s, comp.sigma, comp.cyclic_share))
+        # exact normalisation (shares must sum to 1 within 1e-9)
+        total_share = sum(lt.share for lt in lts)
+        if lts and abs(total_share - 1.0) > 0:
+            last = lts[-1]
+            lts[-1] = Lifetime(last.name, last.share + (1.0 - total_share), last.kind, last.scale_s, last.sigma,
+                               last.cyclic_share)
+        # uncounted frees sit at the bottom of the immediate band, below the cyclic ones
+        room = lts[0].share * (1.0 - (1.0 - fit.atomic) * (lts[0].cyclic_share or 0.0)) if lts[0].kind == "immediate" else 0.0
+        unc = min(dr_share, room)
+        kw = {}
+        if sizes is not None:
+            kw["sizes"] = sizes
+        if payload_sizes is not None:
+            kw["payload_sizes"] = payload_sizes
+        phases.append(Phase(
+            name=f"w{i:05d}",
+            duration_s=d,
+            alloc_rate_per_s=total,
+            lifetimes=tuple(lts),
+            cyclic_share=0.0,
+            atomic_tuple_share=float(fit.atomic),
+            payload_per_object=payload_per_object,
+            uncounted_free_share=float(unc),
+            **kw,
+        ))
+    return Workload(name=name, description=description, phases=tuple(phases), refs_per_object=0.0,
+                    baseline_objects=int(baseline_objects), **extra)

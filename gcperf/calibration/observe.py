@@ -1,0 +1,83 @@
+"""What a recording says about the program, on the program's own clock.
+
+A recording's time stamps are wall-clock time of the measured process, which includes the
+collector's pauses and the recorder's own measurements. Lifetimes in a workload are measured in
+*mutator* time (time the program itself runs), so every time stamp is first moved to that clock:
+``m(t) = t - (pauses and measurements before t)``. Each collection then closes a *window*: the
+mutator time since the previous collection ended, under the threshold0 that was in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GcperfError
+from ..recording.format import Recording
+
+
+@dataclass
+class Windows:
+    """One row per collection of the recording, on the mutator clock.
+
+    Attributes:
+        table: columns ``m_s`` (mutator time when the collection started), ``dur_s`` (mutator
+            time since the previous collection), ``generation``, ``threshold0``, ``count0``,
+            ``collected``, ``pause_s``, ``young`` (generation 0 objects at the start, -1 when
+            not measured), ``gen1``, ``gen2`` (likewise), ``gen1_after`` (generation 1 after a
+            young collection, -1 when not measured), ``explicit``, ``wall_s`` (wall time when
+            it started).
+        mutator_s: the program's whole run on the mutator clock.
+        baseline_objects: tracked objects when the program's first statement ran.
+        version: the interpreter's full version.
+    """
+
+    table: pd.DataFrame
+    mutator_s: float
+    baseline_objects: int
+    version: str
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def windows(rec: Recording) -> Windows:
+    """Put the recording's collections on the mutator clock.
+
+    Raises:
+        GcperfError: time stamps that go backwards (a corrupt recording).
+    """
+    c = rec.collections
+    start = c["t_start_ns"].to_numpy(dtype=np.int64)
+    stop = c["t_stop_ns"].to_numpy(dtype=np.int64)
+    meas = c["measure_ns"].to_numpy(dtype=np.int64)
+    pause = stop - start
+    if len(start) and (np.any(pause < 0) or np.any(np.diff(start) < 0)):
+        raise GcperfError(f"{rec.path}: collection time stamps go backwards; the recording is corrupt")
+    # everything the program did not do itself, up to the start of each collection: earlier
+    # pauses and measurements, and this collection's own measurement (made just before it)
+    lost_before = np.concatenate([[0], np.cumsum(pause + meas)[:-1]]) + meas
+    m = (start - lost_before) / 1e9
+    m = np.maximum.accumulate(np.maximum(m, 0.0))
+    dur = np.diff(np.concatenate([[0.0], m]))
+    wall_end = rec.wall_s
+    mutator_s = max(wall_end - float((pause + meas).sum()) / 1e9, float(m[-1]) if len(m) else 0.0)
+    t = pd.DataFrame({
+        "m_s": m,
+        "dur_s": dur,
+        "generation": c["generation"].to_numpy(),
+        "threshold0": c["threshold0"].to_numpy(),
+        "count0": c["count0"].to_numpy(),
+        "collected": c["collected"].to_numpy(),
+        "pause_s": pause / 1e9,
+        "young": c["gen0_objects"].to_numpy(),
+        "gen1": c["gen1_objects"].to_numpy(),
+        "gen2": c["gen2_objects"].to_numpy(),
+        "gen1_after": c["next_gen_objects_after"].to_numpy(),
+        "explicit": c["explicit"].to_numpy().astype(bool),
+        "wall_s": start / 1e9,
+    })
+    base = int(rec.doc["interpreter"].get("tracked_objects", 0))
+    return Windows(t, mutator_s, base, rec.version)

@@ -1,0 +1,367 @@
+"""Run a Python program under light instrumentation of its cyclic garbage collector.
+
+This file is a standalone script, run by ``gcperf record`` under the *target* interpreter
+(any CPython 3.8+), never imported by gcperf: it uses the standard library only and keeps
+to Python 3.8 syntax. Usage (gcperf builds this command line)::
+
+    python child.py CONTROL_JSON -- script.py [args ...]
+    python child.py CONTROL_JSON -- -m package.module [args ...]
+
+``CONTROL_JSON`` names a file holding the options (output paths, the threshold pattern, the
+measurement budget). The program runs as ``__main__`` exactly as ``python script.py`` would run
+it (``sys.argv``, ``sys.path[0]``), in this process.
+
+What is recorded, per collection, from a ``gc.callbacks`` hook (allocation-free on its fast
+path: fields go into a preallocated ``array`` that is written to disk in blocks):
+
+* when it started and stopped (``time.perf_counter_ns``: CLOCK_MONOTONIC, the clock of the
+  parent process too), its generation, ``collected`` and ``uncollectable``;
+* ``gc.get_count()`` and the thresholds in force when it started;
+* within a time budget (``budget``: a fraction of the run time, 3 % by default), the sizes of
+  generations 0 and 1 (and 2 for a full collection) when it started (``len(gc.get_objects(g))``)
+  and of generation 1 when a young collection stopped, i.e. how many objects it examined and how
+  many survived; the
+  measurement happens before the start time stamp and after the stop time stamp, so it is not
+  part of the pause; its cost is recorded too;
+* a small sample of the objects of measured young generations: type, ``sys.getsizeof`` and
+  number of referents, aggregated per type.
+
+The threshold pattern: after every automatic collection the hook sets threshold0 to the next
+entry of a known schedule (mostly the interpreter's default, with excursions to smaller and
+larger values), so that one recording shows how the program responds to several young
+generation sizes. If the program sets thresholds itself, the pattern stops and its own
+settings are kept. Calls the program makes to ``gc.collect``, ``gc.freeze``, ``gc.disable``,
+``gc.enable``, ``gc.set_threshold`` and ``gc.unfreeze`` are recorded as events.
+"""
+
+import gc
+import json
+import os
+import sys
+import time
+from array import array
+
+RECORDER_VERSION = 1
+
+# One row per collection, int64 each, in this order (the parent reads the same list from the
+# control file's "fields" echo in the footer).
+FIELDS = (
+    "t_start_ns", "t_stop_ns", "generation", "collected", "uncollectable",
+    "count0", "count1", "count2", "threshold0", "threshold1", "threshold2",
+    "gen0_objects", "gen1_objects", "gen2_objects", "next_gen_objects_after",
+    "measure_ns", "explicit",
+)
+NF = len(FIELDS)
+BLOCK_ROWS = 4096
+
+_pc = time.perf_counter_ns
+
+
+def _read_control(path):
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _rss_kib():
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            parts = f.read().split()
+        return int(parts[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+class Recorder(object):
+    """The hook's state: a row buffer, the pattern, the budget and the program's gc calls."""
+
+    def __init__(self, control):
+        self.rows_path = control["rows_path"]
+        self.footer_path = control["footer_path"]
+        self.budget = float(control.get("budget", 0.03))
+        self.sample_objects = int(control.get("sample_objects", 16))
+        self.pattern = [int(x) for x in control.get("pattern", [])]
+        self.pid = os.getpid()
+        self.buf = array("q", bytes(8 * NF * BLOCK_ROWS))
+        self.n = 0  # rows in buf
+        self.total_rows = 0
+        self.rows_file = open(self.rows_path, "wb")
+        self.pat_i = 0
+        self.pattern_on = bool(self.pattern)
+        self.expected_t0 = None
+        self.spent_ns = 0  # time spent measuring (not in any pause)
+        self.t0 = 0
+        self.cur = 0  # offset of the row being filled
+        self.in_collection = False
+        self.explicit_depth = 0
+        self.types = {}  # type name -> [count, bytes, referents]
+        self.events = []  # (t_ns, name, args) of the program's own gc calls
+        self.set_threshold = gc.set_threshold  # the real one, not the program's wrapped one
+
+    # -- the hook ----------------------------------------------------------------
+    def callback(self, phase, info):
+        if os.getpid() != self.pid:  # a forked child: not ours to record
+            return
+        if phase == "start":
+            self._start(info)
+        else:
+            self._stop(info)
+
+    def _start(self, info):
+        t_in = _pc()
+        if self.n == BLOCK_ROWS:
+            self._flush()
+        buf = self.buf
+        o = self.n * NF
+        self.cur = o
+        g = info["generation"]
+        c0, c1, c2 = gc.get_count()
+        th = gc.get_threshold()
+        buf[o + 2] = g
+        buf[o + 5] = c0
+        buf[o + 6] = c1
+        buf[o + 7] = c2
+        buf[o + 8] = th[0]
+        buf[o + 9] = th[1]
+        buf[o + 10] = th[2]
+        buf[o + 16] = 1 if self.explicit_depth else 0
+        # the pattern stops for good once the program sets thresholds of its own
+        if self.expected_t0 is not None and th[0] != self.expected_t0:
+            self.pattern_on = False
+        measured = -1
+        m1 = m2 = -1
+        if self.spent_ns <= self.budget * (t_in - self.t0) + 2000000:
+            measured = len(gc.get_objects(0))
+            m1 = len(gc.get_objects(1))
+            if g >= 2:
+                m2 = len(gc.get_objects(2))
+            if g == 0 and self.sample_objects:
+                self._sample_types()
+        buf[o + 11] = measured
+        buf[o + 12] = m1
+        buf[o + 13] = m2
+        buf[o + 14] = -1
+        self.in_collection = True
+        t = _pc()
+        self.spent_ns += t - t_in
+        buf[o + 15] = t - t_in
+        buf[o] = t  # the pause starts now
+
+    def _stop(self, info):
+        t = _pc()
+        if not self.in_collection:  # a stop without our start (hook added mid-collection)
+            return
+        self.in_collection = False
+        buf = self.buf
+        o = self.cur
+        buf[o + 1] = t
+        buf[o + 3] = info["collected"]
+        buf[o + 4] = info["uncollectable"]
+        g = info["generation"]
+        if buf[o + 11] >= 0 and g == 0:
+            buf[o + 14] = len(gc.get_objects(1))
+        if self.pattern_on and not self.explicit_depth:
+            p = self.pattern
+            t0 = p[self.pat_i % len(p)]
+            self.pat_i += 1
+            th = gc.get_threshold()
+            self.set_threshold(t0, th[1], th[2])
+            self.expected_t0 = t0
+        self.n += 1
+        self.total_rows += 1
+        t_out = _pc()
+        self.spent_ns += t_out - t
+        buf[o + 15] += t_out - t
+
+    def _sample_types(self):
+        objs = gc.get_objects(0)
+        n = len(objs)
+        k = self.sample_objects
+        if n == 0:
+            return
+        step = max(n // k, 1)
+        types = self.types
+        getsizeof = sys.getsizeof
+        referents = gc.get_referents
+        for i in range(0, n, step):
+            o = objs[i]
+            name = type(o).__name__
+            rec = types.get(name)
+            if rec is None:
+                if len(types) >= 200:
+                    continue
+                rec = types[name] = [0, 0, 0]
+            rec[0] += 1
+            try:
+                rec[1] += getsizeof(o)
+            except Exception:  # noqa: BLE001 - a broken __sizeof__ of the program's own type
+                pass
+            rec[2] += len(referents(o))
+        del objs
+
+    def _flush(self):
+        self.rows_file.write(self.buf[: self.n * NF].tobytes())
+        self.rows_file.flush()
+        self.n = 0
+
+    # -- the program's own gc calls ------------------------------------------------
+    def wrap_gc(self):
+        rec = self
+        real = {}
+        for name in ("collect", "freeze", "unfreeze", "disable", "enable", "set_threshold"):
+            if hasattr(gc, name):
+                real[name] = getattr(gc, name)
+
+        def make(name, fn):
+            def wrapper(*args, **kwargs):
+                if os.getpid() == rec.pid and len(rec.events) < 100000:
+                    rec.events.append((_pc(), name, list(args)))
+                if name == "collect":
+                    rec.explicit_depth += 1
+                    try:
+                        return fn(*args, **kwargs)
+                    finally:
+                        rec.explicit_depth -= 1
+                if name == "set_threshold":
+                    rec.pattern_on = False
+                return fn(*args, **kwargs)
+            wrapper.__name__ = fn.__name__
+            wrapper.__doc__ = fn.__doc__
+            return wrapper
+
+        for name, fn in real.items():
+            setattr(gc, name, make(name, fn))
+        return real
+
+    def finish(self, status, error, real):
+        for name, fn in real.items():
+            setattr(gc, name, fn)
+        self._flush()
+        self.rows_file.close()
+        t_end = _pc()
+        stats = gc.get_stats()
+        generations_end = [len(gc.get_objects(g)) for g in range(3)]
+        footer = {
+            "generation_objects_end": generations_end,
+            "recorder_version": RECORDER_VERSION,
+            "fields": list(FIELDS),
+            "rows": self.total_rows,
+            "t_script_start_ns": self.t0,
+            "t_script_end_ns": t_end,
+            "exit_status": status,
+            "error": error,
+            "measure_ns": self.spent_ns,
+            "pattern_applied": self.pat_i,
+            "pattern_stopped_by_program": bool(self.pattern) and not self.pattern_on,
+            "types": self.types,
+            "events": self.events,
+            "get_stats_end": stats,
+            "count_end": list(gc.get_count()),
+            "threshold_end": list(gc.get_threshold()),
+            "rss_kib_end": _rss_kib(),
+        }
+        return footer
+
+
+def _interpreter_facts():
+    """Facts about the interpreter and the process before the program starts."""
+    impl = sys.implementation
+    return {
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "version_full": sys.version,
+        "implementation": impl.name,
+        "executable": sys.executable,
+        "gil_disabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)() is False),
+        "thresholds": list(gc.get_threshold()),
+        "count": list(gc.get_count()),
+        "get_stats": gc.get_stats(),
+        "freeze_count": gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else 0,
+        "tracked_objects": len(gc.get_objects()),
+        "generation_objects": [len(gc.get_objects(g)) for g in range(3)],
+        "rss_kib": _rss_kib(),
+        "pid": os.getpid(),
+    }
+
+
+def main():
+    argv = sys.argv[1:]
+    if len(argv) < 3 or argv[1] != "--":
+        sys.stderr.write("usage: child.py CONTROL_JSON -- script.py [args ...]\n")
+        return 2
+    control = _read_control(argv[0])
+    target = argv[2:]
+    module = None
+    if target[0] == "-m":
+        if len(target) < 2:
+            sys.stderr.write("gcperf record: -m needs a module name\n")
+            return 2
+        module = target[1]
+        prog_argv = [module] + target[2:]
+    else:
+        prog_argv = target
+    rec = Recorder(control)
+    facts = _interpreter_facts()
+    import runpy
+
+    # as `python script.py` would: argv, and the script's folder first on the path
+    sys.argv = list(prog_argv)
+    if module is None:
+        sys.path[0] = os.path.dirname(os.path.abspath(prog_argv[0]))
+    else:
+        sys.path[0] = os.getcwd()
+    real = rec.wrap_gc()
+    status = 0
+    error = None
+    if rec.pattern:
+        th = gc.get_threshold()
+        rec.set_threshold(rec.pattern[0], th[1], th[2])
+        rec.expected_t0 = rec.pattern[0]
+        rec.pat_i = 1
+    gc.callbacks.append(rec.callback)
+    rec.t0 = _pc()
+    try:
+        if module is None:
+            runpy.run_path(prog_argv[0], run_name="__main__")
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as e:
+        code = e.code
+        if code is None:
+            status = 0
+        elif isinstance(code, int):
+            status = code
+        else:
+            sys.stderr.write("%s\n" % (code,))
+            status = 1
+    except KeyboardInterrupt:
+        status = 130
+        error = "KeyboardInterrupt"
+    except BaseException as e:  # noqa: BLE001 - the program's own failure, reported like python does
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+        error = "%s: %s" % (type(e).__name__, e)
+    finally:
+        try:
+            gc.callbacks.remove(rec.callback)
+        except ValueError:
+            pass
+        if rec.pattern and rec.pattern_on:
+            th = gc.get_threshold()
+            rec.set_threshold(facts["thresholds"][0], th[1], th[2])
+    footer = rec.finish(status, error, real)
+    footer["interpreter"] = facts
+    tmp = rec.footer_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(footer, f)
+    os.replace(tmp, rec.footer_path)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - a closed stdout is the program's business
+        pass
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
