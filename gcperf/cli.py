@@ -62,7 +62,8 @@ def _add_run(sub) -> None:
     p.add_argument("--no-memory", action="store_true", help="do not simulate the memory footprint (faster)")
     p.add_argument("-s", "--seed", type=_nonneg_int, default=0, help="root seed (default: 0)")
     p.add_argument("-o", "--output", metavar="DIR", help="write collections/timeline/summary CSVs and meta.json here")
-    p.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace the results of an earlier `gcperf run -o` in DIR (only gcperf's files)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_run)
 
@@ -155,10 +156,12 @@ def _warm_kernels(version: str) -> float:
 
 
 def _cmd_run(args) -> int:
-    from .output import write_run
+    from .output import check_run_output, write_run
     from .runner import simulate
 
     sc = _scenario_from_args(args)
+    if args.output:
+        check_run_output(args.output, force=args.force)  # before the work, not after
     warm = _warm_kernels(sc.gc.version) if sc.memory and not args.json else 0.0
     t0 = time.perf_counter()
     result = simulate(sc)
@@ -217,8 +220,10 @@ def _add_sweep(sub) -> None:
                        description="Run an experiment (experiments/<NAME>.toml, a TOML path, or 'all').")
     p.add_argument("experiment", help="experiment name, TOML file, or 'all' for every file in experiments/")
     p.add_argument("--quick", action="store_true", help="the experiment's quick mode (small grid, short runs)")
-    p.add_argument("-o", "--output", metavar="DIR", help="results folder (default: results/<experiment>)")
-    p.add_argument("--force", action="store_true", help="discard existing results and start again")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="results folder (default: results/<experiment>, results/<experiment>-quick with --quick)")
+    p.add_argument("--force", action="store_true",
+                   help="discard gcperf's earlier results in the folder and start again (other files are kept)")
     p.add_argument("-j", "--workers", type=_nonneg_int, default=None,
                    help="local worker processes (default: all cores; 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (e.g. tcp://host:8786)")
@@ -232,7 +237,7 @@ def _cmd_sweep(args) -> int:
 
     from .charts import plot_results
     from .experiment import load_experiment
-    from .sweep import print_progress, sweep
+    from .sweep import check_sweep_output, default_output, print_progress, sweep
 
     if args.experiment == "all":
         names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml"))
@@ -243,8 +248,10 @@ def _cmd_sweep(args) -> int:
     else:
         names = [args.experiment]
     exps = [load_experiment(n, args.experiments_dir) for n in names]  # all valid before any runs
-    for exp in exps:
-        out = Path(args.output) if args.output else Path("results") / exp.name
+    outs = [Path(args.output) if args.output else default_output(exp, args.quick) for exp in exps]
+    for exp, out in zip(exps, outs, strict=True):  # every folder checked before any run
+        check_sweep_output(exp.with_quick() if args.quick else exp, out, force=args.force)
+    for exp, out in zip(exps, outs, strict=True):
         t0 = time.perf_counter()
         print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {len((exp.with_quick() if args.quick else exp).runs())} runs -> {out}/",
               file=sys.stderr)

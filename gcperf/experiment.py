@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GcperfError
+from .safeio import check_name
 from .scenario import GCSettings, Scenario
 from .workload import Phase, Workload
 from .workloads import get_workload
@@ -151,9 +152,10 @@ def parse_experiment(data: dict, source: str = "") -> Experiment:
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise GcperfError(f"{source}: unknown key {unknown[0]!r}")
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise GcperfError(f"{source}: 'name' must be a non-empty string")
+    try:
+        name = check_name(data.get("name"), "'name'")  # it becomes a folder name: never a path
+    except GcperfError as err:
+        raise GcperfError(f"{source}: {err}") from None
     reps = data.get("replicates", 3)
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
         raise GcperfError(f"{source}: replicates must be an integer >= 1, got {reps!r}")

@@ -30,6 +30,8 @@ OBJECTIVES = {
     "max-pause": ("pause_max_ms", "longest pause (ms)"),
     "footprint": ("peak_footprint_mb", "peak footprint (MiB)"),
 }
+QUICK_NOTE = ("QUICK RESULTS: drawn from a --quick sweep (a small grid, short runs, few replicates): "
+              "a first look, not a basis for a decision; run the full sweep")
 REPORTED = ("gc_share", "pauses_per_s", "pause_p99_ms", "pause_max_ms", "peak_footprint_mb", "mean_footprint_mb",
             "peak_garbage_mb")
 
@@ -95,6 +97,7 @@ class Recommendation:
     replicates: int
     is_default: bool
     extra: dict = field(default_factory=dict)
+    quick: bool = False  # drawn from a --quick sweep (small grid, short runs)
 
     def to_dict(self) -> dict:
         """Plain data (for --json); NaN becomes None so the result is strict JSON."""
@@ -294,6 +297,7 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
         code=apply_code(best),
         replicates=int(best["replicates"]),
         is_default=bp == defaults[0],
+        quick=bool(meta.get("quick", False)),
         extra={"point": bp, "default_point": defaults[0], "experiment": meta.get("experiment"),
                "constraints": asdict(c),
                "traits": {k[6:]: (v.item() if isinstance(v, np.generic) else v) for k, v in traits.items()},
@@ -437,7 +441,8 @@ def format_recommendation(r: Recommendation) -> str:
     names = {"gc_share": "GC share", "pauses_per_s": "collections/s", "pause_p99_ms": "p99 pause ms",
              "pause_max_ms": "longest pause ms", "peak_footprint_mb": "peak footprint MiB",
              "mean_footprint_mb": "mean footprint MiB", "peak_garbage_mb": "peak garbage MiB"}
-    out = [f"Recommended for CPython {r.version} (objective: least {OBJECTIVES[r.objective][1]}):",
+    out = textwrap.wrap(QUICK_NOTE, width=100, subsequent_indent="  ") if r.quick else []
+    out += [f"Recommended for CPython {r.version} (objective: least {OBJECTIVES[r.objective][1]}):",
            f"  {r.label}" + ("   (the default)" if r.is_default else f"   vs default {r.default_label}")]
     for k, v in r.extra.get("traits", {}).items():
         others = r.extra.get("other_trait_values", {}).get(k)

@@ -31,12 +31,18 @@ import pandas as pd
 
 from .errors import GcperfError
 from .experiment import Experiment, RunSpec, scenario_for, t975
-from .output import write_json
+from .output import write_csv, write_json
 from .provenance import collect_metadata
+from .safeio import atomic_write_bytes, claim, clear_owned, inspect_output, read_marker
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 RUNS_FILE = "runs.jsonl"
 DETAIL_DIR = "runs"
+CHART_NAMES = ("tradeoff.png", "heatmap.png", "pauses.png", "timeline.png")
+SWEEP_FILES = ("meta.json", RUNS_FILE, "summary.csv", "aggregate.csv",
+               f"{DETAIL_DIR}/[0-9a-f]*.timeline.csv.gz", f"{DETAIL_DIR}/[0-9a-f]*.pauses.csv.gz",
+               *(f"charts/{c}" for c in CHART_NAMES))
+"""The files a sweep writes into its folder: all that ``--force`` ever removes."""
 # summary metrics aggregated across replicates (inputs are the grouping keys)
 METRICS = (
     "collections", "collections_gen0", "collections_gen1", "collections_gen2", "full_vetoed", "pauses_per_s",
@@ -129,12 +135,14 @@ def _read_runs(path: Path) -> dict[str, dict]:
 
 def _write_detail(folder: Path, run_id: str, result: dict) -> None:
     d = folder / DETAIL_DIR
-    d.mkdir(exist_ok=True)
+    try:
+        d.mkdir(exist_ok=True)
+    except OSError as e:
+        raise GcperfError(f"cannot create {str(d)!r}: {e.strerror}") from None
     for kind in ("timeline", "pauses"):
-        tmp = d / f".{run_id}.{kind}.tmp.csv.gz"
         # no time stamp in the gzip header: the same run writes the same bytes
-        tmp.write_bytes(gzip.compress(pd.DataFrame(result[kind]).to_csv(index=False).encode(), mtime=0))
-        os.replace(tmp, d / f"{run_id}.{kind}.csv.gz")
+        atomic_write_bytes(d / f"{run_id}.{kind}.csv.gz",
+                           gzip.compress(pd.DataFrame(result[kind]).to_csv(index=False).encode(), mtime=0))
 
 
 def _append_run(path: Path, rec: dict) -> None:
@@ -148,12 +156,6 @@ def _plain(o):
     if isinstance(o, np.generic):
         return o.item()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------ the sweep
@@ -177,36 +179,25 @@ def sweep(
         exp: the experiment.
         out: results folder.
         quick: apply the experiment's ``[quick]`` overrides.
-        force: discard whatever ``out`` holds and start again.
+        force: discard the results gcperf wrote into ``out`` and start again (only
+            gcperf's own files are removed, and only from a folder it made).
         workers: local processes (None: all cores; 1: in this process).
         scheduler: address of a Dask scheduler (overrides ``workers``).
         command: the command line, for provenance.
         progress: callback receiving one line per finished run.
 
     Raises:
-        GcperfError: ``out`` holds results of another configuration or schema, or
-            is corrupt, and ``force`` is false.
+        GcperfError: as :func:`check_sweep_output` (checked before any run), or a
+            file cannot be written.
     """
     if quick:
         exp = exp.with_quick()
-    out = Path(out)
+    out = check_sweep_output(exp, out, force=force)
     meta_path = out / "meta.json"
     runs_path = out / RUNS_FILE
-    if force and out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    if out.exists() and any(out.iterdir()):
-        if not meta_path.exists():
-            raise GcperfError(f"{out} exists and is not a gcperf results folder; use --force to overwrite it")
-        meta = _read_meta(meta_path)
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            raise GcperfError(f"{out} holds results of schema version {meta.get('schema_version')}, "
-                              f"this gcperf writes {SCHEMA_VERSION}; use --force to redo them")
-        if meta.get("config_hash") != exp.config_hash():
-            raise GcperfError(f"{out} holds results of another configuration of {meta.get('config', {}).get('name')!r}; "
-                              "use --force to overwrite them")
-    out.mkdir(parents=True, exist_ok=True)
+    if force and read_marker(out) is not None:
+        clear_owned(out, SWEEP_FILES)
+    claim(out, "sweep")
     meta = collect_metadata(command)
     meta.update({"schema_version": SCHEMA_VERSION, "experiment": exp.name, "config": exp.config(),
                  "config_hash": exp.config_hash(), "quick": quick,
@@ -248,11 +239,66 @@ def sweep(
     return out
 
 
+def default_output(exp: Experiment, quick: bool = False) -> Path:
+    """``results/<name>``, or ``results/<name>-quick`` for a quick sweep (never mixed with the full results)."""
+    return Path("results") / (exp.name + ("-quick" if quick else ""))
+
+
+def check_sweep_output(exp: Experiment, out: str | Path, *, force: bool = False) -> Path:
+    """Check a sweep's results folder before any run; return it resolved.
+
+    A folder gcperf made for a sweep (it carries the marker) is resumed when it
+    holds this configuration's runs, and replaced with ``force``; a folder that
+    gcperf did not mark is used only when it is empty, or when its ``meta.json``
+    is this very sweep's (a folder of a gcperf from before the marker: resumed,
+    never deleted).
+
+    Args:
+        exp: the experiment as it will run (quick overrides applied).
+        out: the results folder.
+        force: the user asked to discard gcperf's earlier results there.
+
+    Raises:
+        GcperfError: a forbidden or unwritable location or a file; a non-empty
+            folder gcperf did not make; gcperf's folder of another kind; or, without
+            ``force``, results of another configuration or schema, or a corrupt folder.
+    """
+    info = inspect_output(out, "results folder")
+    if not info.nonempty:
+        return info.path
+    meta_path = info.path / "meta.json"
+    if info.owned:
+        if info.kind != "sweep":
+            raise GcperfError(f"{info.path} holds gcperf {info.kind} results, not a sweep's; choose another folder")
+        if force:
+            return info.path
+        if not meta_path.exists():
+            raise GcperfError(f"{info.path} holds an unfinished sweep without meta.json; use --force to start again "
+                              "(only gcperf's files are removed)")
+    elif not meta_path.is_file():
+        raise GcperfError(f"results folder {str(info.path)!r} is not empty and was not made by gcperf; gcperf neither "
+                          "writes into it nor deletes anything in it: choose a new folder")
+    elif force:
+        raise GcperfError(f"{info.path} was not marked by gcperf (an older gcperf, or not gcperf at all), so --force "
+                          "will not delete anything in it: remove it yourself or choose a new folder")
+    meta = _read_meta(meta_path)
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise GcperfError(f"{info.path} holds results of schema version {meta.get('schema_version')}, "
+                          f"this gcperf writes {SCHEMA_VERSION}; use --force to redo them")
+    if meta.get("config_hash") != exp.config_hash():
+        what = "a --quick sweep" if meta.get("quick") else "another configuration"
+        raise GcperfError(f"{info.path} holds results of {what} of {meta.get('experiment', '?')!r}; "
+                          "use another folder, or --force to replace them (only gcperf's files are removed)")
+    return info.path
+
+
 def _read_meta(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise GcperfError(f"{path} is unreadable or corrupt ({e}); use --force to start again") from None
+    except UnicodeDecodeError:
+        raise GcperfError(f"{path} is not UTF-8 text; use --force to start again") from None
 
 
 def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
@@ -270,8 +316,8 @@ def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
         row.update({k: rec["summary"].get(k) for k in SUMMARY_COLUMNS})
         rows.append(row)
     summary = pd.DataFrame(rows)
-    _atomic_csv(summary, out / "summary.csv")
-    _atomic_csv(aggregate(summary), out / "aggregate.csv")
+    write_csv(summary, out / "summary.csv")
+    write_csv(aggregate(summary), out / "aggregate.csv")
 
 
 def _cell(v):
