@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
+import traceback
+from pathlib import Path
 
 from .errors import GcperfError
 
@@ -227,14 +232,14 @@ def _add_sweep(sub) -> None:
     p.add_argument("-j", "--workers", type=_nonneg_int, default=None,
                    help="local worker processes (default: all cores; 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--repair", action="store_true",
+                   help="drop corrupt lines of runs.jsonl (each is named) and redo their runs")
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
     p.add_argument("--experiments-dir", default="experiments", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_sweep)
 
 
 def _cmd_sweep(args) -> int:
-    from pathlib import Path
-
     from .charts import plot_results
     from .experiment import load_experiment
     from .sweep import check_sweep_output, default_output, print_progress, sweep
@@ -256,7 +261,7 @@ def _cmd_sweep(args) -> int:
         print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {len((exp.with_quick() if args.quick else exp).runs())} runs -> {out}/",
               file=sys.stderr)
         sweep(exp, out, quick=args.quick, force=args.force, workers=args.workers, scheduler=args.scheduler,
-              command=["gcperf", *sys.argv[1:]], progress=print_progress)
+              command=["gcperf", *sys.argv[1:]], progress=print_progress, repair=args.repair)
         if not args.no_plots:
             for path in plot_results(out):
                 print(f"  chart: {path}", file=sys.stderr)
@@ -327,19 +332,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="gcperf", description="Simulate CPython's garbage collector under a workload.")
     parser.add_argument("--version", action="version", version=f"gcperf {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in COMMANDS:
         add(sub)
+    for p in sub.choices.values():  # `gcperf run --debug` as well as `gcperf --debug run`
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that cleanup (worker processes, the folder lock) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _quiet_broken_pipe() -> int:
+    # the reader went away (`gcperf ... | head`): stop without a word; point stdout at /dev/null so
+    # that the interpreter's final flush does not complain either
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gcperf`` command."""
+    """Entry point of the ``gcperf`` command.
+
+    Returns the exit status: 0 success, 2 bad input (one line on stderr), 130 Ctrl-C,
+    143 SIGTERM, 141 a closed pipe (quietly), 1 an unexpected error (one line and a
+    hint to re-run with ``--debug``, which shows the traceback).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    debug = bool(getattr(args, "debug", False))
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args))
     except GcperfError as e:
@@ -348,6 +384,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gcperf: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("gcperf: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except Exception as e:  # a bug, not the user's mistake: one line, the traceback on request
+        if debug:
+            raise
+        where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+        at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+        print(f"gcperf: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}; "
+              "re-run with --debug for the traceback", file=sys.stderr)
+        return 1
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -119,6 +119,11 @@ class Experiment:
                 out.append(RunSpec(len(out), p, r, seed, params))
         return out
 
+    def setting_text(self, params: dict[str, Any]) -> str:
+        """The grid values of one point, for progress lines: ``threshold0=700, version=3.11``."""
+        return ", ".join(f"{k}={params[k]!r}" if isinstance(params[k], str) else f"{k}={params[k]}"
+                         for k in self.grid) or "base"
+
     def config(self) -> dict[str, Any]:
         """The declaration as plain data (stored in meta.json; its hash identifies the sweep)."""
         return {"name": self.name, "description": self.description, "replicates": self.replicates,

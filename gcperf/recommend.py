@@ -141,6 +141,7 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         summ = pd.read_csv(sum_p, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise GcperfError(f"{f}: corrupt table ({e})") from None
+    _check_against_meta(f, meta, agg, summ)
     needed = {"point", "version", "threshold0", "threshold1", "threshold2"}
     if agg.empty or not needed <= set(agg.columns) or "point" not in summ:
         raise GcperfError(f"{f}: aggregate.csv has no rows or misses columns {sorted(needed - set(agg.columns))}")
@@ -148,6 +149,33 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         if "freeze_after" in df:
             df["freeze_after"] = df["freeze_after"].astype("string").fillna("").astype(str)
     return agg, summ, meta
+
+
+def _check_against_meta(folder: Path, meta: dict, agg: pd.DataFrame, summ: pd.DataFrame) -> None:
+    """Refuse tables that are not the ones the sweep wrote (truncated, edited, of an unfinished sweep).
+
+    ``meta.json`` records the number of runs and, since gcperf writes them, the
+    SHA-256 of ``summary.csv`` and ``aggregate.csv``; folders from before the
+    hashes are checked on the run count alone.
+    """
+    from .output import sha256_file
+
+    fix = f"resume the sweep into {folder} (gcperf sweep ... -o {folder}) to rewrite its tables from runs.jsonl"
+    for name, want in (meta.get("tables") or {}).items():
+        try:
+            got = sha256_file(folder / name)
+        except OSError as e:
+            raise GcperfError(f"{folder / name} cannot be read: {e.strerror}") from None
+        if got != want:
+            raise GcperfError(f"{folder / name} is not the table the sweep wrote (its SHA-256 differs from "
+                              f"meta.json's: changed or truncated since); {fix}")
+    runs = meta.get("runs")
+    if not isinstance(runs, int) or isinstance(runs, bool):
+        raise GcperfError(f"{folder}/meta.json records no run count: the sweep did not finish; {fix}")
+    reps = pd.to_numeric(agg.get("replicates", pd.Series(dtype=float)), errors="coerce")
+    if len(summ) != runs or reps.sum() != runs:
+        raise GcperfError(f"{folder}: the tables hold {len(summ)} runs (summary.csv) and {reps.sum():g} "
+                          f"(aggregate.csv), meta.json says {runs}; {fix}")
 
 
 def is_default(row) -> bool:

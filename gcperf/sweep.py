@@ -3,12 +3,16 @@
 A results folder ``results/<experiment>/`` holds:
 
 * ``runs.jsonl``: one line per finished run (its id, inputs, seed and summary),
-  appended and flushed as runs finish; an interrupted sweep resumes from it;
+  appended and fsync'ed as runs finish; an interrupted sweep resumes from it
+  (``runlog.py``);
 * ``runs/<run id>.timeline.csv.gz`` and ``.pauses.csv.gz``: per-run detail for charts;
 * ``summary.csv``: one row per run with all its inputs, sorted by run order;
 * ``aggregate.csv``: one row per grid point, mean and 95 % confidence interval
   (Student t over replicates) of every metric;
-* ``meta.json``: the experiment's configuration and hash, versions, command, date.
+* ``meta.json``: the experiment's configuration and hash, versions, command, date,
+  the number of runs and the SHA-256 of ``summary.csv`` and ``aggregate.csv``;
+* ``.gcperf-folder.json``: gcperf's marker (``safeio.py``), and while a sweep runs,
+  ``.gcperf-lock.json`` naming it (``lockfile.py``).
 
 Results are identical whichever executor ran them: every run is a pure function
 of its parameters and seed, and tables are sorted by run order before writing.
@@ -22,7 +26,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +34,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import GcperfError
-from .experiment import Experiment, RunSpec, scenario_for, t975
-from .output import write_csv, write_json
+from .executors import choose
+from .experiment import Experiment, scenario_for, t975
+from .lockfile import FolderLock
+from .output import sha256_file, write_csv, write_json
 from .provenance import collect_metadata
-from .safeio import atomic_write_bytes, claim, clear_owned, inspect_output, read_marker
+from .runlog import append_run, read_runs
+from .safeio import atomic_write_bytes, claim, clear_owned, inspect_output
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 RUNS_FILE = "runs.jsonl"
@@ -43,6 +50,8 @@ SWEEP_FILES = ("meta.json", RUNS_FILE, "summary.csv", "aggregate.csv",
                f"{DETAIL_DIR}/[0-9a-f]*.timeline.csv.gz", f"{DETAIL_DIR}/[0-9a-f]*.pauses.csv.gz",
                *(f"charts/{c}" for c in CHART_NAMES))
 """The files a sweep writes into its folder: all that ``--force`` ever removes."""
+TABLES = ("summary.csv", "aggregate.csv")
+"""The tables whose SHA-256 ``meta.json`` records (checked before ``recommend`` and ``plot`` read them)."""
 # summary metrics aggregated across replicates (inputs are the grouping keys)
 METRICS = (
     "collections", "collections_gen0", "collections_gen1", "collections_gen2", "full_vetoed", "pauses_per_s",
@@ -66,71 +75,7 @@ def run_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {"summary": summary, "timeline": timeline, "pauses": pauses, "elapsed_s": time.perf_counter() - t0}
 
 
-# ------------------------------------------------------------------ executors
-
-
-def _serial(tasks: list[RunSpec], fn: Callable) -> Iterable[tuple[RunSpec, dict]]:
-    for t in tasks:
-        yield t, fn(t.params, t.seed)
-
-
-def _memory_model_in_line() -> None:
-    # a pool of worker processes already keeps the CPUs busy: a memory-model thread per run
-    # would only make the runs contend (results are the same either way)
-    os.environ["GCPERF_MEMORY_THREAD"] = "0"
-
-
-def _processes(tasks: list[RunSpec], fn: Callable, workers: int) -> Iterable[tuple[RunSpec, dict]]:
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # (only called with two or more workers: one runs in this process, _serial)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_memory_model_in_line) as ex:
-        futs = {ex.submit(fn, t.params, t.seed): t for t in tasks}
-        try:
-            for f in as_completed(futs):
-                yield futs[f], f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
-
-
-def _dask(tasks: list[RunSpec], fn: Callable, address: str) -> Iterable[tuple[RunSpec, dict]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise GcperfError("--scheduler needs Dask: pip install 'gcperf[dask]'") from None
-    try:
-        client = Client(address, timeout="10s")
-    except OSError as e:
-        raise GcperfError(f"cannot reach the Dask scheduler at {address}: {e}") from None
-    with client:
-        futs = client.map(fn, [t.params for t in tasks], [t.seed for t in tasks], pure=False)
-        index = {f.key: t for f, t in zip(futs, tasks, strict=True)}
-        for f in as_completed(futs):
-            yield index[f.key], f.result()
-
-
 # ------------------------------------------------------------------ storage
-
-
-def _read_runs(path: Path) -> dict[str, dict]:
-    """Finished runs from ``runs.jsonl``; a truncated last line (an interrupted write) is dropped."""
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            done[rec["run_id"]] = rec
-        except (json.JSONDecodeError, KeyError, TypeError):
-            if i == len(lines):  # the very last line, cut short by an interruption
-                break
-            raise GcperfError(f"{path} line {i} is corrupt; use --force to start the sweep again") from None
-    return done
 
 
 def _write_detail(folder: Path, run_id: str, result: dict) -> None:
@@ -143,19 +88,6 @@ def _write_detail(folder: Path, run_id: str, result: dict) -> None:
         # no time stamp in the gzip header: the same run writes the same bytes
         atomic_write_bytes(d / f"{run_id}.{kind}.csv.gz",
                            gzip.compress(pd.DataFrame(result[kind]).to_csv(index=False).encode(), mtime=0))
-
-
-def _append_run(path: Path, rec: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(rec, sort_keys=True, default=_plain) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _plain(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 # ------------------------------------------------------------------ the sweep
@@ -172,6 +104,7 @@ def sweep(
     command: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     task: Callable = run_task,
+    repair: bool = False,
 ) -> Path:
     """Run an experiment into ``out``; resume if an earlier attempt of the same configuration stopped.
 
@@ -184,20 +117,30 @@ def sweep(
         workers: local processes (None: all cores; 1: in this process).
         scheduler: address of a Dask scheduler (overrides ``workers``).
         command: the command line, for provenance.
-        progress: callback receiving one line per finished run.
+        progress: callback receiving one line per finished run (and notes: resuming, lines dropped).
+        task: the function of one run (tests replace it).
+        repair: drop corrupt lines of ``runs.jsonl`` (each named through ``progress``) and redo their runs.
 
     Raises:
-        GcperfError: as :func:`check_sweep_output` (checked before any run), or a
-            file cannot be written.
+        GcperfError: as :func:`check_sweep_output` (checked before any run); another
+            process is sweeping into ``out`` (named); ``runs.jsonl`` has a corrupt line
+            and ``repair`` is false; a file cannot be written.
     """
     if quick:
         exp = exp.with_quick()
     out = check_sweep_output(exp, out, force=force)
+    say = progress or (lambda line: None)
+    claim(out, "sweep")
+    with FolderLock(out, command, say) as lock:
+        check_sweep_output(exp, out, force=force, lock_held=True)  # again: another sweep may have changed it before we locked
+        if force:
+            clear_owned(out, SWEEP_FILES)
+        return _run_locked(exp, out, quick, workers, scheduler, command, say, task, repair, lock.fd)
+
+
+def _run_locked(exp, out: Path, quick, workers, scheduler, command, say, task, repair, lock_fd) -> Path:
     meta_path = out / "meta.json"
     runs_path = out / RUNS_FILE
-    if force and read_marker(out) is not None:
-        clear_owned(out, SWEEP_FILES)
-    claim(out, "sweep")
     meta = collect_metadata(command)
     meta.update({"schema_version": SCHEMA_VERSION, "experiment": exp.name, "config": exp.config(),
                  "config_hash": exp.config_hash(), "quick": quick,
@@ -205,36 +148,31 @@ def sweep(
                  if (workers or os.cpu_count() or 1) > 1 else "in-process"})
     if not meta_path.exists():
         write_json(meta_path, meta)
-    done = _read_runs(runs_path)
+    done = read_runs(runs_path, repair=repair, say=say).runs
     specs = exp.runs()
     todo = [s for s in specs if s.run_id not in done]
-    say = progress or (lambda line: None)
     if done:
         say(f"resuming: {len(done)} of {len(specs)} runs already done")
     t0 = time.perf_counter()
-    if scheduler:
-        stream = _dask(todo, task, scheduler)
-    elif (workers if workers is not None else os.cpu_count() or 1) <= 1 or len(todo) <= 1:
-        stream = _serial(todo, task)
-    else:
-        stream = _processes(todo, task, workers or os.cpu_count() or 1)
     finished = len(done)
-    for spec, result in stream:
+    width = len(str(len(specs)))
+    for spec, result in choose(todo, task, workers, scheduler, lock_fd):
         _write_detail(out, spec.run_id, result)
         rec = {"run_id": spec.run_id, "index": spec.index, "point": spec.point, "replicate": spec.replicate,
                "seed": spec.seed, "params": spec.params, "summary": result["summary"],
                "elapsed_s": result["elapsed_s"]}
-        _append_run(runs_path, rec)
+        append_run(runs_path, rec)
         done[spec.run_id] = rec
         finished += 1
         elapsed = time.perf_counter() - t0
         rate = (finished - (len(specs) - len(todo))) / elapsed if elapsed > 0 else 0
         eta = (len(specs) - finished) / rate if rate > 0 else math.nan
-        say(f"[{finished:>{len(str(len(specs)))}}/{len(specs)}] point {spec.point} replicate {spec.replicate} "
-            f"({result['elapsed_s']:.1f} s); eta {eta:.0f} s")
+        say(f"[{finished:>{width}}/{len(specs)}] point {spec.point} ({exp.setting_text(spec.params)}) "
+            f"replicate {spec.replicate}: {result['elapsed_s']:.1f} s; eta {eta:.0f} s")
     write_tables(out, exp, done)
     meta["elapsed_s"] = time.perf_counter() - t0
     meta["runs"] = len(specs)
+    meta["tables"] = {name: sha256_file(out / name) for name in TABLES}
     write_json(meta_path, meta)
     return out
 
@@ -244,7 +182,7 @@ def default_output(exp: Experiment, quick: bool = False) -> Path:
     return Path("results") / (exp.name + ("-quick" if quick else ""))
 
 
-def check_sweep_output(exp: Experiment, out: str | Path, *, force: bool = False) -> Path:
+def check_sweep_output(exp: Experiment, out: str | Path, *, force: bool = False, lock_held: bool = False) -> Path:
     """Check a sweep's results folder before any run; return it resolved.
 
     A folder gcperf made for a sweep (it carries the marker) is resumed when it
@@ -257,15 +195,19 @@ def check_sweep_output(exp: Experiment, out: str | Path, *, force: bool = False)
         exp: the experiment as it will run (quick overrides applied).
         out: the results folder.
         force: the user asked to discard gcperf's earlier results there.
+        lock_held: the caller holds the folder's lock (else a live holder is an error).
 
     Raises:
         GcperfError: a forbidden or unwritable location or a file; a non-empty
             folder gcperf did not make; gcperf's folder of another kind; or, without
-            ``force``, results of another configuration or schema, or a corrupt folder.
+            ``force``, results of another configuration or schema, or a corrupt folder;
+            another live process holds the folder's lock (named).
     """
     info = inspect_output(out, "results folder")
     if not info.nonempty:
         return info.path
+    if not lock_held:
+        FolderLock(info.path).check_free()  # a sweep running there now is named, whatever else the folder holds
     meta_path = info.path / "meta.json"
     if info.owned:
         if info.kind != "sweep":
@@ -273,6 +215,8 @@ def check_sweep_output(exp: Experiment, out: str | Path, *, force: bool = False)
         if force:
             return info.path
         if not meta_path.exists():
+            if not (info.path / RUNS_FILE).exists():
+                return info.path  # marked, nothing run yet: as good as empty
             raise GcperfError(f"{info.path} holds an unfinished sweep without meta.json; use --force to start again "
                               "(only gcperf's files are removed)")
     elif not meta_path.is_file():
