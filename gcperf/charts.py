@@ -121,6 +121,8 @@ def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: di
     for c in others:
         data = data[data[c] == at.get(c, data[c].iloc[0])]
     table = data.pivot_table(index=y, columns=x, values=metric, aggfunc="mean").sort_index(ascending=False)
+    # "" is how a grid says "none" (no freeze): show it so
+    table = table.rename(index=lambda v: "none" if v == "" else v, columns=lambda v: "none" if v == "" else v)
     sns.heatmap(table, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": LABELS.get(metric, metric)})
     ax.set_xlabel(x.removeprefix("param_"))
     ax.set_ylabel(y.removeprefix("param_"))
@@ -218,6 +220,7 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
     GC time whose peak footprint is at most 50 % above the default's.
     """
     from .recommend import Constraints, default_points, load_results, recommend
+    from .sweep import read_detail
 
     folder = Path(folder)
     agg, summ, meta = load_results(folder)
@@ -236,7 +239,7 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         versions = sorted(agg["version"].astype(str).unique())
         try:
             rec = recommend(folder, Constraints(max_footprint_increase_pct=50, version=versions[-1]))
-        except Exception:  # no footprint, no feasible point...: charts without a recommendation
+        except GcperfError:  # no footprint, no feasible point...: charts without a recommendation
             rec = None
     chosen = [rec.extra["point"]] if rec is not None and not rec.is_default else []
     # workload traits describe different programs: a frontier across them means nothing, so the
@@ -274,9 +277,8 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         rid = summ.loc[(summ["point"] == point) & (summ["replicate"] == 0), "run_id"]
         if rid.empty:
             continue
-        base = folder / "runs" / str(rid.iloc[0])
-        p = pd.read_csv(f"{base}.pauses.csv.gz")
-        t = pd.read_csv(f"{base}.timeline.csv.gz")
+        p = read_detail(folder, str(rid.iloc[0]), "pauses")
+        t = read_detail(folder, str(rid.iloc[0]), "timeline")
         p["setting"] = label
         t["setting"] = label
         pauses.append(p)

@@ -45,6 +45,16 @@ def _nonneg_int(text: str) -> int:
     return v
 
 
+MAX_WORKERS = 256  # more local processes than this is a typo, not a machine
+
+
+def _workers(text: str) -> int:
+    v = _nonneg_int(text)
+    if not 1 <= v <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..{MAX_WORKERS}, got {text!r}")
+    return v
+
+
 # ---------------------------------------------------------------- gcperf run
 
 
@@ -229,8 +239,8 @@ def _add_sweep(sub) -> None:
                    help="results folder (default: results/<experiment>, results/<experiment>-quick with --quick)")
     p.add_argument("--force", action="store_true",
                    help="discard gcperf's earlier results in the folder and start again (other files are kept)")
-    p.add_argument("-j", "--workers", type=_nonneg_int, default=None,
-                   help="local worker processes (default: all cores; 1: in this process)")
+    p.add_argument("-j", "--workers", type=_workers, default=None,
+                   help=f"local worker processes, 1..{MAX_WORKERS} (default: all cores; 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (e.g. tcp://host:8786)")
     p.add_argument("--repair", action="store_true",
                    help="drop corrupt lines of runs.jsonl (each is named) and redo their runs")
@@ -252,6 +262,10 @@ def _cmd_sweep(args) -> int:
             raise GcperfError("-o cannot be used with 'all' (each experiment goes to results/<name>)")
     else:
         names = [args.experiment]
+    if args.scheduler:
+        from .executors import check_scheduler
+
+        check_scheduler(args.scheduler)
     exps = [load_experiment(n, args.experiments_dir) for n in names]  # all valid before any runs
     outs = [Path(args.output) if args.output else default_output(exp, args.quick) for exp in exps]
     for exp, out in zip(exps, outs, strict=True):  # every folder checked before any run
@@ -368,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     hint to re-run with ``--debug``, which shows the traceback).
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a usage error (already one line on stderr), --help or --version
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

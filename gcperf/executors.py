@@ -113,6 +113,7 @@ def dask(tasks: list, fn: Callable, address: str, batch: int = 256) -> Iterator[
     Raises:
         GcperfError: Dask is not installed or the scheduler cannot be reached.
     """
+    check_scheduler(address)
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -140,6 +141,32 @@ def dask(tasks: list, fn: Callable, address: str, batch: int = 256) -> Iterator[
             yield index.pop(f.key), f.result()
             for g in submit(1):
                 ac.add(g)
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def check_scheduler(address: object) -> str:
+    """Check the form of a Dask scheduler address (``tcp://host:8786``, ``host:8786``) before any work.
+
+    Raises:
+        GcperfError: not of that form, or a port outside 1..65535.
+    """
+    from urllib.parse import urlsplit
+
+    text = address if isinstance(address, str) else ""
+    url = text if "://" in text else f"tcp://{text}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (parts is None or parts.scheme not in _SCHEMES or not parts.hostname or parts.path not in ("", "/")
+            or parts.query or parts.fragment or (parts.scheme != "inproc" and port is None)
+            or (port is not None and not 1 <= port <= 65535)):
+        raise GcperfError(f"--scheduler must look like tcp://HOST:PORT (port 1..65535; schemes "
+                          f"{', '.join(_SCHEMES)}), got {address!r}")
+    return text
 
 
 def choose(tasks: list, fn: Callable, workers: int | None, scheduler: str | None,

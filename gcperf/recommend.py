@@ -136,19 +136,31 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     if meta.get("schema_version") != SCHEMA_VERSION:
         raise GcperfError(f"{f} was written with schema version {meta.get('schema_version')}; "
                           f"this gcperf reads {SCHEMA_VERSION} (re-run the sweep with --force)")
+    # versions are text: "3.10" read as a number would be 3.1
+    text = {c: str for c in _TEXT_COLUMNS} | {f"param_{c}": str for c in _TEXT_COLUMNS}
     try:
-        agg = pd.read_csv(agg_p, keep_default_na=True)
-        summ = pd.read_csv(sum_p, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise GcperfError(f"{f}: corrupt table ({e})") from None
+        agg = pd.read_csv(agg_p, dtype=text)
+        summ = pd.read_csv(sum_p, dtype=text)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise GcperfError(f"{f}: corrupt table ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     _check_against_meta(f, meta, agg, summ)
     needed = {"point", "version", "threshold0", "threshold1", "threshold2"}
     if agg.empty or not needed <= set(agg.columns) or "point" not in summ:
         raise GcperfError(f"{f}: aggregate.csv has no rows or misses columns {sorted(needed - set(agg.columns))}")
     for df in (agg, summ):
-        if "freeze_after" in df:
-            df["freeze_after"] = df["freeze_after"].astype("string").fillna("").astype(str)
+        # CSV writes "" (no freeze) and reads it back as NaN: restore it, or "" and "load" would not
+        # compare as two values (a heatmap averaged freeze and no-freeze runs so)
+        for c in df.columns:
+            if c in _TEXT_COLUMNS or (c.startswith("param_") and _is_text(df[c])):
+                df[c] = df[c].astype("string").fillna("").astype(str)
     return agg, summ, meta
+
+
+_TEXT_COLUMNS = ("version", "workload", "freeze_after")
+
+
+def _is_text(col: pd.Series) -> bool:
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
 
 
 def _check_against_meta(folder: Path, meta: dict, agg: pd.DataFrame, summ: pd.DataFrame) -> None:
@@ -408,11 +420,10 @@ def garbage_trend(folder, summ: pd.DataFrame, point: int) -> tuple[float, float,
     """
     ids = summ.loc[summ["point"] == point, "run_id"]
     rows, unit = [], "MiB"
+    from .sweep import read_detail
+
     for rid in ids:
-        p = Path(folder) / "runs" / f"{rid}.timeline.csv.gz"
-        if not p.is_file():
-            continue
-        tl = pd.read_csv(p)
+        tl = read_detail(folder, str(rid), "timeline")
         if len(tl) < 8:
             continue
         if tl["garbage_mb"].notna().all():

@@ -78,6 +78,24 @@ def run_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
 # ------------------------------------------------------------------ storage
 
 
+def read_detail(folder: str | Path, run_id: str, kind: str) -> pd.DataFrame:
+    """Read a run's detail table (``kind``: ``"timeline"`` or ``"pauses"``).
+
+    Raises:
+        GcperfError: the file is missing or corrupt (named, with what to do).
+    """
+    import zlib
+
+    p = Path(folder) / DETAIL_DIR / f"{run_id}.{kind}.csv.gz"
+    try:
+        return pd.read_csv(p)
+    except FileNotFoundError:
+        raise GcperfError(f"{p} is missing; re-run the sweep with --force to rewrite the detail files") from None
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise GcperfError(f"{p} is corrupt ({type(e).__name__}: {e}); re-run the sweep with --force to rewrite "
+                          "the detail files") from None
+
+
 def _write_detail(folder: Path, run_id: str, result: dict) -> None:
     d = folder / DETAIL_DIR
     try:
