@@ -79,7 +79,9 @@ def _add_run(sub) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="write collections/timeline/summary CSVs and meta.json here")
     p.add_argument("--force", action="store_true",
                    help="replace the results of an earlier `gcperf run -o` in DIR (only gcperf's files)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--json", action="store_true", help="print the summary as strict JSON (NaN as null)")
+    p.add_argument("--yes", action="store_true",
+                   help="run even when the run is estimated to take more than 30 minutes")
     p.set_defaults(func=_cmd_run)
 
 
@@ -152,40 +154,31 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
     return "\n".join(lines)
 
 
-def _warm_kernels(version: str) -> float:
-    """Compile (first run) or load the memory model's kernels outside the timed simulation."""
-    import numpy as np
-
-    from .allocator import MemoryModel, geometry_for
-    from .stream import _SizeTable
-    from .workload import Phase
-
-    t0 = time.perf_counter()
-    m = MemoryModel(geometry_for(version))
-    one = np.zeros(1, dtype=np.int64)
-    m.allocate(one, one + 1, np.array([[64, 0, 0, 0]], dtype=np.int32), np.zeros(1, dtype=bool))  # the stream's sizes
-    m.advance(2)
-    m.stats()
-    _SizeTable(Phase()).draw(np.random.default_rng(0), 1)  # the size draw kernel
-    return time.perf_counter() - t0
-
-
 def _cmd_run(args) -> int:
-    from .output import check_run_output, write_run
+    from .budget import check_run, estimate
+    from .kernels import ensure_kernels
+    from .output import check_run_output, json_text, write_run
+    from .progress import SHOW_AFTER_S, RunProgress
     from .runner import simulate
 
     sc = _scenario_from_args(args)
     if args.output:
         check_run_output(args.output, force=args.force)  # before the work, not after
-    warm = _warm_kernels(sc.gc.version) if sc.memory and not args.json else 0.0
+    est = estimate(sc)
+    check_run(est, args.yes)
+    warm = ensure_kernels(sc.gc.version) if sc.memory else 0.0  # outside the timed simulation
+    bar = RunProgress(f"simulating {sc.resolved_workload().name} on {sc.gc.version}")
     t0 = time.perf_counter()
-    result = simulate(sc)
+    try:
+        result = simulate(sc, progress=bar if est.seconds > SHOW_AFTER_S else None)
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - t0
     summary = result.summary_dict()
     if args.output:
         write_run(result, args.output, force=args.force, command=["gcperf", *sys.argv[1:]])
     if args.json:
-        print(json.dumps(summary, indent=2, default=str, allow_nan=True))
+        print(json_text(summary), end="")  # strict JSON: NaN is null
     else:
         print(format_summary(summary, elapsed))
         if warm > 1.0:
@@ -242,6 +235,8 @@ def _add_sweep(sub) -> None:
     p.add_argument("-j", "--workers", type=_workers, default=None,
                    help=f"local worker processes, 1..{MAX_WORKERS} (default: all cores; 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--yes", action="store_true",
+                   help="run even when a run is estimated beyond 30 minutes or the sweep beyond 24 hours")
     p.add_argument("--repair", action="store_true",
                    help="drop corrupt lines of runs.jsonl (each is named) and redo their runs")
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
@@ -250,9 +245,10 @@ def _add_sweep(sub) -> None:
 
 
 def _cmd_sweep(args) -> int:
+    from .budget import check_sweep
     from .charts import plot_results
     from .experiment import load_experiment
-    from .sweep import check_sweep_output, default_output, print_progress, sweep
+    from .sweep import check_sweep_output, default_output, plan_sweep, print_progress, sweep
 
     if args.experiment == "all":
         names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml"))
@@ -270,9 +266,12 @@ def _cmd_sweep(args) -> int:
     outs = [Path(args.output) if args.output else default_output(exp, args.quick) for exp in exps]
     for exp, out in zip(exps, outs, strict=True):  # every folder checked before any run
         check_sweep_output(exp.with_quick() if args.quick else exp, out, force=args.force)
-    for exp, out in zip(exps, outs, strict=True):
+    plans = [plan_sweep(exp.with_quick() if args.quick else exp, args.workers, args.scheduler) for exp in exps]
+    for plan in plans:  # every sweep's size checked before any runs
+        check_sweep(plan.seconds, plan.longest_s, args.yes)
+    for exp, out, plan in zip(exps, outs, plans, strict=True):
         t0 = time.perf_counter()
-        print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {len((exp.with_quick() if args.quick else exp).runs())} runs -> {out}/",
+        print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {plan.describe()} -> {out}/",
               file=sys.stderr)
         sweep(exp, out, quick=args.quick, force=args.force, workers=args.workers, scheduler=args.scheduler,
               command=["gcperf", *sys.argv[1:]], progress=print_progress, repair=args.repair)

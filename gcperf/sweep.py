@@ -27,12 +27,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .budget import estimate, human_duration
 from .errors import GcperfError
 from .executors import choose
 from .experiment import Experiment, scenario_for, t975
@@ -193,6 +195,46 @@ def _run_locked(exp, out: Path, quick, workers, scheduler, command, say, task, r
     meta["tables"] = {name: sha256_file(out / name) for name in TABLES}
     write_json(meta_path, meta)
     return out
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will do, told before it starts.
+
+    Attributes:
+        points: grid points.
+        replicates: runs per point.
+        workers: runs in parallel (local processes; None on a Dask cluster).
+        seconds: estimated wall time (``budget.estimate`` of every run, over the workers).
+        longest_s: estimated wall time of the longest run.
+    """
+
+    points: int
+    replicates: int
+    workers: int | None
+    seconds: float
+    longest_s: float
+
+    def describe(self) -> str:
+        """``"105 runs (21 points x 5 replicates), about 4 min on 2 processes"``."""
+        where = "on the Dask cluster (estimate for one process)" if self.workers is None else \
+            f"on {self.workers} process{'es' if self.workers > 1 else ''}"
+        return (f"{self.points * self.replicates} runs ({self.points} points x {self.replicates} replicates), "
+                f"about {human_duration(self.seconds)} {where}")
+
+
+def plan_sweep(exp: Experiment, workers: int | None = None, scheduler: str | None = None) -> SweepPlan:
+    """Size and estimated time of a sweep (quick overrides already applied), without running it.
+
+    Grids of more than 1000 points are estimated from their first 1000.
+    """
+    points = exp.points()
+    sample = points[:1000]
+    per_run = [estimate(scenario_for(p, 0)).seconds for p in sample]
+    total = sum(per_run) * len(points) / len(sample) * exp.replicates
+    runs = len(points) * exp.replicates
+    n = None if scheduler else min(workers or os.cpu_count() or 1, runs)
+    return SweepPlan(len(points), exp.replicates, n, total / (n or 1), max(per_run))
 
 
 def default_output(exp: Experiment, quick: bool = False) -> Path:
