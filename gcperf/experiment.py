@@ -233,6 +233,13 @@ def _check_points(e: Experiment, where: str) -> None:
         candidates = e.points()
     else:  # a huge grid: every value of every key once (each on the base), and the first combination
         candidates = [{**e.base, k: v} for k, vs in e.grid.items() for v in vs] + e.points()[:1]
+    # the base on its own too: a base value the grid overrides everywhere is still checked (found by
+    # the fault-injection tests: `threshold0 = true` in [base] passed when the grid set threshold0)
+    base = {**e.base, **({"workload": e.grid["workload"][0]} if "workload" in e.grid else {})}
+    try:
+        scenario_for(base, 0)
+    except GcperfError as err:
+        raise GcperfError(f"{where} [base]: {err}") from None
     for params in candidates:
         try:
             scenario_for(params, 0)

@@ -11,6 +11,7 @@ held is redone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -127,15 +128,22 @@ def append_run(path: Path, rec: dict) -> None:
     """
     line = (json.dumps(rec, sort_keys=True, default=_plain) + "\n").encode("utf-8")
     try:
-        with open(path, "ab") as f:
-            start = f.tell()
-            try:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError:
-                # leave no partial line behind (the next read would truncate it anyway)
-                f.truncate(start)
-                raise
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as e:
         raise GcperfError(f"cannot append to {path}: {e.strerror}") from None
+    try:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            # unbuffered: a failed write (disk full) is seen here, and its partial line removed
+            # (a buffered file would retry the flush in truncate() and fail again, found by the
+            # fault-injection tests)
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise GcperfError(f"cannot append to {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
