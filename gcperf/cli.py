@@ -100,11 +100,11 @@ def _scenario_from_args(args):
             raise GcperfError(f"--thresholds takes at most 3 values, got {len(args.thresholds)}")
         from .versions import preset
 
-        version = args.py_version or DEFAULT_VERSION
+        version = args.py_version if args.py_version is not None else DEFAULT_VERSION
         default = preset(version).thresholds
         th = tuple(args.thresholds) + default[len(args.thresholds):]
     gc = GCSettings(
-        version=args.py_version or DEFAULT_VERSION,
+        version=args.py_version if args.py_version is not None else DEFAULT_VERSION,
         thresholds=th,
         enabled=not args.disable,
         freeze_after=args.freeze_after,
@@ -162,7 +162,7 @@ def _cmd_run(args) -> int:
     from .runner import simulate
 
     sc = _scenario_from_args(args)
-    if args.output:
+    if args.output is not None:
         check_run_output(args.output, force=args.force)  # before the work, not after
     est = estimate(sc)
     check_run(est, args.yes)
@@ -175,7 +175,7 @@ def _cmd_run(args) -> int:
         bar.close()
     elapsed = time.perf_counter() - t0
     summary = result.summary_dict()
-    if args.output:
+    if args.output is not None:
         write_run(result, args.output, force=args.force, command=["gcperf", *sys.argv[1:]])
     if args.json:
         print(json_text(summary), end="")  # strict JSON: NaN is null
@@ -183,7 +183,7 @@ def _cmd_run(args) -> int:
         print(format_summary(summary, elapsed))
         if warm > 1.0:
             print(f"  (and {warm:.1f} s compiling the allocator kernels, once: later runs load them from the cache)")
-        if args.output:
+        if args.output is not None:
             print(f"  tables written to {args.output}/")
     return 0
 
@@ -254,7 +254,7 @@ def _cmd_sweep(args) -> int:
         names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml"))
         if not names:
             raise GcperfError(f"no experiments in {args.experiments_dir}/")
-        if args.output:
+        if args.output is not None:
             raise GcperfError("-o cannot be used with 'all' (each experiment goes to results/<name>)")
     else:
         names = [args.experiment]
@@ -263,7 +263,7 @@ def _cmd_sweep(args) -> int:
 
         check_scheduler(args.scheduler)
     exps = [load_experiment(n, args.experiments_dir) for n in names]  # all valid before any runs
-    outs = [Path(args.output) if args.output else default_output(exp, args.quick) for exp in exps]
+    outs = [Path(args.output) if args.output is not None else default_output(exp, args.quick) for exp in exps]
     for exp, out in zip(exps, outs, strict=True):  # every folder checked before any run
         check_sweep_output(exp.with_quick() if args.quick else exp, out, force=args.force)
     plans = [plan_sweep(exp.with_quick() if args.quick else exp, args.workers, args.scheduler) for exp in exps]

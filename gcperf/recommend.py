@@ -243,7 +243,7 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
 
     agg, summ, meta = load_results(folder)
     versions = sorted(agg["version"].astype(str).unique())
-    version = c.version or (versions[0] if len(versions) == 1 else None)
+    version = c.version if c.version is not None else (versions[0] if len(versions) == 1 else None)
     if version is None:
         raise GcperfError(f"the sweep covers versions {', '.join(versions)}; choose one with --version")
     if version not in versions:

@@ -144,7 +144,9 @@ def inspect_output(path: str | os.PathLike[str], what: str = "output folder") ->
     if not text.strip():
         raise GcperfError(f"{what} must not be empty")
     try:
-        p = Path(text).expanduser().resolve()
+        # no expanduser: the shell expands ~, and pathlib would expand the "~" of "./~/x" too, since it
+        # drops the "./" first (found by the fault-injection tests: "././~/~" wrote into $HOME/~)
+        p = Path(text).resolve()
     except (OSError, RuntimeError) as e:  # a symlink loop
         raise GcperfError(f"{what} {text!r} cannot be resolved: {e}") from None
     why = _forbidden(p)

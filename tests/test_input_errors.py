@@ -166,6 +166,9 @@ def test_bad_workload_files_are_one_line(tmp_path, capsys, doc, message):
         (["sweep", "x", "--scheduler", "http://host:8786"], "--scheduler must look like"),
         (["sweep", "x", "-j", str(10**20)], "expected an integer in 1..256"),
         (["sweep", "x", "-j", "0"], "expected an integer in 1..256"),
+        (["run", "-o", ""], "output folder must not be empty"),  # was silently no output
+        (["run", "-V", ""], "version must look like"),  # was silently the default
+        (["recommend", str(REPO / "results" / "web-service"), "-V", ""], "version  is not in this sweep"),
     ],
 )
 def test_cli_bad_input_is_one_line(capsys, args, message):
