@@ -62,7 +62,7 @@ def ensure_kernels(version: str = "3.13") -> float:
         worker.start()
         worker.join(ANNOUNCE_AFTER_S)
         if worker.is_alive():
-            log.warning("compiling the memory model's kernels (about 25 s, once: later runs load them from "
+            log.warning("gcperf: compiling the memory model's kernels (about 25 s, once: later runs load them from "
                         "numba's cache)")
             worker.join()
         if errors:

@@ -217,9 +217,12 @@ def invalid_experiments(draw) -> dict:
 @given(doc=invalid_experiments())
 def test_generated_invalid_experiments_are_one_line(sandbox, capsys, doc):
     (sandbox.project / "experiments" / "fi.toml").write_text(toml_document(doc), encoding="utf-8")
-    code = drive(capsys, sandbox, ["sweep", "fi", "-o", "out", "-j", "1", "--no-plots"], "out")
-    assert code == 2, doc
-    assert not (sandbox.project / "out").exists()
+    try:
+        code = drive(capsys, sandbox, ["sweep", "fi", "-o", "out", "-j", "1", "--no-plots"], "out")
+        assert code == 2, doc
+        assert not (sandbox.project / "out").exists(), doc
+    finally:  # examples share the sandbox: a failure must not leak into the next one (and hide its cause)
+        shutil.rmtree(sandbox.project / "out", ignore_errors=True)
 
 
 @examples(25)
@@ -277,9 +280,12 @@ def invalid_workloads(draw) -> dict:
 @given(doc=invalid_workloads())
 def test_generated_invalid_workloads_are_one_line(sandbox, capsys, doc):
     (sandbox.project / "w.json").write_text(json.dumps(doc))
-    code = drive(capsys, sandbox, ["run", "-w", "./w.json", "--no-memory", "-o", "out"], "out")
-    assert code == 2, doc
-    assert not (sandbox.project / "out").exists()
+    try:
+        code = drive(capsys, sandbox, ["run", "-w", "./w.json", "--no-memory", "-o", "out"], "out")
+        assert code == 2, doc
+        assert not (sandbox.project / "out").exists(), doc
+    finally:
+        shutil.rmtree(sandbox.project / "out", ignore_errors=True)
 
 
 @examples(25)
