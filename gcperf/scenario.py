@@ -46,7 +46,9 @@ class GCSettings:
             v = self.collect_every_s
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise GcperfError(f"collect_every_s must be a number > 0, got {v!r}")
-        if isinstance(self.collect_generation, bool) or self.collect_generation not in (0, 1, 2):
+        g = self.collect_generation
+        # 0.0 == 0 and True == 1: only a real int counts (found by the fault-injection tests)
+        if isinstance(g, bool) or not isinstance(g, int) or g not in (0, 1, 2):
             raise GcperfError(f"collect_generation must be 0, 1 or 2, got {self.collect_generation!r}")
         object.__setattr__(self, "collect_after", tuple(self.collect_after))
 

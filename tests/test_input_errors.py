@@ -107,6 +107,7 @@ def test_every_known_release_is_accepted():
         ({"grid": {"freeze_after": [False]}}, "freeze_after must be a phase name"),
         ({"grid": {"collect_every_s": ["1"]}}, "collect_every_s must be a number > 0, got '1'"),
         ({"grid": {"collect_generation": [True]}}, "collect_generation must be 0, 1 or 2, got True"),
+        ({"grid": {"collect_generation": [0.0]}}, "collect_generation must be 0, 1 or 2, got 0.0"),  # 0.0 == 0
         ({"grid": {"timeline_points": [2.0]}}, r"timeline_points must be an integer in 0..1000000, got 2.0"),
         ({"grid": {"duration_s": ["1"]}}, "duration_s must be a number > 0"),
         ({"grid": {"main.cyclic_share": ["0.1"]}}, "cyclic_share must be a finite number, got '0.1'"),
