@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import GcperfError
 from .metrics import pareto_front
 
 LABELS = {
@@ -24,7 +25,14 @@ LABELS = {
     "peak_footprint_mb_mean": "peak memory footprint (MiB)",
     "mean_footprint_mb_mean": "mean memory footprint (MiB)",
     "peak_garbage_mb_mean": "peak uncollected garbage (MiB)",
+    "peak_garbage_objects_mean": "peak uncollected garbage (objects)",
 }
+
+
+def memory_metric(agg: pd.DataFrame) -> str:
+    """The memory axis: peak footprint, or peak garbage objects when the sweep ran without the memory model."""
+    col = "peak_footprint_mb_mean"
+    return col if col in agg and agg[col].notna().any() else "peak_garbage_objects_mean"
 
 
 def _plt():
@@ -86,12 +94,16 @@ def tradeoff_plot(agg: pd.DataFrame, x: str = "peak_footprint_mb_mean", y: str =
 
 
 def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_points=()):
-    """Pause frequency and total pause time against peak footprint, side by side."""
+    """Pause frequency and total pause time against peak footprint (or garbage objects), side by side."""
     plt, _ = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
-    tradeoff_plot(agg, y="pauses_per_s_mean", default_points=default_points, chosen_points=chosen_points, ax=axes[0])
-    tradeoff_plot(agg, y="pause_total_ms_mean", default_points=default_points, chosen_points=chosen_points, ax=axes[1])
-    axes[0].set_yscale("log")
+    x = memory_metric(agg)
+    tradeoff_plot(agg, x=x, y="pauses_per_s_mean", default_points=default_points, chosen_points=chosen_points,
+                  ax=axes[0])
+    tradeoff_plot(agg, x=x, y="pause_total_ms_mean", default_points=default_points, chosen_points=chosen_points,
+                  ax=axes[1])
+    if (agg["pauses_per_s_mean"] > 0).any():  # a log axis of nothing but zeros cannot be drawn
+        axes[0].set_yscale("log")
     axes[1].get_legend().remove()  # the same as the first panel's
     fig.suptitle(title)
     fig.tight_layout()
@@ -109,6 +121,8 @@ def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: di
     for c in others:
         data = data[data[c] == at.get(c, data[c].iloc[0])]
     table = data.pivot_table(index=y, columns=x, values=metric, aggfunc="mean").sort_index(ascending=False)
+    # "" is how a grid says "none" (no freeze): show it so
+    table = table.rename(index=lambda v: "none" if v == "" else v, columns=lambda v: "none" if v == "" else v)
     sns.heatmap(table, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": LABELS.get(metric, metric)})
     ax.set_xlabel(x.removeprefix("param_"))
     ax.set_ylabel(y.removeprefix("param_"))
@@ -117,10 +131,13 @@ def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: di
     return ax
 
 
-def heatmap_figure(agg: pd.DataFrame, x: str, y: str, metrics=("gc_share_mean", "peak_footprint_mb_mean"),
-                   at: dict | None = None):
-    """One heatmap per metric over two grid parameters (the others fixed as in ``at``)."""
+def heatmap_figure(agg: pd.DataFrame, x: str, y: str, metrics=None, at: dict | None = None):
+    """One heatmap per metric over two grid parameters (the others fixed as in ``at``).
+
+    ``metrics`` defaults to the GC share and the memory axis (:func:`memory_metric`).
+    """
     plt, _ = _plt()
+    metrics = metrics or ("gc_share_mean", memory_metric(agg))
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5))
     for ax, m in zip(np.atleast_1d(axes), metrics, strict=True):
         heatmap_plot(agg, x, y, m, ax=ax, at=at)
@@ -176,9 +193,14 @@ def timeline_figure(timelines: pd.DataFrame, pauses: pd.DataFrame, title: str):
 
 def save(fig, path: Path) -> Path:
     """Save a figure as PNG (deterministic: no timestamps in the metadata) and close it."""
+    from .safeio import atomic_writer
+
     plt, _ = _plt()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    try:
+        with atomic_writer(path) as f:  # a reader never sees half a PNG
+            fig.savefig(f, format="png", dpi=110, metadata={"Software": None})
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -198,12 +220,18 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
     GC time whose peak footprint is at most 50 % above the default's.
     """
     from .recommend import Constraints, default_points, load_results, recommend
+    from .sweep import read_detail
 
     folder = Path(folder)
     agg, summ, meta = load_results(folder)
     out = folder / "charts"
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as e:
+        raise GcperfError(f"cannot create {str(out)!r}: {e.strerror}") from None
     name = meta.get("experiment", folder.name)
+    if meta.get("quick"):
+        name += " [QUICK sweep: small grid, short runs]"
     paths = []
     defaults = default_points(agg)
     rec = recommendation
@@ -211,7 +239,7 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         versions = sorted(agg["version"].astype(str).unique())
         try:
             rec = recommend(folder, Constraints(max_footprint_increase_pct=50, version=versions[-1]))
-        except Exception:  # no footprint, no feasible point...: charts without a recommendation
+        except GcperfError:  # no footprint, no feasible point...: charts without a recommendation
             rec = None
     chosen = [rec.extra["point"]] if rec is not None and not rec.is_default else []
     # workload traits describe different programs: a frontier across them means nothing, so the
@@ -249,9 +277,8 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         rid = summ.loc[(summ["point"] == point) & (summ["replicate"] == 0), "run_id"]
         if rid.empty:
             continue
-        base = folder / "runs" / str(rid.iloc[0])
-        p = pd.read_csv(f"{base}.pauses.csv.gz")
-        t = pd.read_csv(f"{base}.timeline.csv.gz")
+        p = read_detail(folder, str(rid.iloc[0]), "pauses")
+        t = read_detail(folder, str(rid.iloc[0]), "timeline")
         p["setting"] = label
         t["setting"] = label
         pauses.append(p)

@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
+import traceback
+from pathlib import Path
 
 from .errors import GcperfError
 
@@ -40,6 +45,16 @@ def _nonneg_int(text: str) -> int:
     return v
 
 
+MAX_WORKERS = 256  # more local processes than this is a typo, not a machine
+
+
+def _workers(text: str) -> int:
+    v = _nonneg_int(text)
+    if not 1 <= v <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..{MAX_WORKERS}, got {text!r}")
+    return v
+
+
 # ---------------------------------------------------------------- gcperf run
 
 
@@ -62,8 +77,11 @@ def _add_run(sub) -> None:
     p.add_argument("--no-memory", action="store_true", help="do not simulate the memory footprint (faster)")
     p.add_argument("-s", "--seed", type=_nonneg_int, default=0, help="root seed (default: 0)")
     p.add_argument("-o", "--output", metavar="DIR", help="write collections/timeline/summary CSVs and meta.json here")
-    p.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="replace the results of an earlier `gcperf run -o` in DIR (only gcperf's files)")
+    p.add_argument("--json", action="store_true", help="print the summary as strict JSON (NaN as null)")
+    p.add_argument("--yes", action="store_true",
+                   help="run even when the run is estimated to take more than 30 minutes")
     p.set_defaults(func=_cmd_run)
 
 
@@ -82,11 +100,11 @@ def _scenario_from_args(args):
             raise GcperfError(f"--thresholds takes at most 3 values, got {len(args.thresholds)}")
         from .versions import preset
 
-        version = args.py_version or DEFAULT_VERSION
+        version = args.py_version if args.py_version is not None else DEFAULT_VERSION
         default = preset(version).thresholds
         th = tuple(args.thresholds) + default[len(args.thresholds):]
     gc = GCSettings(
-        version=args.py_version or DEFAULT_VERSION,
+        version=args.py_version if args.py_version is not None else DEFAULT_VERSION,
         thresholds=th,
         enabled=not args.disable,
         freeze_after=args.freeze_after,
@@ -136,43 +154,36 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
     return "\n".join(lines)
 
 
-def _warm_kernels(version: str) -> float:
-    """Compile (first run) or load the memory model's kernels outside the timed simulation."""
-    import numpy as np
-
-    from .allocator import MemoryModel, geometry_for
-    from .stream import _SizeTable
-    from .workload import Phase
-
-    t0 = time.perf_counter()
-    m = MemoryModel(geometry_for(version))
-    one = np.zeros(1, dtype=np.int64)
-    m.allocate(one, one + 1, np.array([[64, 0, 0, 0]], dtype=np.int32), np.zeros(1, dtype=bool))  # the stream's sizes
-    m.advance(2)
-    m.stats()
-    _SizeTable(Phase()).draw(np.random.default_rng(0), 1)  # the size draw kernel
-    return time.perf_counter() - t0
-
-
 def _cmd_run(args) -> int:
-    from .output import write_run
+    from .budget import check_run, estimate
+    from .kernels import ensure_kernels
+    from .output import check_run_output, json_text, write_run
+    from .progress import SHOW_AFTER_S, RunProgress
     from .runner import simulate
 
     sc = _scenario_from_args(args)
-    warm = _warm_kernels(sc.gc.version) if sc.memory and not args.json else 0.0
+    if args.output is not None:
+        check_run_output(args.output, force=args.force)  # before the work, not after
+    est = estimate(sc)
+    check_run(est, args.yes)
+    warm = ensure_kernels(sc.gc.version) if sc.memory else 0.0  # outside the timed simulation
+    bar = RunProgress(f"simulating {sc.resolved_workload().name} on {sc.gc.version}")
     t0 = time.perf_counter()
-    result = simulate(sc)
+    try:
+        result = simulate(sc, progress=bar if est.seconds > SHOW_AFTER_S else None)
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - t0
     summary = result.summary_dict()
-    if args.output:
+    if args.output is not None:
         write_run(result, args.output, force=args.force, command=["gcperf", *sys.argv[1:]])
     if args.json:
-        print(json.dumps(summary, indent=2, default=str, allow_nan=True))
+        print(json_text(summary), end="")  # strict JSON: NaN is null
     else:
         print(format_summary(summary, elapsed))
         if warm > 1.0:
             print(f"  (and {warm:.1f} s compiling the allocator kernels, once: later runs load them from the cache)")
-        if args.output:
+        if args.output is not None:
             print(f"  tables written to {args.output}/")
     return 0
 
@@ -217,39 +228,53 @@ def _add_sweep(sub) -> None:
                        description="Run an experiment (experiments/<NAME>.toml, a TOML path, or 'all').")
     p.add_argument("experiment", help="experiment name, TOML file, or 'all' for every file in experiments/")
     p.add_argument("--quick", action="store_true", help="the experiment's quick mode (small grid, short runs)")
-    p.add_argument("-o", "--output", metavar="DIR", help="results folder (default: results/<experiment>)")
-    p.add_argument("--force", action="store_true", help="discard existing results and start again")
-    p.add_argument("-j", "--workers", type=_nonneg_int, default=None,
-                   help="local worker processes (default: all cores; 1: in this process)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="results folder (default: results/<experiment>, results/<experiment>-quick with --quick)")
+    p.add_argument("--force", action="store_true",
+                   help="discard gcperf's earlier results in the folder and start again (other files are kept)")
+    p.add_argument("-j", "--workers", type=_workers, default=None,
+                   help=f"local worker processes, 1..{MAX_WORKERS} (default: all cores; 1: in this process)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster (e.g. tcp://host:8786)")
+    p.add_argument("--yes", action="store_true",
+                   help="run even when a run is estimated beyond 30 minutes or the sweep beyond 24 hours")
+    p.add_argument("--repair", action="store_true",
+                   help="drop corrupt lines of runs.jsonl (each is named) and redo their runs")
     p.add_argument("--no-plots", action="store_true", help="skip the charts")
     p.add_argument("--experiments-dir", default="experiments", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_sweep)
 
 
 def _cmd_sweep(args) -> int:
-    from pathlib import Path
-
+    from .budget import check_sweep
     from .charts import plot_results
     from .experiment import load_experiment
-    from .sweep import print_progress, sweep
+    from .sweep import check_sweep_output, default_output, plan_sweep, print_progress, sweep
 
     if args.experiment == "all":
         names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml"))
         if not names:
             raise GcperfError(f"no experiments in {args.experiments_dir}/")
-        if args.output:
+        if args.output is not None:
             raise GcperfError("-o cannot be used with 'all' (each experiment goes to results/<name>)")
     else:
         names = [args.experiment]
+    if args.scheduler:
+        from .executors import check_scheduler
+
+        check_scheduler(args.scheduler)
     exps = [load_experiment(n, args.experiments_dir) for n in names]  # all valid before any runs
-    for exp in exps:
-        out = Path(args.output) if args.output else Path("results") / exp.name
+    outs = [Path(args.output) if args.output is not None else default_output(exp, args.quick) for exp in exps]
+    for exp, out in zip(exps, outs, strict=True):  # every folder checked before any run
+        check_sweep_output(exp.with_quick() if args.quick else exp, out, force=args.force)
+    plans = [plan_sweep(exp.with_quick() if args.quick else exp, args.workers, args.scheduler) for exp in exps]
+    for plan in plans:  # every sweep's size checked before any runs
+        check_sweep(plan.seconds, plan.longest_s, args.yes)
+    for exp, out, plan in zip(exps, outs, plans, strict=True):
         t0 = time.perf_counter()
-        print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {len((exp.with_quick() if args.quick else exp).runs())} runs -> {out}/",
+        print(f"gcperf sweep {exp.name}{' (quick)' if args.quick else ''}: {plan.describe()} -> {out}/",
               file=sys.stderr)
         sweep(exp, out, quick=args.quick, force=args.force, workers=args.workers, scheduler=args.scheduler,
-              command=["gcperf", *sys.argv[1:]], progress=print_progress)
+              command=["gcperf", *sys.argv[1:]], progress=print_progress, repair=args.repair)
         if not args.no_plots:
             for path in plot_results(out):
                 print(f"  chart: {path}", file=sys.stderr)
@@ -320,19 +345,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="gcperf", description="Simulate CPython's garbage collector under a workload.")
     parser.add_argument("--version", action="version", version=f"gcperf {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in COMMANDS:
         add(sub)
+    for p in sub.choices.values():  # `gcperf run --debug` as well as `gcperf --debug run`
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that cleanup (worker processes, the folder lock) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _quiet_broken_pipe() -> int:
+    # the reader went away (`gcperf ... | head`): stop without a word; point stdout at /dev/null so
+    # that the interpreter's final flush does not complain either
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gcperf`` command."""
+    """Entry point of the ``gcperf`` command.
+
+    Returns the exit status: 0 success, 2 bad input (one line on stderr), 130 Ctrl-C,
+    143 SIGTERM, 141 a closed pipe (quietly), 1 an unexpected error (one line and a
+    hint to re-run with ``--debug``, which shows the traceback).
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a usage error (already one line on stderr), --help or --version
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    debug = bool(getattr(args, "debug", False))
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args))
     except GcperfError as e:
@@ -341,6 +400,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gcperf: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("gcperf: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except Exception as e:  # a bug, not the user's mistake: one line, the traceback on request
+        if debug:
+            raise
+        where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+        at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+        print(f"gcperf: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{at}; "
+              "re-run with --debug for the traceback", file=sys.stderr)
+        return 1
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GcperfError
+from .safeio import check_name
 from .scenario import GCSettings, Scenario
 from .workload import Phase, Workload
 from .workloads import get_workload
@@ -118,6 +119,11 @@ class Experiment:
                 out.append(RunSpec(len(out), p, r, seed, params))
         return out
 
+    def setting_text(self, params: dict[str, Any]) -> str:
+        """The grid values of one point, for progress lines: ``threshold0=700, version=3.11``."""
+        return ", ".join(f"{k}={params[k]!r}" if isinstance(params[k], str) else f"{k}={params[k]}"
+                         for k in self.grid) or "base"
+
     def config(self) -> dict[str, Any]:
         """The declaration as plain data (stored in meta.json; its hash identifies the sweep)."""
         return {"name": self.name, "description": self.description, "replicates": self.replicates,
@@ -142,47 +148,104 @@ def _check_key(key: str, where: str) -> None:
     )
 
 
+MAX_REPLICATES = 10_000
+MAX_RUNS = 1_000_000
+"""Largest grid x replicates an experiment may declare (beyond it, a typo is likelier than a plan)."""
+
+
+def _int_in(value: Any, name: str, low: int, high: int) -> int:
+    # TOML integers only: a boolean, a float or a string is refused, not converted
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise GcperfError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+    return value
+
+
+def _table(data: dict, key: str, source: str) -> dict:
+    v = data.get(key, {})
+    if not isinstance(v, dict):
+        raise GcperfError(f"{source}: [{key}] must be a table (key = value lines), got {v!r}")
+    return dict(v)
+
+
+def _grid_lists(grid: dict, where: str) -> None:
+    for k, v in grid.items():
+        _check_key(k, where)
+        if not isinstance(v, list) or not v:
+            raise GcperfError(f"{where}: {k!r} must be a non-empty list of values, got {v!r}")
+
+
 def parse_experiment(data: dict, source: str = "") -> Experiment:
     """Validate plain data (a parsed TOML file) as an experiment.
 
+    Values are never converted: ``enabled = "no"`` or ``threshold0 = 700.9`` is an
+    error naming the parameter, the value and what is valid.
+
     Raises:
-        GcperfError: unknown keys or parameters, empty grids, bad values.
+        GcperfError: unknown keys or parameters, wrong types, empty grids, values
+            out of range, more than :data:`MAX_RUNS` runs.
     """
+    if not isinstance(data, dict):
+        raise GcperfError(f"{source}: an experiment must be a table, got {type(data).__name__}")
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise GcperfError(f"{source}: unknown key {unknown[0]!r}")
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise GcperfError(f"{source}: 'name' must be a non-empty string")
-    reps = data.get("replicates", 3)
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-        raise GcperfError(f"{source}: replicates must be an integer >= 1, got {reps!r}")
-    seed = data.get("root_seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise GcperfError(f"{source}: root_seed must be an integer >= 0, got {seed!r}")
-    base = dict(data.get("base", {}))
-    grid = dict(data.get("grid", {}))
-    quick = dict(data.get("quick", {}))
+    try:
+        name = check_name(data.get("name"), "'name'")  # it becomes a folder name: never a path
+        reps = _int_in(data.get("replicates", 3), "replicates", 1, MAX_REPLICATES)
+        seed = _int_in(data.get("root_seed", 0), "root_seed", 0, 2**63 - 1)
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            raise GcperfError(f"description must be a string, got {description!r}")
+    except GcperfError as err:
+        raise GcperfError(f"{source}: {err}") from None
+    base = _table(data, "base", source)
+    grid = _table(data, "grid", source)
+    quick = _table(data, "quick", source)
     for k in base:
         _check_key(k, f"{source} [base]")
-    for k, v in grid.items():
-        _check_key(k, f"{source} [grid]")
-        if not isinstance(v, list) or not v:
-            raise GcperfError(f"{source} [grid]: {k!r} must be a non-empty list of values")
+    _grid_lists(grid, f"{source} [grid]")
     for k, v in quick.items():
         if k == "grid":
-            for gk, gv in v.items():
-                _check_key(gk, f"{source} [quick.grid]")
-                if not isinstance(gv, list) or not gv:
-                    raise GcperfError(f"{source} [quick.grid]: {gk!r} must be a non-empty list of values")
-        elif k != "replicates":
+            if not isinstance(v, dict):
+                raise GcperfError(f"{source} [quick]: grid must be a table, got {v!r}")
+            _grid_lists(v, f"{source} [quick.grid]")
+        elif k == "replicates":
+            try:
+                _int_in(v, "replicates", 1, MAX_REPLICATES)
+            except GcperfError as err:
+                raise GcperfError(f"{source} [quick]: {err}") from None
+        else:
             _check_key(k, f"{source} [quick]")
-    exp = Experiment(name, str(data.get("description", "")), reps, seed, base, grid, quick, source)
-    # build every scenario once: bad values fail now, with the grid point named
-    for e in (exp, exp.with_quick()):
-        for params in e.points():
-            scenario_for(params, 0)
+    exp = Experiment(name, description, reps, seed, base, grid, quick, source)
+    for e, where in ((exp, ""), (exp.with_quick(), " (quick mode)")):
+        n_points = math.prod(len(v) for v in e.grid.values())
+        if n_points * e.replicates > MAX_RUNS:
+            raise GcperfError(f"{source}{where}: {n_points} grid points x {e.replicates} replicates = "
+                              f"{n_points * e.replicates} runs; at most {MAX_RUNS} are allowed")
+        _check_points(e, f"{source}{where}")
     return exp
+
+
+def _check_points(e: Experiment, where: str) -> None:
+    """Build scenarios now, so that a bad value fails before any run, with its parameter named."""
+    n_points = math.prod(len(v) for v in e.grid.values())
+    if n_points <= 10_000:
+        candidates = e.points()
+    else:  # a huge grid: every value of every key once (each on the base), and the first combination
+        candidates = [{**e.base, k: v} for k, vs in e.grid.items() for v in vs] + e.points()[:1]
+    # the base on its own too: a base value the grid overrides everywhere is still checked (found by
+    # the fault-injection tests: `threshold0 = true` in [base] passed when the grid set threshold0)
+    base = {**e.base, **({"workload": e.grid["workload"][0]} if "workload" in e.grid else {})}
+    try:
+        scenario_for(base, 0)
+    except GcperfError as err:
+        raise GcperfError(f"{where} [base]: {err}") from None
+    for params in candidates:
+        try:
+            scenario_for(params, 0)
+        except GcperfError as err:
+            grid_part = {k: params[k] for k in e.grid if k in params}
+            raise GcperfError(f"{where}: {err}" + (f" (grid point {grid_part})" if grid_part else "")) from None
 
 
 def load_experiment(name_or_path: str, search_dir: str | Path = "experiments") -> Experiment:
@@ -214,34 +277,43 @@ def scenario_for(params: dict[str, Any], seed: int) -> Scenario:
         GcperfError: a value is invalid for its parameter.
     """
     wl_name = params.get("workload", "web")
+    if not isinstance(wl_name, (str, Workload)):
+        raise GcperfError(f"workload must be the name of a built-in workload, got {wl_name!r}")
     wl = get_workload(wl_name) if isinstance(wl_name, str) else wl_name
     traits = {k: v for k, v in params.items() if "." in k}
     if traits:
         wl = _with_traits(wl, traits)
+    version = params.get("version", GCSettings().version)
     th = None
     if any(k in params for k in ("threshold0", "threshold1", "threshold2")):
         from .versions import preset
 
-        default = preset(params.get("version", GCSettings().version)).thresholds
-        th = tuple(int(params.get(f"threshold{i}", default[i])) for i in range(3))
-    freeze = params.get("freeze_after") or None
+        default = preset(version).thresholds
+        th = tuple(params.get(f"threshold{i}", default[i]) for i in range(3))  # checked, not converted
+    freeze = params.get("freeze_after", "")
+    if not isinstance(freeze, str):
+        raise GcperfError(f"freeze_after must be a phase name, or \"\" for none, got {freeze!r}")
     every = params.get("collect_every_s")
-    every = None if every in (None, 0, "", "none") else float(every)
+    if every in ("", "none") or (isinstance(every, (int, float)) and not isinstance(every, bool) and every == 0):
+        every = None  # no timer
+    gen = params.get("collect_generation", 2)
+    if isinstance(gen, bool):
+        raise GcperfError(f"collect_generation must be 0, 1 or 2, got {gen!r}")
     gc = GCSettings(
-        version=str(params.get("version", GCSettings().version)),
-        thresholds=th,  # type: ignore[arg-type]
-        enabled=bool(params.get("enabled", True)),
-        freeze_after=freeze,
+        version=version,
+        thresholds=th,
+        enabled=params.get("enabled", True),
+        freeze_after=freeze or None,
         collect_every_s=every,
-        collect_generation=int(params.get("collect_generation", 2)),
+        collect_generation=gen,
     )
     return Scenario(
         wl,
         gc,
         seed=seed,
         duration_s=params.get("duration_s"),
-        timeline_points=int(params.get("timeline_points", 200)),
-        memory=bool(params.get("memory", True)),
+        timeline_points=params.get("timeline_points", 200),
+        memory=params.get("memory", True),
     )
 
 

@@ -21,6 +21,8 @@ Order of events inside slot k (allocation at seq ``a_k``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
@@ -150,10 +152,13 @@ class Machine:
         self.peak_garbage = 0
         for ev in getattr(stream, "pre_events", lambda: [])():
             self._event(ev)
+        self.on_progress: Callable[[int, int], None] | None = None  # called with (slots done, total slots) at every stop (it must be cheap)
 
     # ------------------------------------------------------------------ driving
     def plan(self) -> float:
         """Decide the next stop; return the mutator seconds of work before it."""
+        if self.on_progress is not None:
+            self.on_progress(self.pos, self.total)
         self._next_chunk_if_done()
         if self.pos >= self.total:
             self._plan_k = self.total

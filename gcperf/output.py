@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from .errors import GcperfError
 from .provenance import collect_metadata
+from .safeio import atomic_write_text, atomic_writer, claim, inspect_output, require_replaceable
 from .schema import SCHEMA_VERSION
+
+RUN_FILES = ("collections.csv", "timeline.csv", "summary.csv", "meta.json")
+"""The files ``gcperf run -o`` writes (all it ever removes with ``--force``)."""
 
 
 def _json_default(o):
@@ -26,37 +29,96 @@ def _json_default(o):
     return str(o)
 
 
+def json_text(data) -> str:
+    """``data`` as indented, sorted, strict JSON (NaN and infinities become null)."""
+    return json.dumps(_no_nan(data), indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n"
+
+
+def _no_nan(o):
+    if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(o, dict):
+        return {k: _no_nan(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_no_nan(v) for v in o]
+    try:
+        import numpy as np
+
+        if isinstance(o, np.floating):
+            return _no_nan(float(o))
+    except ImportError:  # pragma: no cover
+        pass
+    return o
+
+
 def write_json(path: Path, data) -> None:
-    """Write ``data`` as indented JSON."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
+    """Write ``data`` as indented JSON, atomically.
+
+    Raises:
+        GcperfError: the file cannot be written.
+    """
+    atomic_write_text(path, json_text(data))
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, in hex.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_csv(df, path: Path) -> None:
+    """Write a table as CSV, atomically.
+
+    Raises:
+        GcperfError: the file cannot be written.
+    """
+    with atomic_writer(path, "w") as f:
+        df.to_csv(f, index=False)
+
+
+def check_run_output(folder: str | Path, force: bool = False) -> Path:
+    """Check ``gcperf run -o`` 's folder before simulating; return it resolved.
+
+    Raises:
+        GcperfError: a forbidden or unwritable location, a file, a non-empty folder
+            gcperf did not make, or earlier results without ``force``.
+    """
+    info = inspect_output(folder)
+    require_replaceable(info, "run", force)
+    return info.path
 
 
 def write_run(result, folder: str | Path, force: bool = False, command: list[str] | None = None) -> Path:
     """Write ``collections.csv``, ``timeline.csv``, ``summary.csv`` and ``meta.json``.
 
-    The files are written to a temporary folder next to the target and moved in
-    place at the end, so an interrupted write leaves nothing half-written.
+    Every file is written atomically and ``meta.json`` last (an earlier one is
+    removed first), so a folder with a ``meta.json`` always holds one complete run;
+    the hashes of the tables are in it. With ``force`` only these files are
+    replaced: nothing else in the folder is touched.
 
     Raises:
-        GcperfError: the folder exists and is not empty, and ``force`` is false.
+        GcperfError: as :func:`check_run_output`, or a file cannot be written.
     """
-    out = Path(folder)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise GcperfError(f"output folder {str(out)!r} is not empty; use --force to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    out = check_run_output(folder, force)
+    claim(out, "run")
+    meta_path = out / "meta.json"
     try:
-        result.collections.to_csv(tmp / "collections.csv", index=False)
-        result.timeline.to_csv(tmp / "timeline.csv", index=False)
-        result.summary.to_csv(tmp / "summary.csv", index=False)
-        meta = collect_metadata(command)
-        meta["schema_version"] = SCHEMA_VERSION
-        meta["inputs"] = result.inputs
-        write_json(tmp / "meta.json", meta)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        meta_path.unlink(missing_ok=True)  # until the new meta.json is in, the folder holds no complete run
+    except OSError as e:
+        raise GcperfError(f"cannot replace {str(meta_path)!r}: {e.strerror}") from None
+    tables = {"collections.csv": result.collections, "timeline.csv": result.timeline, "summary.csv": result.summary}
+    for name, df in tables.items():
+        write_csv(df, out / name)
+    meta = collect_metadata(command)
+    meta["schema_version"] = SCHEMA_VERSION
+    meta["inputs"] = result.inputs
+    meta["tables"] = {name: sha256_file(out / name) for name in tables}
+    write_json(meta_path, meta)
     return out

@@ -275,6 +275,10 @@ class GenerationalPolicy:
         }
 
 
+C_INT_MAX = 2**31 - 1
+"""The largest threshold ``gc.set_threshold`` accepts: it parses its arguments as C ints ("i")."""
+
+
 class PatternPolicy(GenerationalPolicy):
     """The generational collector with threshold0 stepping through a repeating pattern.
 
@@ -307,8 +311,15 @@ class PatternPolicy(GenerationalPolicy):
 def check_thresholds(thresholds: object) -> tuple[int, int, int]:
     """Validate a thresholds triple and return it as a tuple of ints.
 
+    Each value must be an integer in ``0 .. C_INT_MAX``: ``gc.set_threshold``
+    raises ``OverflowError`` above a C int (checked on the real interpreter by
+    tests/test_input_errors.py); it also takes negative values, which gcperf refuses
+    (a negative threshold0 collects at every allocation: never a setting to
+    recommend).
+
     Raises:
-        GcperfError: not three integers, or one of them negative.
+        GcperfError: not three integers (booleans and floats are not integers), or
+            one of them out of range.
     """
     try:
         items: tuple = tuple(thresholds)  # type: ignore[arg-type]
@@ -319,8 +330,8 @@ def check_thresholds(thresholds: object) -> tuple[int, int, int]:
     out = []
     for i, v in enumerate(items):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise GcperfError(f"threshold{i} must be an integer, got {v!r}")
-        if v < 0:
-            raise GcperfError(f"threshold{i} must be >= 0, got {v}")
+            raise GcperfError(f"threshold{i} must be an integer in 0..{C_INT_MAX}, got {v!r}")
+        if not 0 <= v <= C_INT_MAX:
+            raise GcperfError(f"threshold{i} must be in 0..{C_INT_MAX} (gc.set_threshold takes a C int), got {v}")
         out.append(int(v))
     return (out[0], out[1], out[2])

@@ -30,6 +30,8 @@ OBJECTIVES = {
     "max-pause": ("pause_max_ms", "longest pause (ms)"),
     "footprint": ("peak_footprint_mb", "peak footprint (MiB)"),
 }
+QUICK_NOTE = ("QUICK RESULTS: drawn from a --quick sweep (a small grid, short runs, few replicates): "
+              "a first look, not a basis for a decision; run the full sweep")
 REPORTED = ("gc_share", "pauses_per_s", "pause_p99_ms", "pause_max_ms", "peak_footprint_mb", "mean_footprint_mb",
             "peak_garbage_mb")
 
@@ -95,6 +97,7 @@ class Recommendation:
     replicates: int
     is_default: bool
     extra: dict = field(default_factory=dict)
+    quick: bool = False  # drawn from a --quick sweep (small grid, short runs)
 
     def to_dict(self) -> dict:
         """Plain data (for --json); NaN becomes None so the result is strict JSON."""
@@ -133,18 +136,58 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     if meta.get("schema_version") != SCHEMA_VERSION:
         raise GcperfError(f"{f} was written with schema version {meta.get('schema_version')}; "
                           f"this gcperf reads {SCHEMA_VERSION} (re-run the sweep with --force)")
+    # versions are text: "3.10" read as a number would be 3.1
+    text = {c: str for c in _TEXT_COLUMNS} | {f"param_{c}": str for c in _TEXT_COLUMNS}
     try:
-        agg = pd.read_csv(agg_p, keep_default_na=True)
-        summ = pd.read_csv(sum_p, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise GcperfError(f"{f}: corrupt table ({e})") from None
+        agg = pd.read_csv(agg_p, dtype=text)
+        summ = pd.read_csv(sum_p, dtype=text)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise GcperfError(f"{f}: corrupt table ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    _check_against_meta(f, meta, agg, summ)
     needed = {"point", "version", "threshold0", "threshold1", "threshold2"}
     if agg.empty or not needed <= set(agg.columns) or "point" not in summ:
         raise GcperfError(f"{f}: aggregate.csv has no rows or misses columns {sorted(needed - set(agg.columns))}")
     for df in (agg, summ):
-        if "freeze_after" in df:
-            df["freeze_after"] = df["freeze_after"].astype("string").fillna("").astype(str)
+        # CSV writes "" (no freeze) and reads it back as NaN: restore it, or "" and "load" would not
+        # compare as two values (a heatmap averaged freeze and no-freeze runs so)
+        for c in df.columns:
+            if c in _TEXT_COLUMNS or (c.startswith("param_") and _is_text(df[c])):
+                df[c] = df[c].astype("string").fillna("").astype(str)
     return agg, summ, meta
+
+
+_TEXT_COLUMNS = ("version", "workload", "freeze_after")
+
+
+def _is_text(col: pd.Series) -> bool:
+    return col.dtype == object or pd.api.types.is_string_dtype(col)
+
+
+def _check_against_meta(folder: Path, meta: dict, agg: pd.DataFrame, summ: pd.DataFrame) -> None:
+    """Refuse tables that are not the ones the sweep wrote (truncated, edited, of an unfinished sweep).
+
+    ``meta.json`` records the number of runs and, since gcperf writes them, the
+    SHA-256 of ``summary.csv`` and ``aggregate.csv``; folders from before the
+    hashes are checked on the run count alone.
+    """
+    from .output import sha256_file
+
+    fix = f"resume the sweep into {folder} (gcperf sweep ... -o {folder}) to rewrite its tables from runs.jsonl"
+    for name, want in (meta.get("tables") or {}).items():
+        try:
+            got = sha256_file(folder / name)
+        except OSError as e:
+            raise GcperfError(f"{folder / name} cannot be read: {e.strerror}") from None
+        if got != want:
+            raise GcperfError(f"{folder / name} is not the table the sweep wrote (its SHA-256 differs from "
+                              f"meta.json's: changed or truncated since); {fix}")
+    runs = meta.get("runs")
+    if not isinstance(runs, int) or isinstance(runs, bool):
+        raise GcperfError(f"{folder}/meta.json records no run count: the sweep did not finish; {fix}")
+    reps = pd.to_numeric(agg.get("replicates", pd.Series(dtype=float)), errors="coerce")
+    if len(summ) != runs or reps.sum() != runs:
+        raise GcperfError(f"{folder}: the tables hold {len(summ)} runs (summary.csv) and {reps.sum():g} "
+                          f"(aggregate.csv), meta.json says {runs}; {fix}")
 
 
 def is_default(row) -> bool:
@@ -200,7 +243,7 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
 
     agg, summ, meta = load_results(folder)
     versions = sorted(agg["version"].astype(str).unique())
-    version = c.version or (versions[0] if len(versions) == 1 else None)
+    version = c.version if c.version is not None else (versions[0] if len(versions) == 1 else None)
     if version is None:
         raise GcperfError(f"the sweep covers versions {', '.join(versions)}; choose one with --version")
     if version not in versions:
@@ -294,6 +337,7 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
         code=apply_code(best),
         replicates=int(best["replicates"]),
         is_default=bp == defaults[0],
+        quick=bool(meta.get("quick", False)),
         extra={"point": bp, "default_point": defaults[0], "experiment": meta.get("experiment"),
                "constraints": asdict(c),
                "traits": {k[6:]: (v.item() if isinstance(v, np.generic) else v) for k, v in traits.items()},
@@ -376,11 +420,10 @@ def garbage_trend(folder, summ: pd.DataFrame, point: int) -> tuple[float, float,
     """
     ids = summ.loc[summ["point"] == point, "run_id"]
     rows, unit = [], "MiB"
+    from .sweep import read_detail
+
     for rid in ids:
-        p = Path(folder) / "runs" / f"{rid}.timeline.csv.gz"
-        if not p.is_file():
-            continue
-        tl = pd.read_csv(p)
+        tl = read_detail(folder, str(rid), "timeline")
         if len(tl) < 8:
             continue
         if tl["garbage_mb"].notna().all():
@@ -437,7 +480,8 @@ def format_recommendation(r: Recommendation) -> str:
     names = {"gc_share": "GC share", "pauses_per_s": "collections/s", "pause_p99_ms": "p99 pause ms",
              "pause_max_ms": "longest pause ms", "peak_footprint_mb": "peak footprint MiB",
              "mean_footprint_mb": "mean footprint MiB", "peak_garbage_mb": "peak garbage MiB"}
-    out = [f"Recommended for CPython {r.version} (objective: least {OBJECTIVES[r.objective][1]}):",
+    out = textwrap.wrap(QUICK_NOTE, width=100, subsequent_indent="  ") if r.quick else []
+    out += [f"Recommended for CPython {r.version} (objective: least {OBJECTIVES[r.objective][1]}):",
            f"  {r.label}" + ("   (the default)" if r.is_default else f"   vs default {r.default_label}")]
     for k, v in r.extra.get("traits", {}).items():
         others = r.extra.get("other_trait_values", {}).get(k)

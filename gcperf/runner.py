@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,7 @@ from . import __version__
 from .costs import CostModel, cost_model_for
 from .engine import run_machine
 from .heap import Heap
+from .kernels import ensure_kernels
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
 from .metrics import memory_stats, summarize
 from .policy import GenerationalPolicy, PatternPolicy
@@ -90,14 +92,21 @@ def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunR
 
 
 def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = None,
-             threshold_pattern: tuple[int, ...] | None = None) -> RunResult:
+             threshold_pattern: tuple[int, ...] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Simulate a scenario (the built-in default when None).
+
+    The first run with the memory model in a process compiles (or loads) its kernels
+    first; when that takes more than a moment, a warning on the ``gcperf`` logger
+    says so (``kernels.ensure_kernels``).
 
     Args:
         memory_thread: run the memory model on a thread of its own (the results are the same);
             None: when the process may use two or more CPUs (``memqueue.thread_default``).
         threshold_pattern: threshold0 of successive collection windows, repeated (what
             ``gcperf record`` does to a program); None: the scenario's fixed thresholds.
+        progress: called with (allocation slots done, total slots) at every stop of the engine
+            (often: keep it cheap); it does not change the results.
 
     Raises:
         GcperfError: invalid scenario.
@@ -131,11 +140,14 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     else:
         policy = GenerationalPolicy(gc.effective_thresholds, long_lived_total=baseline, enabled=gc.enabled)
     cost = wl.pause_costs if wl.pause_costs is not None else cost_model_for(pre.minor)
+    if sc.memory:
+        ensure_kernels(gc.version)
     memory = _memory_model(gc.version) if sc.memory else None
     pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq))
     base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
     m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, pause,
                 memory, int(base_rss) if sc.memory else 0, memory_thread)
+    m.on_progress = progress
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
     wall = run_machine(m, period, gc.collect_every_s, gc.collect_generation)
     inputs = sc.describe()
@@ -189,6 +201,8 @@ def simulate_trace(
     policy = GenerationalPolicy(settings.effective_thresholds, long_lived_total=baseline_objects, enabled=enabled)
     cm = cost if cost is not None else cost_model_for(pre.minor)
     mem = trace.sizes is not None
+    if mem:
+        ensure_kernels(version)
     m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects, memory=mem), pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
                 memory_thread)

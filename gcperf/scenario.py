@@ -10,6 +10,8 @@ from .policy import check_thresholds
 from .versions import DEFAULT_VERSION, preset
 from .workload import Workload
 
+MAX_TIMELINE_POINTS = 1_000_000  # one row each in memory: beyond this a timeline is a mistake
+
 
 @dataclass(frozen=True)
 class GCSettings:
@@ -44,7 +46,9 @@ class GCSettings:
             v = self.collect_every_s
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise GcperfError(f"collect_every_s must be a number > 0, got {v!r}")
-        if self.collect_generation not in (0, 1, 2):
+        g = self.collect_generation
+        # 0.0 == 0 and True == 1: only a real int counts (found by the fault-injection tests)
+        if isinstance(g, bool) or not isinstance(g, int) or g not in (0, 1, 2):
             raise GcperfError(f"collect_generation must be 0, 1 or 2, got {self.collect_generation!r}")
         object.__setattr__(self, "collect_after", tuple(self.collect_after))
 
@@ -99,8 +103,9 @@ class Scenario:
             v = self.duration_s
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise GcperfError(f"duration_s must be a number > 0, got {v!r}")
-        if isinstance(self.timeline_points, bool) or not isinstance(self.timeline_points, int) or self.timeline_points < 0:
-            raise GcperfError(f"timeline_points must be an integer >= 0, got {self.timeline_points!r}")
+        tp = self.timeline_points
+        if isinstance(tp, bool) or not isinstance(tp, int) or not 0 <= tp <= MAX_TIMELINE_POINTS:
+            raise GcperfError(f"timeline_points must be an integer in 0..{MAX_TIMELINE_POINTS}, got {tp!r}")
         if not isinstance(self.memory, bool):
             raise GcperfError(f"memory must be true or false, got {self.memory!r}")
         if isinstance(self.chunk_slots, bool) or not isinstance(self.chunk_slots, int) or self.chunk_slots < 1:

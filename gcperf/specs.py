@@ -94,6 +94,8 @@ def load_workload(path: str | Path) -> Workload:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise GcperfError(f"cannot read workload file {str(p)!r}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise GcperfError(f"workload file {str(p)!r} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

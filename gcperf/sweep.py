@@ -3,12 +3,16 @@
 A results folder ``results/<experiment>/`` holds:
 
 * ``runs.jsonl``: one line per finished run (its id, inputs, seed and summary),
-  appended and flushed as runs finish; an interrupted sweep resumes from it;
+  appended and fsync'ed as runs finish; an interrupted sweep resumes from it
+  (``runlog.py``);
 * ``runs/<run id>.timeline.csv.gz`` and ``.pauses.csv.gz``: per-run detail for charts;
 * ``summary.csv``: one row per run with all its inputs, sorted by run order;
 * ``aggregate.csv``: one row per grid point, mean and 95 % confidence interval
   (Student t over replicates) of every metric;
-* ``meta.json``: the experiment's configuration and hash, versions, command, date.
+* ``meta.json``: the experiment's configuration and hash, versions, command, date,
+  the number of runs and the SHA-256 of ``summary.csv`` and ``aggregate.csv``;
+* ``.gcperf-folder.json``: gcperf's marker (``safeio.py``), and while a sweep runs,
+  ``.gcperf-lock.json`` naming it (``lockfile.py``).
 
 Results are identical whichever executor ran them: every run is a pure function
 of its parameters and seed, and tables are sorted by run order before writing.
@@ -22,21 +26,34 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .budget import estimate, human_duration
 from .errors import GcperfError
-from .experiment import Experiment, RunSpec, scenario_for, t975
-from .output import write_json
+from .executors import choose
+from .experiment import Experiment, scenario_for, t975
+from .lockfile import FolderLock
+from .output import sha256_file, write_csv, write_json
 from .provenance import collect_metadata
+from .runlog import append_run, read_runs
+from .safeio import atomic_write_bytes, claim, clear_owned, inspect_output
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 RUNS_FILE = "runs.jsonl"
 DETAIL_DIR = "runs"
+CHART_NAMES = ("tradeoff.png", "heatmap.png", "pauses.png", "timeline.png")
+SWEEP_FILES = ("meta.json", RUNS_FILE, "summary.csv", "aggregate.csv",
+               f"{DETAIL_DIR}/[0-9a-f]*.timeline.csv.gz", f"{DETAIL_DIR}/[0-9a-f]*.pauses.csv.gz",
+               *(f"charts/{c}" for c in CHART_NAMES))
+"""The files a sweep writes into its folder: all that ``--force`` ever removes."""
+TABLES = ("summary.csv", "aggregate.csv")
+"""The tables whose SHA-256 ``meta.json`` records (checked before ``recommend`` and ``plot`` read them)."""
 # summary metrics aggregated across replicates (inputs are the grouping keys)
 METRICS = (
     "collections", "collections_gen0", "collections_gen1", "collections_gen2", "full_vetoed", "pauses_per_s",
@@ -60,100 +77,37 @@ def run_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {"summary": summary, "timeline": timeline, "pauses": pauses, "elapsed_s": time.perf_counter() - t0}
 
 
-# ------------------------------------------------------------------ executors
-
-
-def _serial(tasks: list[RunSpec], fn: Callable) -> Iterable[tuple[RunSpec, dict]]:
-    for t in tasks:
-        yield t, fn(t.params, t.seed)
-
-
-def _memory_model_in_line() -> None:
-    # a pool of worker processes already keeps the CPUs busy: a memory-model thread per run
-    # would only make the runs contend (results are the same either way)
-    os.environ["GCPERF_MEMORY_THREAD"] = "0"
-
-
-def _processes(tasks: list[RunSpec], fn: Callable, workers: int) -> Iterable[tuple[RunSpec, dict]]:
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # (only called with two or more workers: one runs in this process, _serial)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_memory_model_in_line) as ex:
-        futs = {ex.submit(fn, t.params, t.seed): t for t in tasks}
-        try:
-            for f in as_completed(futs):
-                yield futs[f], f.result()
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
-
-
-def _dask(tasks: list[RunSpec], fn: Callable, address: str) -> Iterable[tuple[RunSpec, dict]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise GcperfError("--scheduler needs Dask: pip install 'gcperf[dask]'") from None
-    try:
-        client = Client(address, timeout="10s")
-    except OSError as e:
-        raise GcperfError(f"cannot reach the Dask scheduler at {address}: {e}") from None
-    with client:
-        futs = client.map(fn, [t.params for t in tasks], [t.seed for t in tasks], pure=False)
-        index = {f.key: t for f, t in zip(futs, tasks, strict=True)}
-        for f in as_completed(futs):
-            yield index[f.key], f.result()
-
-
 # ------------------------------------------------------------------ storage
 
 
-def _read_runs(path: Path) -> dict[str, dict]:
-    """Finished runs from ``runs.jsonl``; a truncated last line (an interrupted write) is dropped."""
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    lines = path.read_text(encoding="utf-8").split("\n")
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            done[rec["run_id"]] = rec
-        except (json.JSONDecodeError, KeyError, TypeError):
-            if i == len(lines):  # the very last line, cut short by an interruption
-                break
-            raise GcperfError(f"{path} line {i} is corrupt; use --force to start the sweep again") from None
-    return done
+def read_detail(folder: str | Path, run_id: str, kind: str) -> pd.DataFrame:
+    """Read a run's detail table (``kind``: ``"timeline"`` or ``"pauses"``).
+
+    Raises:
+        GcperfError: the file is missing or corrupt (named, with what to do).
+    """
+    import zlib
+
+    p = Path(folder) / DETAIL_DIR / f"{run_id}.{kind}.csv.gz"
+    try:
+        return pd.read_csv(p)
+    except FileNotFoundError:
+        raise GcperfError(f"{p} is missing; re-run the sweep with --force to rewrite the detail files") from None
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise GcperfError(f"{p} is corrupt ({type(e).__name__}: {e}); re-run the sweep with --force to rewrite "
+                          "the detail files") from None
 
 
 def _write_detail(folder: Path, run_id: str, result: dict) -> None:
     d = folder / DETAIL_DIR
-    d.mkdir(exist_ok=True)
+    try:
+        d.mkdir(exist_ok=True)
+    except OSError as e:
+        raise GcperfError(f"cannot create {str(d)!r}: {e.strerror}") from None
     for kind in ("timeline", "pauses"):
-        tmp = d / f".{run_id}.{kind}.tmp.csv.gz"
         # no time stamp in the gzip header: the same run writes the same bytes
-        tmp.write_bytes(gzip.compress(pd.DataFrame(result[kind]).to_csv(index=False).encode(), mtime=0))
-        os.replace(tmp, d / f"{run_id}.{kind}.csv.gz")
-
-
-def _append_run(path: Path, rec: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(rec, sort_keys=True, default=_plain) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _plain(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+        atomic_write_bytes(d / f"{run_id}.{kind}.csv.gz",
+                           gzip.compress(pd.DataFrame(result[kind]).to_csv(index=False).encode(), mtime=0))
 
 
 # ------------------------------------------------------------------ the sweep
@@ -170,6 +124,7 @@ def sweep(
     command: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     task: Callable = run_task,
+    repair: bool = False,
 ) -> Path:
     """Run an experiment into ``out``; resume if an earlier attempt of the same configuration stopped.
 
@@ -177,36 +132,35 @@ def sweep(
         exp: the experiment.
         out: results folder.
         quick: apply the experiment's ``[quick]`` overrides.
-        force: discard whatever ``out`` holds and start again.
+        force: discard the results gcperf wrote into ``out`` and start again (only
+            gcperf's own files are removed, and only from a folder it made).
         workers: local processes (None: all cores; 1: in this process).
         scheduler: address of a Dask scheduler (overrides ``workers``).
         command: the command line, for provenance.
-        progress: callback receiving one line per finished run.
+        progress: callback receiving one line per finished run (and notes: resuming, lines dropped).
+        task: the function of one run (tests replace it).
+        repair: drop corrupt lines of ``runs.jsonl`` (each named through ``progress``) and redo their runs.
 
     Raises:
-        GcperfError: ``out`` holds results of another configuration or schema, or
-            is corrupt, and ``force`` is false.
+        GcperfError: as :func:`check_sweep_output` (checked before any run); another
+            process is sweeping into ``out`` (named); ``runs.jsonl`` has a corrupt line
+            and ``repair`` is false; a file cannot be written.
     """
     if quick:
         exp = exp.with_quick()
-    out = Path(out)
+    out = check_sweep_output(exp, out, force=force)
+    say = progress or (lambda line: None)
+    claim(out, "sweep")
+    with FolderLock(out, command, say) as lock:
+        check_sweep_output(exp, out, force=force, lock_held=True)  # again: another sweep may have changed it before we locked
+        if force:
+            clear_owned(out, SWEEP_FILES)
+        return _run_locked(exp, out, quick, workers, scheduler, command, say, task, repair, lock.fd)
+
+
+def _run_locked(exp, out: Path, quick, workers, scheduler, command, say, task, repair, lock_fd) -> Path:
     meta_path = out / "meta.json"
     runs_path = out / RUNS_FILE
-    if force and out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    if out.exists() and any(out.iterdir()):
-        if not meta_path.exists():
-            raise GcperfError(f"{out} exists and is not a gcperf results folder; use --force to overwrite it")
-        meta = _read_meta(meta_path)
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            raise GcperfError(f"{out} holds results of schema version {meta.get('schema_version')}, "
-                              f"this gcperf writes {SCHEMA_VERSION}; use --force to redo them")
-        if meta.get("config_hash") != exp.config_hash():
-            raise GcperfError(f"{out} holds results of another configuration of {meta.get('config', {}).get('name')!r}; "
-                              "use --force to overwrite them")
-    out.mkdir(parents=True, exist_ok=True)
     meta = collect_metadata(command)
     meta.update({"schema_version": SCHEMA_VERSION, "experiment": exp.name, "config": exp.config(),
                  "config_hash": exp.config_hash(), "quick": quick,
@@ -214,38 +168,132 @@ def sweep(
                  if (workers or os.cpu_count() or 1) > 1 else "in-process"})
     if not meta_path.exists():
         write_json(meta_path, meta)
-    done = _read_runs(runs_path)
+    done = read_runs(runs_path, repair=repair, say=say).runs
     specs = exp.runs()
     todo = [s for s in specs if s.run_id not in done]
-    say = progress or (lambda line: None)
     if done:
         say(f"resuming: {len(done)} of {len(specs)} runs already done")
     t0 = time.perf_counter()
-    if scheduler:
-        stream = _dask(todo, task, scheduler)
-    elif (workers if workers is not None else os.cpu_count() or 1) <= 1 or len(todo) <= 1:
-        stream = _serial(todo, task)
-    else:
-        stream = _processes(todo, task, workers or os.cpu_count() or 1)
     finished = len(done)
-    for spec, result in stream:
+    width = len(str(len(specs)))
+    for spec, result in choose(todo, task, workers, scheduler, lock_fd):
         _write_detail(out, spec.run_id, result)
         rec = {"run_id": spec.run_id, "index": spec.index, "point": spec.point, "replicate": spec.replicate,
                "seed": spec.seed, "params": spec.params, "summary": result["summary"],
                "elapsed_s": result["elapsed_s"]}
-        _append_run(runs_path, rec)
+        append_run(runs_path, rec)
         done[spec.run_id] = rec
         finished += 1
         elapsed = time.perf_counter() - t0
         rate = (finished - (len(specs) - len(todo))) / elapsed if elapsed > 0 else 0
         eta = (len(specs) - finished) / rate if rate > 0 else math.nan
-        say(f"[{finished:>{len(str(len(specs)))}}/{len(specs)}] point {spec.point} replicate {spec.replicate} "
-            f"({result['elapsed_s']:.1f} s); eta {eta:.0f} s")
+        say(f"[{finished:>{width}}/{len(specs)}] point {spec.point} ({exp.setting_text(spec.params)}) "
+            f"replicate {spec.replicate}: {result['elapsed_s']:.1f} s; eta {eta:.0f} s")
     write_tables(out, exp, done)
     meta["elapsed_s"] = time.perf_counter() - t0
     meta["runs"] = len(specs)
+    meta["tables"] = {name: sha256_file(out / name) for name in TABLES}
     write_json(meta_path, meta)
     return out
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will do, told before it starts.
+
+    Attributes:
+        points: grid points.
+        replicates: runs per point.
+        workers: runs in parallel (local processes; None on a Dask cluster).
+        seconds: estimated wall time (``budget.estimate`` of every run, over the workers).
+        longest_s: estimated wall time of the longest run.
+    """
+
+    points: int
+    replicates: int
+    workers: int | None
+    seconds: float
+    longest_s: float
+
+    def describe(self) -> str:
+        """``"105 runs (21 points x 5 replicates), about 4 min on 2 processes"``."""
+        where = "on the Dask cluster (estimate for one process)" if self.workers is None else \
+            f"on {self.workers} process{'es' if self.workers > 1 else ''}"
+        return (f"{self.points * self.replicates} runs ({self.points} points x {self.replicates} replicates), "
+                f"about {human_duration(self.seconds)} {where}")
+
+
+def plan_sweep(exp: Experiment, workers: int | None = None, scheduler: str | None = None) -> SweepPlan:
+    """Size and estimated time of a sweep (quick overrides already applied), without running it.
+
+    Grids of more than 1000 points are estimated from their first 1000.
+    """
+    points = exp.points()
+    sample = points[:1000]
+    per_run = [estimate(scenario_for(p, 0)).seconds for p in sample]
+    total = sum(per_run) * len(points) / len(sample) * exp.replicates
+    runs = len(points) * exp.replicates
+    n = None if scheduler else min(workers or os.cpu_count() or 1, runs)
+    return SweepPlan(len(points), exp.replicates, n, total / (n or 1), max(per_run))
+
+
+def default_output(exp: Experiment, quick: bool = False) -> Path:
+    """``results/<name>``, or ``results/<name>-quick`` for a quick sweep (never mixed with the full results)."""
+    return Path("results") / (exp.name + ("-quick" if quick else ""))
+
+
+def check_sweep_output(exp: Experiment, out: str | Path, *, force: bool = False, lock_held: bool = False) -> Path:
+    """Check a sweep's results folder before any run; return it resolved.
+
+    A folder gcperf made for a sweep (it carries the marker) is resumed when it
+    holds this configuration's runs, and replaced with ``force``; a folder that
+    gcperf did not mark is used only when it is empty, or when its ``meta.json``
+    is this very sweep's (a folder of a gcperf from before the marker: resumed,
+    never deleted).
+
+    Args:
+        exp: the experiment as it will run (quick overrides applied).
+        out: the results folder.
+        force: the user asked to discard gcperf's earlier results there.
+        lock_held: the caller holds the folder's lock (else a live holder is an error).
+
+    Raises:
+        GcperfError: a forbidden or unwritable location or a file; a non-empty
+            folder gcperf did not make; gcperf's folder of another kind; or, without
+            ``force``, results of another configuration or schema, or a corrupt folder;
+            another live process holds the folder's lock (named).
+    """
+    info = inspect_output(out, "results folder")
+    if not info.nonempty:
+        return info.path
+    if not lock_held:
+        FolderLock(info.path).check_free()  # a sweep running there now is named, whatever else the folder holds
+    meta_path = info.path / "meta.json"
+    if info.owned:
+        if info.kind != "sweep":
+            raise GcperfError(f"{info.path} holds gcperf {info.kind} results, not a sweep's; choose another folder")
+        if force:
+            return info.path
+        if not meta_path.exists():
+            if not (info.path / RUNS_FILE).exists():
+                return info.path  # marked, nothing run yet: as good as empty
+            raise GcperfError(f"{info.path} holds an unfinished sweep without meta.json; use --force to start again "
+                              "(only gcperf's files are removed)")
+    elif not meta_path.is_file():
+        raise GcperfError(f"results folder {str(info.path)!r} is not empty and was not made by gcperf; gcperf neither "
+                          "writes into it nor deletes anything in it: choose a new folder")
+    elif force:
+        raise GcperfError(f"{info.path} was not marked by gcperf (an older gcperf, or not gcperf at all), so --force "
+                          "will not delete anything in it: remove it yourself or choose a new folder")
+    meta = _read_meta(meta_path)
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise GcperfError(f"{info.path} holds results of schema version {meta.get('schema_version')}, "
+                          f"this gcperf writes {SCHEMA_VERSION}; use --force to redo them")
+    if meta.get("config_hash") != exp.config_hash():
+        what = "a --quick sweep" if meta.get("quick") else "another configuration"
+        raise GcperfError(f"{info.path} holds results of {what} of {meta.get('experiment', '?')!r}; "
+                          "use another folder, or --force to replace them (only gcperf's files are removed)")
+    return info.path
 
 
 def _read_meta(path: Path) -> dict:
@@ -253,6 +301,8 @@ def _read_meta(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise GcperfError(f"{path} is unreadable or corrupt ({e}); use --force to start again") from None
+    except UnicodeDecodeError:
+        raise GcperfError(f"{path} is not UTF-8 text; use --force to start again") from None
 
 
 def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
@@ -270,8 +320,8 @@ def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
         row.update({k: rec["summary"].get(k) for k in SUMMARY_COLUMNS})
         rows.append(row)
     summary = pd.DataFrame(rows)
-    _atomic_csv(summary, out / "summary.csv")
-    _atomic_csv(aggregate(summary), out / "aggregate.csv")
+    write_csv(summary, out / "summary.csv")
+    write_csv(aggregate(summary), out / "aggregate.csv")
 
 
 def _cell(v):

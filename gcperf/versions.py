@@ -83,17 +83,38 @@ _PRESETS: dict[str, VersionPreset] = {
 DEFAULT_VERSION = "3.13"
 SUPPORTED_VERSIONS: tuple[str, ...] = tuple(_PRESETS)
 
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(0|[1-9]\d*))?")
+
+# The patch releases of each minor version known to gcperf: a version string must name one of them
+# (3.13.99 is no release). Branches that reached their end of life have their final release here;
+# the others the last release known when this table was last updated (2026-11), so a newer release
+# than these is refused until the table is extended: name the minor version alone (3.13) meanwhile.
+# Sources: python.org's release list and the branches' end-of-life dates (PEP 569, 596, 619, 664,
+# 693, 719, 745). 3.8 (final 3.8.20) and 3.9 (final 3.9.25) are closed; 3.10 reached its end of
+# life in 2026-10.
+KNOWN_PATCHES: dict[str, int] = {
+    "3.8": 20,
+    "3.9": 25,
+    "3.10": 19,
+    "3.11": 14,
+    "3.12": 12,
+    "3.13": 11,
+    "3.14": 7,
+}
 
 
 def preset(version: str) -> VersionPreset:
     """Return the preset for ``version`` (``"3.11"`` or ``"3.12.1"``).
 
     Raises:
-        GcperfError: the version is malformed or not modelled (3.14.0-3.14.4 run
-            the incremental collector, which this preset family does not cover).
+        GcperfError: the version is not a string, is malformed, names no release
+            (a patch level beyond :data:`KNOWN_PATCHES`), or is not modelled
+            (3.14.0-3.14.4 run the incremental collector, which this preset family
+            does not cover).
     """
-    m = _VERSION_RE.match(str(version).strip())
+    if not isinstance(version, str):  # 3.1 (a number) is not "3.10"
+        raise GcperfError(f"version must be a string such as \"3.11\" or \"3.12.1\", got {version!r}")
+    m = _VERSION_RE.fullmatch(version.strip())
     if not m:
         raise GcperfError(f"version must look like 3.11 or 3.12.1, got {version!r}")
     minor = f"{m.group(1)}.{m.group(2)}"
@@ -105,6 +126,9 @@ def preset(version: str) -> VersionPreset:
     if m.group(3) is None:
         return base
     micro = int(m.group(3))
+    if micro > KNOWN_PATCHES[minor]:
+        raise GcperfError(f"version {version} is not a CPython release ({minor} releases known to gcperf: "
+                          f"{minor}.0 to {minor}.{KNOWN_PATCHES[minor]}); for a newer one, give {minor}")
     if minor == "3.14" and micro < 5:
         raise GcperfError(
             f"version {version} runs the incremental collector (3.14.0-3.14.4), "

@@ -35,6 +35,7 @@ from .costs import CostModel
 from .errors import GcperfError
 
 LIFETIME_KINDS = ("immediate", "fixed", "exponential", "lognormal", "forever")
+MAX_SIZE_BYTES = 2**31 - 1  # the memory model keeps sizes as int32
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -74,6 +75,7 @@ class Lifetime:
     cyclic_share: float | None = None
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.name, str), f"lifetime name must be a string, got {self.name!r}")
         _finite(f"lifetime {self.name!r} share", self.share)
         _check(self.share <= 1.0, f"lifetime {self.name!r} share must be <= 1, got {self.share!r}")
         _check(
@@ -119,7 +121,8 @@ class SizeMix:
             f"sizes_bytes and weights must have the same length, got {len(self.sizes_bytes)} and {len(self.weights)}",
         )
         for s in self.sizes_bytes:
-            _check(isinstance(s, int) and not isinstance(s, bool) and s > 0, f"sizes_bytes entries must be positive integers, got {s!r}")
+            _check(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_SIZE_BYTES,
+                   f"sizes_bytes entries must be integers in 1..{MAX_SIZE_BYTES}, got {s!r}")
         for w in self.weights:
             _finite("weights entries", w)
         _check(sum(self.weights) > 0, f"weights must not all be zero, got {self.weights!r}")
@@ -255,6 +258,8 @@ class Workload:
     provenance: dict | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.name, str), f"workload name must be a string, got {self.name!r}")
+        _check(isinstance(self.description, str), f"workload description must be a string, got {self.description!r}")
         _check(len(self.phases) > 0, "workload phases must not be empty")
         names = [p.name for p in self.phases]
         _check(len(set(names)) == len(names), f"phase names must be unique, got {names}")

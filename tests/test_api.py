@@ -25,7 +25,7 @@ def test_public_api_is_exactly_all():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: GCSettings(thresholds=(-5, 10, 10)), "threshold0 must be >= 0, got -5"),
+        (lambda: GCSettings(thresholds=(-5, 10, 10)), "threshold0 must be in 0..2147483647 .gc.set_threshold takes a C int., got -5"),
         (lambda: GCSettings(thresholds=(700, 10)), "thresholds must be three integers"),
         (lambda: GCSettings(version="2.7"), "version 2.7 is not modelled"),
         (lambda: GCSettings(version="3.14.2"), "incremental collector"),

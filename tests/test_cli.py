@@ -42,7 +42,7 @@ def test_output_folder_is_written_with_provenance_and_not_overwritten(tmp_path, 
     assert len(pd.read_csv(out / "summary.csv")) == 1
     capsys.readouterr()
     assert main(["run", "-d", "0.2", "-o", str(out)]) == 2
-    assert "not empty; use --force" in capsys.readouterr().err
+    assert "use --force" in capsys.readouterr().err
     assert main(["run", "-d", "0.2", "-o", str(out), "--force"]) == 0
 
 

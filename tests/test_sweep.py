@@ -128,8 +128,8 @@ def test_process_pool_and_dask_give_identical_results(tmp_path, tiny_results):
         (dict(TINY, grid={"threshold0": []}), "must be a non-empty list"),
         (dict(TINY, grid={"main.nope": [1]}), "not a phase field"),
         (dict(TINY, grid={"serve.cyclic_share": [0.1]}), "has no phase 'serve'"),
-        (dict(TINY, grid={"threshold0": [-1]}), "threshold0 must be >= 0, got -1"),
-        (dict(TINY, replicates=0), "replicates must be an integer >= 1"),
+        (dict(TINY, grid={"threshold0": [-1]}), r"threshold0 must be in 0..2147483647 \(gc.set_threshold takes a C int\), got -1"),
+        (dict(TINY, replicates=0), r"replicates must be an integer in 1..10000"),
         (dict(TINY, extra=1), "unknown key 'extra'"),
     ],
 )
