@@ -50,10 +50,15 @@ class RunResult:
         return [int((g == i).sum()) for i in range(3)]
 
 
-def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: np.random.Generator | None = None):
+def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: np.random.Generator | None = None,
+              scale: tuple[float, float, float] = (1.0, 1.0, 1.0)):
     if not noise or rng is None:
-        def pause(generation: int, examined: int, freed: int) -> float:
-            return float(cost.pause_s(examined, freed, refs))
+        if scale == (1.0, 1.0, 1.0):
+            def pause(generation: int, examined: int, freed: int) -> float:
+                return float(cost.pause_s(examined, freed, refs))
+        else:
+            def pause(generation: int, examined: int, freed: int) -> float:
+                return float(cost.pause_s(examined, freed, refs)) * scale[generation]
 
         return pause
     # a real pause scatters around the model: multiply by a draw from the measured factors
@@ -61,7 +66,8 @@ def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: 
     factors = np.asarray(noise, dtype=float)
 
     def noisy(generation: int, examined: int, freed: int) -> float:
-        return float(cost.pause_s(examined, freed, refs)) * float(np.interp(rng.random(), levels, factors))
+        return (float(cost.pause_s(examined, freed, refs)) * scale[generation]
+                * float(np.interp(rng.random(), levels, factors)))
 
     return noisy
 
@@ -143,7 +149,7 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     if sc.memory:
         ensure_kernels(gc.version)
     memory = _memory_model(gc.version) if sc.memory else None
-    pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq))
+    pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale)
     base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
     m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, pause,
                 memory, int(base_rss) if sc.memory else 0, memory_thread)

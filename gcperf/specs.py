@@ -73,8 +73,9 @@ def workload_from_dict(data: Any) -> Workload:
         from .costs import CostModel
 
         d["pause_costs"] = _build(CostModel, d["pause_costs"], "workload pause_costs")
-    if isinstance(d.get("pause_noise"), list):
-        d["pause_noise"] = tuple(d["pause_noise"])
+    for key in ("pause_noise", "pause_scale"):
+        if isinstance(d.get(key), list):
+            d[key] = tuple(d[key])
     return _build(Workload, d, "workload")
 
 

@@ -243,6 +243,9 @@ class Workload:
         pause_noise: quantiles (evenly spaced levels from 0 to 1) of the factor by which
             real pauses scatter around the model; each simulated pause is multiplied by a
             draw from it (seeded). Empty: no scatter.
+        pause_scale: factor on the modelled pause of a collection of generation 0, 1, 2
+            (calibration measures how much more an older generation's objects cost to
+            examine in this program than its young ones: bigger containers, more references).
         provenance: where the description comes from (free-form; calibration writes the
             recording, its hash and the fit's diagnostics here). Not part of equality.
     """
@@ -255,6 +258,7 @@ class Workload:
     baseline_rss_mb: float | None = None
     pause_costs: CostModel | None = None
     pause_noise: tuple[float, ...] = ()
+    pause_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
     provenance: dict | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -282,6 +286,10 @@ class Workload:
         _check(len(self.pause_noise) != 1, "pause_noise needs at least two quantiles (or none)")
         _check(all(a <= b for a, b in zip(self.pause_noise, self.pause_noise[1:])),
                "pause_noise quantiles must be non-decreasing")
+        object.__setattr__(self, "pause_scale", tuple(self.pause_scale))
+        _check(len(self.pause_scale) == 3, f"pause_scale must have three factors (generations 0, 1, 2), got {self.pause_scale!r}")
+        for v in self.pause_scale:
+            _finite("pause_scale entries", v, low=0.0, low_inclusive=False)
         if self.provenance is not None:
             _check(isinstance(self.provenance, dict), f"provenance must be an object, got {self.provenance!r}")
 

@@ -4,7 +4,7 @@ Each recorded window (the mutator time between two collections) becomes a phase 
 window's rates, unless it is shorter than ``min_phase_s``: short neighbours are merged, their
 rates averaged by duration. The lifetime mixture, cyclic shares and atomic share are the same in
 every phase; only the rates of lasting objects, of count0-only increments (free lists) and of
-cyclic garbage made at once vary. So the workload follows the program's own changes of pace
+cyclic garbage made within a window vary. So the workload follows the program's own changes of pace
 (start-up, bursts, a heap that fills), and any GC setting can be simulated on it.
 """
 
@@ -46,11 +46,11 @@ def lifetimes_of(fit: PopulationFit) -> tuple[list[Lifetime], np.ndarray]:
     keep = fit.weights >= MIN_WEIGHT
     w = fit.weights[keep] / fit.weights[keep].sum()
     comps = []
-    for tau, q in zip(fit.taus[keep], fit.cyclic[keep], strict=True):
-        if math.isinf(tau):
+    for med, q in zip(fit.medians[keep], fit.cyclic[keep], strict=True):
+        if math.isinf(med):
             comps.append(Lifetime("forever", 1.0, "forever", 0.0, 1.0, float(q)))
         else:
-            comps.append(Lifetime(f"tau_{tau:.3g}s", 1.0, "exponential", float(tau), 1.0, float(q)))
+            comps.append(Lifetime(f"median_{med:.3g}s", 1.0, "lognormal", float(med), fit.sigma, float(q)))
     return comps, w
 
 
@@ -72,11 +72,13 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
     dur = fit.dur.copy()
     rates = fit.rates.copy()
     drift = fit.drift.copy()
+    cnow = np.broadcast_to(np.asarray(fit.cyclic_now, dtype=float), dur.shape).copy()
     if tail_s > 0:
         # after the last collection the program goes on at its last pace until it ends
         dur = np.append(dur, tail_s)
         rates = np.append(rates, rates[-1])
         drift = np.append(drift, drift[-1])
+        cnow = np.append(cnow, cnow[-1])
     phases = []
     for i, (a, b) in enumerate(_segments(dur, min_phase_s)):
         d = float(dur[a:b].sum())
@@ -84,8 +86,12 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             continue
         lam = float((rates[a:b] * dur[a:b]).sum()) / d
         dr = float((drift[a:b] * dur[a:b]).sum()) / d
-        now = lam * fit.cyclic_now
-        total = lam + dr + now
+        now = float((rates[a:b] * dur[a:b] * cnow[a:b]).sum()) / d
+        # objects freed at once: enough to carry the window's cyclic garbage (only the share of
+        # objects that are not atomic tuples can be cyclic, as in the stream) and the drift
+        tracked = max(1.0 - float(fit.atomic), 1e-6)
+        imm = max(now / tracked, now + dr)
+        total = lam + imm
         if total * d < 0.5:  # nothing happens here: keep the time, one harmless object
             total = max(0.5 / d, 1e-9)
             lam_share, dr_share, now_share = 0.0, 0.0, 0.0
@@ -94,7 +100,7 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
         lts: list[Lifetime] = []
         imm_share = 1.0 - lam_share
         if imm_share > 1e-12:
-            c_imm = now_share / imm_share if imm_share > 0 else 0.0
+            c_imm = now_share / (imm_share * tracked) if imm_share > 0 else 0.0
             lts.append(Lifetime("at_once", imm_share, "immediate", cyclic_share=min(max(c_imm, 0.0), 1.0)))
         if lam_share > 0:
             shares = lam_share * w

@@ -2,29 +2,36 @@
 
 The model (all times on the mutator clock, ``observe.py``):
 
-* in window k (between two collections) the program makes ``rate[k]`` *lasting* container
-  objects per second: objects that live beyond the statement that made them. (Objects freed at
-  once by reference counting move no counter and stay in no generation: they are invisible to
-  the collector, so the recording cannot see them and the model does not need them.)
-* a lasting object lives an exponentially distributed time whose mean is one of a fixed grid
-  of time constants ``taus`` (``inf``: until the end), chosen with probability ``weights`` (the
-  same mixture for the whole run): a sum of exponentials can follow any survival curve closely;
-* a share ``atomic`` of them are tuples of atomic values (untracked by the first collection);
-* of those of component c that die, a share ``cyclic[c]`` dies as cyclic garbage, which stays
-  in its generation until a collection of that generation frees it; besides, ``cyclic_now``
-  objects per lasting object become cyclic garbage within the statement that made them;
-* ``drift[k]`` objects per second raise count0 without ever lowering it (allocations whose
-  objects are freed into a type's free list, which skips the decrement).
+* window k is the mutator time between collection k-1 and collection k. In it the program
+  makes ``B[k]`` *lasting* container objects (objects that live past the statement that made
+  them). Objects freed at once by reference counting add and remove one count0 each and sit in
+  no generation when a collection looks: no collection can see them and the model leaves them
+  out (``build.py`` adds them back as a share that dies at once).
+* a lasting object's lifetime is drawn from one mixture, the same for the whole run: narrow
+  lognormal components on a grid of medians (``GRID_SIGMA`` wide, two per decade) from a
+  quarter of the median window to ten times the run, plus "forever". Narrow components can
+  follow any survival curve, including the sharp ones of caches and queues (every object lives
+  about as long as the cache takes to turn over), which a sum of exponentials cannot.
+* a share ``atomic`` of lasting objects are tuples of atomic values, untracked by the first
+  collection that sees them; ``cyclic[c]`` of the deaths of component c are cyclic garbage,
+  which waits in its generation for a collection of it; ``drift[k]`` count0 increments per
+  second never come back (allocations whose frees go to a type's free list and skip the
+  decrement).
 
-What the recording gives, per collection: its window's length and threshold0, count0 when it
-started, the objects it collected and, within the recorder's budget, the sizes of generations
-0 and 1 (and 2) when it started and of generation 1 when a young collection ended. The fit
-alternates three linear steps until they agree: the rates from the young generation's size
-(``young - collected`` objects alive at a young collection were born in its window), the
-mixture weights from every measured generation size (non-negative least squares on relative
-errors), the cyclic shares from the collected counts (bounded least squares); the drift then
-closes the count0 balance of every window. The pools follow cohorts exactly as the collector
-moves them (young → generation 1 at a young collection, → generation 2 at an older one).
+Every window measures count0 when its collection starts (``P[k]``): births, less every death of
+a GC object in the window (old objects' too: a free lowers count0 whatever its generation),
+plus drift. Within the recorder's budget it also measures the young generation (``Y[k]``
+objects alive at the collection), generation 1 and generation 2. So, per window,
+
+    Y[k] = P[k] + old_deaths[k] - drift[k],      B[k] = Y[k] / alive_share_at_end(d[k]),
+
+which gives the births of every window from count0 and the model's deaths of older cohorts,
+walking forward in time. The mixture is what must make the measured young, generation 1 and
+generation 2 sizes come out: young measured above ``P + old_deaths`` means old objects must die
+in that window (a heap turning over); generation 1 and 2 sizes fix how long survivors last.
+The fit alternates a non-negative least-squares step for the mixture weights and the drift
+(births held) with a forward pass for the births (weights held), then fits the cyclic shares to
+the collected counts (bounded least squares).
 """
 
 from __future__ import annotations
@@ -38,8 +45,14 @@ from numba import njit
 from ..errors import GcperfError
 from .observe import Windows
 
-#: Time constants of the lifetime mixture span this many decades around the windows' lengths.
-TAUS_PER_DECADE = 2
+#: Medians of the lifetime components per decade.
+PER_DECADE = 4
+#: Width of each lognormal component (standard deviation of the log lifetime).
+GRID_SIGMA = 0.3
+#: Windows beyond this many are merged pairwise before the fit (its cost grows as windows^2).
+MAX_WINDOWS = 2500
+#: At most this many counted young objects per tracked one (untracked-from-birth share <= 95 %).
+MAX_ALPHA = 20.0
 
 
 @dataclass
@@ -47,10 +60,11 @@ class PopulationFit:
     """The fitted population (see the module docstring).
 
     Attributes:
-        taus: time constants of the mixture components (seconds; ``inf``: forever).
+        medians: median lifetimes of the components (seconds; ``inf``: forever).
+        sigma: width of the lognormal components.
         weights: share of lasting objects per component (sums to 1).
         cyclic: per component, the share of its deaths that are cyclic garbage.
-        cyclic_now: cyclic garbage made and dropped at once, per lasting object.
+        cyclic_now: cyclic garbage made and dropped within the window, per lasting object, per window.
         atomic: share of lasting objects that are tuples of atomic values.
         rates: lasting objects per mutator second, per window.
         drift: count0-only increments per mutator second, per window.
@@ -58,10 +72,11 @@ class PopulationFit:
         diagnostics: fit quality (relative errors per kind of observation).
     """
 
-    taus: np.ndarray
+    medians: np.ndarray
+    sigma: float
     weights: np.ndarray
     cyclic: np.ndarray
-    cyclic_now: float
+    cyclic_now: np.ndarray
     atomic: float
     rates: np.ndarray
     drift: np.ndarray
@@ -70,201 +85,315 @@ class PopulationFit:
 
 
 @njit(cache=True)
-def _forward(dur, gen, rates, taus, atomic):  # pragma: no cover - compiled
-    """Per window and component (unit weight): pools at the collection and flows in the window.
+def _integral(x, med, sigma):  # pragma: no cover - compiled
+    """Integral of the survival function from 0 to x (mean alive time up to x)."""
+    if x <= 0.0:
+        return 0.0
+    if math.isinf(med):
+        return x
+    mu = math.log(med)
+    z = (math.log(x) - mu) / sigma
+    surv = 0.5 * math.erfc(z / math.sqrt(2.0))
+    part = math.exp(mu + 0.5 * sigma * sigma) * 0.5 * math.erfc(-(z - sigma) / math.sqrt(2.0))
+    return x * surv + part
 
-    Returns arrays (K, C): young alive, gen1 alive, gen2 alive at the collection's start,
-    deaths during the window (all pools), garbage available to the collection (deaths in the
-    collected generations since they were last collected), gen1 garbage, gen2 garbage.
+
+@njit(cache=True)
+def _alive(t_end, t0, t1, med, sigma):  # pragma: no cover - compiled
+    """Share alive at t_end of objects born uniformly in [t0, t1]."""
+    d = t1 - t0
+    if d <= 1e-12:
+        a = t_end - t1
+        if a <= 0.0 or math.isinf(med):
+            return 1.0
+        return 0.5 * math.erfc((math.log(a) - math.log(med)) / sigma / math.sqrt(2.0))
+    return (_integral(t_end - t0, med, sigma) - _integral(t_end - t1, med, sigma)) / d
+
+
+@njit(cache=True)
+def _tables(ends, gen, births, meds, sigma, atomic):  # pragma: no cover - compiled
+    """Per window k and component c, per unit weight, with ``births`` per window.
+
+    Returns (K, C) arrays: alive share at the end of the own window (per birth), old deaths in
+    the window (all cohorts born before it), gen1 and gen2 tracked alive at collection k,
+    deaths in the window of objects then in generation 1 and in generation 2.
     """
-    K = dur.shape[0]
-    C = taus.shape[0]
-    young = np.zeros((K, C))
+    K = ends.shape[0]
+    C = meds.shape[0]
+    own = np.zeros((K, C))
+    oldd = np.zeros((K, C))
     g1 = np.zeros((K, C))
     g2 = np.zeros((K, C))
-    deaths = np.zeros((K, C))
-    avail = np.zeros((K, C))
-    gar1_at = np.zeros((K, C))
-    gar2_at = np.zeros((K, C))
+    d1 = np.zeros((K, C))
+    d2 = np.zeros((K, C))
+    # where each cohort sits after its own collection: generation 1 until the next collection
+    # of generation >= 1 (index promo[j]), then generation 2
+    promo = np.full(K, K, dtype=np.int64)
+    nxt = K
+    for j in range(K - 1, -1, -1):
+        promo[j] = nxt if gen[j] == 0 else j
+        if gen[j] >= 1:
+            nxt = j
+    starts = np.empty(K)
+    starts[0] = 0.0
+    for j in range(1, K):
+        starts[j] = ends[j - 1]
     for c in range(C):
-        tau = taus[c]
-        p1 = 0.0
-        p2 = 0.0
-        u = 0.0
-        ga0 = 0.0
-        ga1 = 0.0
-        ga2 = 0.0
-        for k in range(K):
-            d = dur[k]
-            lam = rates[k]
-            if math.isinf(tau):
-                e = 1.0
-                alive_new = lam * d
-            else:
-                e = math.exp(-d / tau)
-                alive_new = lam * tau * (1.0 - e)
-            born = lam * d
-            dy = born - alive_new
-            d1 = p1 * (1.0 - e)
-            d2 = p2 * (1.0 - e)
-            du = u * (1.0 - e)
-            p1 *= e
-            p2 *= e
-            u *= e
-            ga0 += dy
-            ga1 += d1
-            ga2 += d2
-            young[k, c] = alive_new
-            g1[k, c] = p1
-            g2[k, c] = p2
-            deaths[k, c] = dy + d1 + d2 + du
-            gar1_at[k, c] = ga1
-            gar2_at[k, c] = ga2
-            g = gen[k]
-            av = ga0
-            ga0 = 0.0
-            if g >= 1:
-                av += ga1
-                ga1 = 0.0
-            if g >= 2:
-                av += ga2
-                ga2 = 0.0
-            avail[k, c] = av
-            tracked = (1.0 - atomic) * alive_new
-            u += atomic * alive_new
-            if g == 0:
-                p1 += tracked
-            else:
-                p2 += tracked + p1
-                p1 = 0.0
-    return young, g1, g2, deaths, avail, gar1_at, gar2_at
+        med = meds[c]
+        horizon = np.inf if math.isinf(med) else med * math.exp(6.0 * sigma)
+        for j in range(K):
+            b = births[j]
+            a_prev = _alive(ends[j], starts[j], ends[j], med, sigma)
+            own[j, c] = a_prev
+            if b <= 0.0:
+                continue
+            tr = 1.0 - atomic
+            for k in range(j + 1, K):
+                if ends[k - 1] - ends[j] > horizon:
+                    break
+                a = _alive(ends[k], starts[j], ends[j], med, sigma)
+                dd = b * (a_prev - a)
+                oldd[k, c] += dd
+                if k <= promo[j]:
+                    # in generation 1 during window k (it moves at collection promo[j], after the window)
+                    d1[k, c] += tr * dd
+                    g1[k, c] += tr * b * a
+                else:
+                    d2[k, c] += tr * dd
+                    g2[k, c] += tr * b * a
+                a_prev = a
+    return own, oldd, g1, g2, d1, d2
 
 
-def tau_grid(dur: np.ndarray, total_s: float) -> np.ndarray:
-    """Time constants from a tenth of the shortest window to ten times the run, plus forever."""
+def lifetime_grid(dur: np.ndarray, total_s: float) -> np.ndarray:
+    """Medians from a quarter of the median window to ten times the run, plus forever."""
     pos = dur[dur > 0]
-    lo = max(float(pos.min()) / 10.0 if len(pos) else 1e-4, 1e-6)
+    # objects that die well within a typical window are never seen by a collection: they are
+    # left to the share that dies at once
+    lo = max(float(np.median(pos)) / 4.0 if len(pos) else 1e-4, 1e-6)
     hi = max(total_s * 10.0, lo * 10.0)
-    n = max(2, int(math.ceil(math.log10(hi / lo) * TAUS_PER_DECADE)) + 1)
+    n = max(2, int(math.ceil(math.log10(hi / lo) * PER_DECADE)) + 1)
     return np.concatenate([np.geomspace(lo, hi, n), [np.inf]])
 
 
-def _interpolate(values: np.ndarray, known: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Fill unknown entries by linear interpolation in time between known ones (flat at the ends)."""
-    out = values.astype(float).copy()
-    if known.all():
-        return out
-    if not known.any():
-        raise GcperfError("no young collection of the recording has a measured generation size; "
-                          "record again with a larger --budget")
-    out[~known] = np.interp(t[~known], t[known], values[known])
-    return out
+def _merge(win: Windows) -> tuple:
+    """Arrays of the windows, adjacent young windows merged pairwise until at most MAX_WINDOWS."""
+    t = win.table
+    dur = t["dur_s"].to_numpy(dtype=float)
+    gen = t["generation"].to_numpy().astype(np.int64)
+    cnt = t["count0"].to_numpy(dtype=float)
+    young = t["young"].to_numpy(dtype=float)
+    coll = t["collected"].to_numpy(dtype=float)
+    g1 = t["gen1"].to_numpy(dtype=float)
+    g2 = t["gen2"].to_numpy(dtype=float)
+    g1a = t["gen1_after"].to_numpy(dtype=float)
+    auto = ~t["explicit"].to_numpy().astype(bool)
+    while len(dur) > MAX_WINDOWS:
+        # merge window 2i into 2i+1 when both are automatic young collections: the pair is one
+        # window whose count0 is the sum (approximately: the first collection's survivors
+        # moved on) and whose young size is unknown
+        K = len(dur)
+        keep = np.ones(K, dtype=bool)
+        i = np.arange(0, K - 1, 2)
+        ok = (gen[i] == 0) & (gen[i + 1] == 0) & auto[i] & auto[i + 1]
+        a = i[ok]
+        dur[a + 1] += dur[a]
+        cnt[a + 1] += cnt[a]
+        coll[a + 1] += coll[a]
+        young[a + 1] = -1
+        g1a[a + 1] = -1
+        keep[a] = False
+        if keep.all():
+            break
+        dur, gen, cnt, young, coll, g1, g2, g1a, auto = (x[keep] for x in (dur, gen, cnt, young, coll, g1, g2, g1a, auto))
+    return dur, gen, cnt, young, coll, g1, g2, g1a, auto
 
 
-def _nnls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from scipy.optimize import nnls
+def _lsq(A, b, upper):
+    from scipy.optimize import lsq_linear
 
-    x, _ = nnls(A, b, maxiter=50 * A.shape[1])
-    return x
+    return lsq_linear(A, b, bounds=(0.0, upper)).x
 
 
-def fit_population(win: Windows, iterations: int = 12) -> PopulationFit:
+def fit_population(win: Windows, iterations: int = 8) -> PopulationFit:
     """Fit the population model to a recording's windows.
 
     Raises:
         GcperfError: too little was measured to fit anything.
     """
-    t = win.table
-    auto = ~t["explicit"].to_numpy()
-    dur = np.maximum(t["dur_s"].to_numpy(dtype=float), 1e-9)
-    gen = t["generation"].to_numpy().astype(np.int64)
-    young = t["young"].to_numpy(dtype=float)
-    coll = t["collected"].to_numpy(dtype=float)
-    g1 = t["gen1"].to_numpy(dtype=float)
-    g2 = t["gen2"].to_numpy(dtype=float)
-    g1_after = t["gen1_after"].to_numpy(dtype=float)
-    m = t["m_s"].to_numpy(dtype=float)
+    from scipy.optimize import nnls
+
+    dur, gen, cnt, young, coll, g1, g2, g1a, auto = _merge(win)
+    dur = np.maximum(dur, 1e-9)
+    K = len(dur)
+    ends = np.cumsum(dur)
     is0 = gen == 0
-    meas_young = (young >= 0) & is0 & auto
-    if meas_young.sum() < 2:
-        raise GcperfError("fewer than two young collections have measured sizes; record a longer run or with a "
-                          "larger --budget")
-    alive_young = np.maximum(young - coll, 0.0)
-    # untracked at the collection (atomic tuples): alive young objects that did not reach gen1
-    surv_ok = meas_young & (g1 >= 0) & (g1_after >= 0)
-    surv = g1_after - g1
+    meas_y = (young >= 0) & is0 & auto
+    if meas_y.sum() < 2:
+        raise GcperfError("fewer than two young collections of the recording have measured sizes; "
+                          "record a longer run or with a larger --budget")
+    y_alive = np.maximum(young - coll, 0.0)
+    # atomic tuples: alive young objects that did not reach generation 1
+    surv_ok = meas_y & (g1 >= 0) & (g1a >= 0)
     atomic = 0.0
     if surv_ok.any():
-        tot = alive_young[surv_ok].sum()
+        tot = y_alive[surv_ok].sum()
         if tot > 0:
-            atomic = float(np.clip(1.0 - surv[surv_ok].clip(min=0).sum() / tot, 0.0, 0.95))
-    taus = tau_grid(dur[meas_young], win.mutator_s)
-    C = len(taus)
+            atomic = float(np.clip(1.0 - (g1a - g1)[surv_ok].clip(min=0).sum() / tot, 0.0, 0.95))
+    meds = lifetime_grid(dur[meas_y], float(ends[-1]))
+    C = len(meds)
     w = np.full(C, 1.0 / C)
     q = np.zeros(C)
+    cyc_now = 0.0
     base = float(win.baseline_objects)
     meas_g1 = (g1 >= 0) & auto
     meas_g2 = (g2 >= 0) & auto
-    rates = np.zeros(len(t))
-    diag: dict = {}
+    drift_n = np.zeros(K)  # free-list drift: bounded by the free lists' sizes, so none (see above)
+    alpha = 1.0  # counted young per tracked young: 1 / (1 - share untracked from birth)
+    ym = np.flatnonzero(meas_y & auto)
+    # count0 also counts the window's cyclic garbage until a collection frees it: a young
+    # collection's collected objects are exactly that; what is left is the lasting objects'
+    # balance
+    cnt = np.where(gen == 0, np.maximum(cnt - coll, 0.0), cnt)
+    # first births: as if nothing old died
+    births = np.maximum(cnt, 0.0)
     for _ in range(iterations):
-        # rates from the young generation: alive young = rate * sum_c w_c tau_c (1 - e^(-d/tau_c))
-        fin = np.isfinite(taus)
-        unit = np.zeros(len(t))
-        unit += (w[fin][None, :] * taus[fin][None, :] * -np.expm1(-dur[:, None] / taus[fin][None, :])).sum(axis=1)
-        unit += w[~fin].sum() * dur
-        r_known = np.where(meas_young, alive_young / np.maximum(unit, 1e-300), 0.0)
-        rates = _interpolate(r_known, meas_young, m)
-        Y, G1, G2, D, AV, GA1, GA2 = _forward(dur, gen, rates, taus, atomic)
-        # mixture weights from every measured size, relative errors
+        untracked = 1.0 - (1.0 - atomic) / alpha  # of all births, not in generation 1 after a collection
+        own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, untracked)
+        # mixture weights (births held), relative errors: count0's balance in every measured
+        # window, sum_c w_c (B own_c - oldd_c) = P, and the generation sizes
         rows, rhs = [], []
-        wy = 1.0 / np.maximum(alive_young[meas_young], 10.0)
-        rows.append(Y[meas_young] * wy[:, None])
-        rhs.append(alive_young[meas_young] * wy)
+        sc = 1.0 / np.maximum(np.maximum(cnt[ym], births[ym]), 10.0)
+        rows.append((births[ym, None] * own[ym] - oldd[ym]) * sc[:, None])
+        rhs.append(cnt[ym] * sc)
         if meas_g1.any():
-            obs = np.maximum(g1[meas_g1] - (GA1[meas_g1] @ (q * w)), 0.0)
-            wg = 1.0 / np.maximum(obs, 10.0)
-            rows.append(G1[meas_g1] * wg[:, None])
-            rhs.append(obs * wg)
+            ii = np.flatnonzero(meas_g1)
+            s1 = 1.0 / np.maximum(g1[ii], 10.0)
+            rows.append(G1[ii] * s1[:, None])
+            rhs.append(g1[ii] * s1)
         if meas_g2.any():
-            obs = np.maximum(g2[meas_g2] - base - (GA2[meas_g2] @ (q * w)), 0.0)
-            wg = 2.0 / np.maximum(obs, 10.0)  # few, but they carry the long lifetimes
-            rows.append(G2[meas_g2] * wg[:, None])
-            rhs.append(obs * wg)
-        A = np.vstack(rows)
-        b = np.concatenate(rhs)
-        wn = _nnls(A, b)
-        s = wn.sum()
-        if s <= 0:
+            ii = np.flatnonzero(meas_g2)
+            obs = np.maximum(g2[ii] - base, 0.0)
+            s2 = 2.0 / np.maximum(obs, 10.0)
+            rows.append(G2[ii] * s2[:, None])
+            rhs.append(obs * s2)
+        wn, _ = nnls(np.vstack(rows), np.concatenate(rhs), maxiter=50 * C)
+        if wn.sum() <= 0:
             raise GcperfError("the recording's generation sizes could not be fitted (no lasting objects found)")
-        w = wn / s
-        # cyclic shares from the collected counts (young collections: also cyclic garbage made at once)
-        Y, G1, G2, D, AV, GA1, GA2 = _forward(dur, gen, rates, taus, atomic)
-        sel = auto
-        X = AV[sel] * w[None, :]
-        now_col = (rates * dur)[sel]
-        A = np.column_stack([X, now_col])
-        scale = 1.0 / np.maximum(coll[sel], 10.0)
-        from scipy.optimize import lsq_linear
+        w = wn / wn.sum()
+        # objects counted by count0 but never in a generation (containers created untracked, such
+        # as dicts of atomic values): count0's progress beyond the tracked young and old deaths
+        ow = oldd[ym] @ w
+        s2w = sc**2
+        num = float((s2w * y_alive[ym] * (cnt[ym] + ow)).sum())
+        den = float((s2w * y_alive[ym] ** 2).sum())
+        alpha = float(np.clip(num / den, 1.0, MAX_ALPHA)) if den > 0 else 1.0
+        # births (weights held): forward, since old deaths depend on earlier births
+        births = _forward_births(ends, cnt, drift_n, meds, w, GRID_SIGMA, alpha * y_alive, meas_y)
+    atomic = 1.0 - (1.0 - atomic) / alpha
+    own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, atomic)
+    # cyclic garbage: a young collection frees exactly the young cyclic garbage of its window,
+    # so per window, the cyclic garbage made per lasting birth is measured directly (and taken
+    # in time from the neighbours for the older collections, which also free old garbage)
+    young_coll = (gen == 0) & auto & (births > 0)
+    cyc_now = np.zeros(K)
+    if young_coll.any():
+        r = np.where(young_coll, coll / np.maximum(births, 1e-9), 0.0)
+        cyc_now = np.interp(ends, ends[young_coll], r[young_coll])
+    # old garbage: what older collections free beyond that, from the components' deaths in
+    # generations 1 and 2 (bounded least squares on the shares that die as cyclic garbage)
+    q = np.zeros(C)
+    old = (gen >= 1) & auto
+    if old.any():
+        dy = np.zeros_like(own)
+        av = _available(gen, dy, D1, D2)
+        A = av[old] * w[None, :]
+        rhs = np.maximum(coll[old] - cyc_now[old] * births[old], 0.0)
+        s = 1.0 / np.sqrt(np.maximum(rhs, 10.0))
+        if np.any(A > 0):
+            q = _lsq(A * s[:, None], rhs * s, np.ones(C))
+    diag = _diagnostics(births, own, oldd, G1, G2, w, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
+                        alpha)
+    diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
+    diag["windows"] = int(K)
+    diag["windows_recorded"] = int(len(win.table))
+    return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag)
 
-        res = lsq_linear(A * scale[:, None], coll[sel] * scale, bounds=(0.0, np.append(np.ones(C), np.inf)))
-        q = res.x[:C]
-        cyc_now = float(res.x[C])
-    Y, G1, G2, D, AV, GA1, GA2 = _forward(dur, gen, rates, taus, atomic)
-    births = rates * dur
-    rc_deaths = D @ (w * (1.0 - q))
-    progress = t["count0"].to_numpy(dtype=float)
-    counted = births * (1.0 + cyc_now) - rc_deaths
-    drift = np.maximum(progress - counted, 0.0) / dur
-    drift[~auto] = 0.0
-    pred_young = Y @ w
-    diag["young_rel_err_median"] = float(np.median(np.abs(pred_young[meas_young] / np.maximum(alive_young[meas_young], 1) - 1)))
+
+@njit(cache=True)
+def _forward_births(ends, cnt, drift_n, meds, w, sigma, y_alive, meas_y):  # pragma: no cover - compiled
+    """Births per window with the weights held: from the measured young where there is one,
+    else from count0's balance ``alive = P + old deaths - drift``, walking forward in time."""
+    K = ends.shape[0]
+    C = meds.shape[0]
+    births = np.zeros(K)
+    oldd = np.zeros(K)  # deaths in window k of cohorts born before it (weighted)
+    starts = np.empty(K)
+    starts[0] = 0.0
+    for j in range(1, K):
+        starts[j] = ends[j - 1]
+    for k in range(K):
+        own = 0.0
+        for c in range(C):
+            own += w[c] * _alive(ends[k], starts[k], ends[k], meds[c], sigma)
+        if meas_y[k]:
+            alive = y_alive[k]
+        else:
+            alive = max(cnt[k] + oldd[k] - drift_n[k], 0.0)
+        b = alive / max(own, 1e-12)
+        births[k] = b
+        if b <= 0.0:
+            continue
+        # this cohort's deaths in the later windows
+        for c in range(C):
+            if w[c] <= 0.0:
+                continue
+            med = meds[c]
+            if math.isinf(med):
+                continue
+            horizon = med * math.exp(6.0 * sigma)
+            a_prev = _alive(ends[k], starts[k], ends[k], med, sigma)
+            for m in range(k + 1, K):
+                if ends[m - 1] - ends[k] > horizon:
+                    break
+                a = _alive(ends[m], starts[k], ends[k], med, sigma)
+                oldd[m] += w[c] * b * (a_prev - a)
+                a_prev = a
+    return births
+
+
+def _available(gen, dy, d1, d2):
+    """Per window and component, the garbage a collection there can see (deaths since last seen)."""
+    K, C = dy.shape
+    av = np.zeros((K, C))
+    p1 = np.zeros(C)
+    p2 = np.zeros(C)
+    for k in range(K):
+        p1 += d1[k]
+        p2 += d2[k]
+        a = dy[k].copy()
+        if gen[k] >= 1:
+            a += p1
+            p1[:] = 0.0
+        if gen[k] >= 2:
+            a += p2
+            p2[:] = 0.0
+        av[k] = a
+    return av
+
+
+def _diagnostics(births, own, oldd, G1, G2, w, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
+                 alpha=1.0) -> dict:
+    out: dict = {}
+    pred_y = births * (own @ w) / alpha
+    out["young_rel_err_median"] = float(np.median(np.abs(pred_y[meas_y] / np.maximum(y_alive[meas_y], 1) - 1)))
+    pred_c = births * (own @ w) - oldd @ w + drift_n
+    ok = cnt > 0
+    out["count0_rel_err_median"] = float(np.median(np.abs(pred_c[ok] / cnt[ok] - 1))) if ok.any() else float("nan")
     if meas_g1.any():
-        pred = G1[meas_g1] @ w + GA1[meas_g1] @ (q * w)
-        diag["gen1_rel_err_median"] = float(np.median(np.abs(pred / np.maximum(g1[meas_g1], 1) - 1)))
+        pred = G1[meas_g1] @ w
+        out["gen1_rel_err_median"] = float(np.median(np.abs(pred / np.maximum(g1[meas_g1], 1) - 1)))
     if meas_g2.any():
-        pred = G2[meas_g2] @ w + GA2[meas_g2] @ (q * w) + base
-        diag["gen2_rel_err_median"] = float(np.median(np.abs(pred / np.maximum(g2[meas_g2], 1) - 1)))
-    diag["count_deficit_windows"] = int(((counted - progress) > 0.05 * progress)[auto].sum())
-    diag["windows"] = int(len(t))
-    return PopulationFit(taus, w, q, cyc_now, atomic, rates, drift, dur, diag)
+        pred = G2[meas_g2] @ w + base
+        out["gen2_rel_err_median"] = float(np.median(np.abs(pred / np.maximum(g2[meas_g2], 1) - 1)))
+    return out

@@ -1,0 +1,220 @@
+"""``gcperf calibrate``: a recording in, a workload model of that program out.
+
+Three fits, each from the recording alone (nothing here knows which program it is):
+
+1. the population (``population.py``): births per window, the lifetime mixture, cyclic and
+   atomic shares, free-list drift, from count0, the generation sizes and the collected counts;
+2. the pause model of this program's heap: the recorded pauses against the objects each
+   collection examined (where measured) and the garbage it freed, fitted as a
+   :class:`~gcperf.costs.CostModel` (fixed cost, cost per examined object rising with the set's
+   size as caches stop holding it, cost per freed object including what it owns) by least
+   squares on log pauses; the scatter around the fit becomes the workload's ``pause_noise``;
+3. memory: the resident size when the program started (``baseline_rss_mb``) and the bytes each
+   lasting object holds with what it owns, from the peak resident size over the most objects
+   seen alive at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..costs import CostModel, cost_model_for
+from ..errors import GcperfError
+from ..recording.format import Recording
+from ..workload import MAX_PAYLOAD, MAX_SIZE_BYTES, SizeMix, Workload
+from .build import build_workload
+from .observe import windows
+from .population import PopulationFit, fit_population
+
+#: Windows shorter than this (mutator seconds) are merged into their neighbours' phases.
+MIN_PHASE_S = 0.02
+#: Levels of the pause scatter kept (quantiles of measured / modelled pause).
+NOISE_LEVELS = 21
+#: Weight of the prior on the cache rise and the cost per freed object (per sqrt(collections)).
+PRIOR_WEIGHT = 0.1
+
+
+@dataclass
+class Calibration:
+    """What ``calibrate`` produced.
+
+    Attributes:
+        workload: the model (a :class:`Workload`, ready for ``simulate``).
+        population: the population fit.
+        costs: the fitted pause model.
+        report: fit quality and the figures it rests on (JSON-able).
+    """
+
+    workload: Workload
+    population: PopulationFit
+    costs: CostModel
+    report: dict
+
+
+def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Objects each collection examined where the recorder measured them, and a mask.
+
+    ``young_factor`` counts the young generation as the model holds it: the model keeps the
+    containers created untracked in the young generation until their first collection (as it
+    does tuples of atomic values), so its young generation is that much larger.
+    """
+    g = c["generation"].to_numpy()
+    y0 = c["gen0_objects"].to_numpy(dtype=float)
+    y = np.where(y0 >= 0, y0 * young_factor, y0)
+    g1 = c["gen1_objects"].to_numpy(dtype=float)
+    g2 = c["gen2_objects"].to_numpy(dtype=float)
+    ex = np.where(g == 0, y, np.where(g == 1, y + g1, y + g1 + g2))
+    ok = (y >= 0) & ((g < 1) | (g1 >= 0)) & ((g < 2) | (g2 >= 0)) & ~c["explicit"].to_numpy().astype(bool)
+    return ex, ok
+
+
+def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tuple[float, ...], tuple[float, float, float], dict]:
+    """The pause model of this program's heap, its scatter, factors per generation and fit figures.
+
+    Raises:
+        GcperfError: fewer than five collections with measured sizes.
+    """
+    from scipy.optimize import least_squares
+
+    c = rec.collections
+    ex, ok = _examined(c, young_factor)
+    pause = c["pause_s"].to_numpy(dtype=float)
+    freed = c["collected"].to_numpy(dtype=float)
+    ok &= pause > 0
+    if ok.sum() < 5:
+        raise GcperfError(f"{rec.path}: fewer than five collections have measured sizes; record a longer run")
+    n, f, p = ex[ok], freed[ok], pause[ok]
+    machine = cost_model_for(rec.version)
+    half, expo = machine.cache_half_objects, machine.cache_exponent
+
+    def model(x):
+        fixed_us, per_obj, rise, per_gar, hf = np.exp(x)
+        s = n**expo / (n**expo + hf**expo)
+        return fixed_us * 1e-6 + n * per_obj * 1e-9 * (1.0 + rise * s) + f * per_gar * 1e-9
+
+    # the rise with the examined set's size (its height and where it happens) is only seen when
+    # the recording's sets reach the caches' size; weak priors at the machine's own constants keep
+    # them there otherwise (the cost per freed object likewise, for programs that make little
+    # cyclic garbage)
+    prior = np.log([max(machine.cache_factor - 1.0, 0.1), max(machine.per_garbage_ns, 1.0), half])
+    weight = PRIOR_WEIGHT * math.sqrt(len(p))
+
+    def resid(x):
+        return np.concatenate([np.log(model(x)) - np.log(p), weight * (x[[2, 3, 4]] - prior)])
+
+    x0 = np.log([max(machine.fixed_us, 0.5), machine.per_object_ns, max(machine.cache_factor - 1.0, 0.1),
+                 max(machine.per_garbage_ns, 1.0), half])
+    sol = least_squares(resid, x0, loss="soft_l1", f_scale=0.3,
+                        bounds=(np.log([1e-3, 0.1, 1e-3, 0.1, 1e3]), np.log([1e5, 1e4, 100.0, 1e5, 1e8])))
+    fixed_us, per_obj, rise, per_gar, half = np.exp(sol.x)
+    costs = CostModel(fixed_us=float(fixed_us), per_object_ns=float(per_obj), per_ref_ns=0.0,
+                      cache_factor=float(1.0 + rise), cache_half_objects=float(half), cache_exponent=expo,
+                      per_garbage_ns=float(per_gar),
+                      source=f"fitted to {int(ok.sum())} recorded pauses of {rec.program_name} "
+                             f"(CPython {rec.version}); weak priors at the machine constants")
+    ratio = p / model(sol.x)
+    # one cost per examined object cannot be right for every generation of a real heap: the
+    # old objects of a program (its caches, its trees) are larger containers with more
+    # references than its young ones. The factor per generation is the median of what is left
+    # (a generation without a measured collection takes the next younger one's)
+    g = c["generation"].to_numpy()[ok]
+    scale = [1.0, 1.0, 1.0]
+    for gen in (0, 1, 2):
+        sel = g == gen
+        if sel.sum() >= 1:
+            scale[gen] = float(np.exp(np.median(np.log(ratio[sel]))))
+        elif gen > 0:
+            scale[gen] = scale[gen - 1]
+    # normalise on generation 0 (the fitted constants carry its level)
+    scale = [v / scale[0] for v in scale]
+    resid_ratio = ratio / np.asarray(scale)[g] if len(g) else ratio
+    resid_ratio = resid_ratio / float(np.exp(np.median(np.log(resid_ratio))))
+    noise = tuple(float(v) for v in np.quantile(resid_ratio, np.linspace(0.005, 0.995, NOISE_LEVELS)))
+    by_gen = {}
+    for gen in (0, 1, 2):
+        sel = g == gen
+        if sel.any():
+            by_gen[str(gen)] = {"collections": int(sel.sum()), "scale": scale[gen],
+                                "median_abs_log_error": float(np.median(np.abs(np.log(resid_ratio[sel]))))}
+    report = {"collections_used": int(ok.sum()), "median_abs_rel_error": float(np.median(np.abs(resid_ratio - 1.0))),
+              "by_generation": by_gen, "examined_range": [float(n.min()), float(n.max())]}
+    return costs, noise, tuple(scale), report
+
+
+def _memory(rec: Recording, fit: PopulationFit, baseline_objects: int) -> tuple[float | None, float, dict]:
+    """Baseline RSS (MiB) and bytes per lasting object (with what it owns)."""
+    mem = rec.memory
+    if mem is None or len(mem) == 0:
+        return None, 0.0, {"note": "no memory samples"}
+    t = mem["t_s"].to_numpy(dtype=float)
+    rss = mem["rss_kib"].to_numpy(dtype=float) * 1024.0
+    hwm = float(mem["hwm_kib"].max()) * 1024.0
+    at0 = rss[t >= 0][0] if (t >= 0).any() else rss[-1]
+    c = rec.collections
+    y = c["gen0_objects"].to_numpy(dtype=float)
+    g1 = c["gen1_objects"].to_numpy(dtype=float)
+    g2 = c["gen2_objects"].to_numpy(dtype=float)
+    alive = np.where((y >= 0) & (g1 >= 0) & (g2 >= 0), y + g1 + g2, -1.0)
+    if (alive >= 0).any():
+        most = float(alive.max()) - baseline_objects
+    else:
+        most = float(np.nanmax(np.where(g1 >= 0, g1, 0) + np.where(y >= 0, y, 0)))
+    most = most / max(1.0 - fit.atomic, 0.05)  # the atomic tuples are alive too, untracked
+    per_obj = (hwm - at0) / most if most > 0 else 0.0
+    return at0 / 2**20, max(per_obj, 0.0), {"rss_at_start_mib": at0 / 2**20, "peak_rss_mib": hwm / 2**20,
+                                            "most_objects_alive": most, "bytes_per_lasting_object": per_obj}
+
+
+def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
+    """Fit a workload model and the pause model of this program to one recording.
+
+    Raises:
+        GcperfError: the recording holds too little to fit.
+    """
+    win = windows(rec)
+    if len(win) < 5:
+        raise GcperfError(f"{rec.path}: only {len(win)} collections were recorded; a model needs at least five "
+                          "(record a longer run)")
+    fit = fit_population(win)
+    costs, noise, scale, pause_report = fit_pauses(rec, 1.0 / (1.0 - fit.diagnostics.get("untracked_from_birth", 0.0)))
+    base_rss, per_obj, mem_report = _memory(rec, fit, win.baseline_objects)
+    default = SizeMix()
+    mean = default.mean_bytes()
+    # what a lasting object owns beyond its own header and slots: at most MAX_PAYLOAD blocks,
+    # small ones (pymalloc) while they can carry it
+    extra = max(per_obj - mean, 0.0)
+    payload = float(min(MAX_PAYLOAD, math.ceil(extra / 256.0))) if extra >= 8 else 0.0
+    block = int(min(max(round(extra / payload), 8), MAX_SIZE_BYTES)) if payload else 64
+    payload_sizes = SizeMix((block,), (1.0,))
+    tail = max(win.mutator_s - float(win.table["m_s"].iloc[-1]), 0.0)
+    label = name or rec.program_name
+    provenance = {
+        "calibrated_from": str(rec.path),
+        "recording": rec.doc.get("provenance", {}),
+        "interpreter": {k: rec.doc["interpreter"].get(k) for k in ("version", "executable", "thresholds")},
+        "program": rec.doc.get("program", {}),
+    }
+    wl = build_workload(fit, name=label, description=f"calibrated from a recording of {label} "
+                        f"(CPython {rec.version})", tail_s=tail, baseline_objects=win.baseline_objects,
+                        min_phase_s=MIN_PHASE_S, sizes=default, payload_per_object=payload,
+                        payload_sizes=payload_sizes, pause_costs=costs, pause_noise=noise, pause_scale=scale,
+                        baseline_rss_mb=base_rss, provenance=provenance)
+    report = {
+        "population": {"medians_s": [None if math.isinf(m) else float(m) for m in fit.medians],
+                       "weights": [float(w) for w in fit.weights], "cyclic": [float(q) for q in fit.cyclic],
+                       "cyclic_now_median": float(np.median(fit.cyclic_now)), "atomic": fit.atomic, **fit.diagnostics},
+        "pauses": pause_report,
+        "memory": mem_report,
+        "phases": len(wl.phases),
+        "allocations": wl.allocations,
+        "mutator_s": win.mutator_s,
+    }
+    return Calibration(wl, fit, costs, report)
+
+
+def with_settings(wl: Workload, **changes) -> Workload:
+    """A copy of the workload with fields changed (provenance kept)."""
+    return replace(wl, **changes)

@@ -1,0 +1,141 @@
+"""``gcperf calibrate`` and ``gcperf validate`` (registered by ``gcperf/cli.py``).
+
+    gcperf calibrate RECORDING [-o MODEL.json] [--name NAME]
+    gcperf validate [--python INTERPRETER] [--reps N] [--settings T0,T1,T2;...] [--json] [-o OUT.json] -- script.py [args]
+
+Failures are one line on stderr and exit 2 (the global handler of ``gcperf.cli.main``); an
+existing output file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import GcperfError
+from ..safeio import atomic_write_text
+
+
+def _existing_output(path: Path) -> Path:
+    if path.exists():
+        raise GcperfError(f"{path} exists; gcperf does not overwrite files (choose another -o)")
+    if not path.parent.exists():
+        raise GcperfError(f"folder {path.parent} does not exist")
+    return path
+
+
+def add_calibrate_parser(sub) -> None:
+    """Register ``gcperf calibrate``."""
+    p = sub.add_parser("calibrate", help="fit a workload model and pause costs to a recording",
+                       description="Fit a workload model (phases, births, lifetimes, cyclic and atomic shares, "
+                                   "free-list drift, baseline objects and RSS, object sizes) and the pause model of "
+                                   "this program's heap to one recording (gcperf record). The model is a workload "
+                                   "JSON file that gcperf run -w, sweeps and recommend accept.")
+    p.add_argument("recording", help="the recording file (gcperf record)")
+    p.add_argument("-o", "--output", metavar="MODEL", help="the model file (default: <program>.model.json here)")
+    p.add_argument("--name", help="the workload's name (default: the program's)")
+    p.set_defaults(func=_cmd_calibrate)
+
+
+def _cmd_calibrate(args) -> int:
+    from ..recording.format import load_recording
+    from ..specs import workload_to_dict
+    from .calibrate import calibrate
+
+    rec = load_recording(args.recording)
+    out = _existing_output(Path(args.output) if args.output else Path(f"{rec.program_name}.model.json"))
+    cal = calibrate(rec, name=args.name)
+    doc = workload_to_dict(cal.workload)
+    doc["provenance"] = dict(doc.get("provenance") or {}, calibration_report=cal.report)
+    atomic_write_text(out, json.dumps(_clean(doc), indent=1, allow_nan=False) + "\n")
+    r = cal.report
+    pop = r["population"]
+    print(f"model of {rec.program_name} (CPython {rec.version}): {r['phases']} phases, "
+          f"{r['allocations']:,} lasting allocations over {r['mutator_s']:.2f} s of program time")
+    print(f"  fit: young generation {100 * pop['young_rel_err_median']:.1f} %, "
+          f"generation 1 {100 * pop.get('gen1_rel_err_median', math.nan):.1f} % median error; "
+          f"pauses {100 * r['pauses']['median_abs_rel_error']:.0f} % median error over {r['pauses']['collections_used']} collections")
+    c = cal.costs
+    print(f"  pause model: {c.fixed_us:.2f} us + {c.per_object_ns:.1f} ns per examined object "
+          f"(x{c.cache_factor:.2f} beyond the caches) + {c.per_garbage_ns:.0f} ns per freed object")
+    print(f"wrote {out}; try: gcperf run -w {out} -V {rec.version}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 1 <= v <= 100:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..100, got {text!r}")
+    return v
+
+
+def add_validate_parser(sub) -> None:
+    """Register ``gcperf validate``."""
+    p = sub.add_parser("validate", help="record, calibrate, predict held-out settings and run them for real",
+                       usage="gcperf validate [options] -- script.py [args ...]",
+                       description="Record the program at the default, calibrate a model, predict held-out GC "
+                                   "settings (0.3x, 3x, 10x, 50x threshold0, threshold1 and threshold2 raised) and "
+                                   "run the real program at each; print predicted against measured.")
+    p.add_argument("--python", metavar="INTERPRETER", help="the CPython to run it with (default: this one)")
+    p.add_argument("--reps", type=_positive_int, default=3, help="real runs per setting (medians; default 3)")
+    p.add_argument("--settings", help="settings to check instead of the held-out set: 'T0,T1,T2;T0,T1,T2'")
+    p.add_argument("--timeout", type=float, help="stop any run of the program after this many seconds")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("-o", "--output", metavar="FILE", help="also write the JSON result to FILE (never overwritten)")
+    p.add_argument("program", nargs=argparse.REMAINDER, help="the script and its arguments (after --)")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args) -> int:
+    from ..interpreters import resolve
+    from .validate import format_result, parse_settings, validate
+
+    program = list(args.program)
+    if program and program[0] == "--":
+        program = program[1:]
+    if not program:
+        raise GcperfError("no program given: gcperf validate [options] -- script.py [args]")
+    if not Path(program[0]).is_file():
+        raise GcperfError(f"no such script: {program[0]}")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise GcperfError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
+    out = _existing_output(Path(args.output)) if args.output else None
+    python = resolve(args.python)
+    settings = parse_settings(args.settings, python.thresholds) if args.settings else None
+    say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr))
+    with tempfile.TemporaryDirectory(prefix="gcperf-validate-") as tmp:
+        res = validate(program, python, reps=args.reps, settings=settings, workdir=tmp, timeout_s=args.timeout,
+                       say=say)
+    res.pop("recording", None)
+    text = json.dumps(_clean(res), indent=1, default=_plain, allow_nan=False)
+    if out is not None:
+        atomic_write_text(out, text + "\n")
+    print(text if args.json else format_result(res))
+    return 0
+
+
+def _clean(x):
+    """JSON-able copy: numpy scalars to Python, non-finite floats to None (strict JSON)."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _plain(x):
+    try:
+        return x.item()
+    except AttributeError:
+        return str(x)

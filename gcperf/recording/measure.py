@@ -1,0 +1,58 @@
+"""Run a program at one GC setting and report what its collector did (stdlib only, Python 3.8+).
+
+    python measure.py OUT.json T0 T1 T2 script.py [args...]
+
+Used by ``gcperf validate`` to run the real program at the settings it predicts. Lighter than
+the recorder: it sets the thresholds, times every collection with ``gc.callbacks`` (two clock
+reads and a list append per collection) and, when the program ends, writes one JSON object:
+collections per generation, every pause (seconds), the program's run time, its peak resident
+memory (``ru_maxrss``) and its exit status. The program runs as ``__main__`` via ``runpy``.
+"""
+
+import gc
+import json
+import os
+import resource
+import runpy
+import sys
+import time
+
+
+def main():
+    out, t0, t1, t2, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    path = os.path.abspath(path)
+    sys.argv = [path] + sys.argv[6:]
+    sys.path[0] = os.path.dirname(path)
+    pauses = [[], [], []]
+    clock = time.perf_counter
+    started = [0.0]
+
+    def callback(phase, info):
+        if phase == "start":
+            started[0] = clock()
+        else:
+            pauses[info["generation"]].append(clock() - started[0])
+
+    gc.set_threshold(t0, t1, t2)
+    gc.callbacks.append(callback)
+    status = 0
+    begin = clock()
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    wall = clock() - begin
+    gc.callbacks.remove(callback)
+    sys.stdout.flush()
+    doc = {"collections": [len(p) for p in pauses], "pauses_s": pauses, "wall_s": wall,
+           "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "exit_status": status,
+           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3]}
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, out)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""gcperf calibrate / validate on a real program run by the real interpreter (python3 here)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gcperf.calibration.calibrate import calibrate
+from gcperf.calibration.observe import windows
+from gcperf.calibration.validate import compare, held_out_settings, parse_settings, run_real
+from gcperf.errors import GcperfError
+from gcperf.interpreters import resolve
+from gcperf.recording import load_recording
+from gcperf.recording.recorder import RecordOptions, record
+from gcperf.specs import load_workload
+
+PROGRAM = textwrap.dedent("""
+    import random
+    random.seed(5)
+    cache = {}
+    order = []
+    class Node:
+        def __init__(self, k):
+            self.k = k
+            self.kids = [[k, str(k)] for _ in range(3)]
+    for i in range(120000):
+        k = random.randint(0, 4000)
+        n = Node(k)
+        if k % 3 == 0:
+            cache[i] = n
+            order.append(i)
+            if len(order) > 3000:
+                del cache[order.pop(0)]
+        if i % 50 == 0:
+            a = {}; b = {"a": a}; a["b"] = b   # a small cycle
+    print(len(cache))
+""")
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cal")
+    prog = d / "prog.py"
+    prog.write_text(PROGRAM)
+    out = d / "prog.gcrec.json.gz"
+    record([str(prog)], out, RecordOptions(python=sys.executable))
+    return prog, out
+
+
+def _gcperf(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gcperf", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_fit_reproduces_the_recorded_young_generation(recorded):
+    _, out = recorded
+    rec = load_recording(out)
+    cal = calibrate(rec)
+    pop = cal.report["population"]
+    # births are solved from the measured young sizes and count0; the generation-1 sizes are a
+    # check the fit does not get for free
+    assert pop["young_rel_err_median"] < 0.05
+    assert pop["gen1_rel_err_median"] < 0.25
+    assert abs(sum(pop["weights"]) - 1.0) < 1e-9
+    assert cal.report["pauses"]["collections_used"] >= 5
+    # the model's lasting births are at least the young objects seen alive at collections
+    w = windows(rec).table
+    seen = (w.young - w.collected)[(w.young >= 0) & (w.generation == 0)].sum()
+    assert cal.workload.allocations >= 0.9 * seen
+
+
+def test_the_model_reproduces_the_recorded_collection_count(recorded):
+    """Simulated under the recording's own threshold pattern, the model makes about as many
+    young collections as the program did (count0 per window is an input of the fit)."""
+    from gcperf import GCSettings, Scenario
+    from gcperf.runner import simulate
+
+    _, out = recorded
+    rec = load_recording(out)
+    cal = calibrate(rec)
+    res = simulate(Scenario(cal.workload, GCSettings(version=rec.version), seed=1, memory=False),
+                   threshold_pattern=tuple(rec.doc["settings"]["pattern"]))
+    real = int((rec.collections.generation == 0).sum())
+    sim = int(res.summary.iloc[0]["collections_gen0"])
+    assert abs(sim - real) <= max(3, 0.5 * real), (sim, real)
+
+
+def test_calibrate_cli_writes_a_model_run_accepts_and_never_overwrites(recorded, tmp_path):
+    _, out = recorded
+    model = tmp_path / "m.json"
+    r = _gcperf("calibrate", str(out), "-o", str(model))
+    assert r.returncode == 0, r.stderr
+    wl = load_workload(model)
+    assert wl.pause_costs is not None and wl.pause_costs.per_ref_ns == 0.0
+    assert wl.baseline_rss_mb is not None and wl.baseline_rss_mb > 1
+    doc = json.loads(model.read_text())
+    assert doc["provenance"]["interpreter"]["version"] == load_recording(out).version
+    r = _gcperf("run", "-w", str(model), "-V", "3.11", "-d", "0.5", "--no-memory")
+    assert r.returncode == 0, r.stderr
+    before = model.read_bytes()
+    r = _gcperf("calibrate", str(out), "-o", str(model))
+    assert r.returncode == 2 and "exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "schema"])
+def test_calibrate_refuses_damaged_recordings(recorded, tmp_path, damage):
+    _, out = recorded
+    bad = tmp_path / "bad.json.gz"
+    data = out.read_bytes()
+    if damage == "empty":
+        bad.write_bytes(b"")
+    elif damage == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        bad.write_bytes(b"not a recording at all")
+    else:
+        doc = json.loads(gzip.decompress(data))
+        doc["schema_version"] = 99
+        bad.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    r = _gcperf("calibrate", str(bad), "-o", str(tmp_path / "m.json"))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_settings_parsing():
+    d = (700, 10, 10)
+    assert [s.thresholds for s in held_out_settings(d)] == [
+        (700, 10, 10), (210, 10, 10), (2100, 10, 10), (7000, 10, 10), (35000, 10, 10), (700, 50, 10), (700, 10, 50)]
+    assert [s.thresholds for s in parse_settings("7000,10,10; 700,20,10", d)] == [d, (7000, 10, 10), (700, 20, 10)]
+    for bad in ("7000", "a,b,c", "1,2,3,4", "-1,2,3", "1,2,99999999999"):
+        with pytest.raises(GcperfError):
+            parse_settings(bad, d)
+
+
+def test_real_runs_report_what_the_interpreter_did(recorded):
+    """measure.py's counts are the interpreter's own (gc.get_stats of a plain run)."""
+    prog, _ = recorded
+    py = resolve(sys.executable)
+    m = run_real(py, [str(prog)], (700, 10, 10), timeout_s=120)
+    plain = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import gc, runpy, sys, json
+        sys.argv = [{str(prog)!r}]
+        before = [s["collections"] for s in gc.get_stats()]
+        import io, contextlib
+        with contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path({str(prog)!r}, run_name="__main__")
+        print(json.dumps([s["collections"] - b for s, b in zip(gc.get_stats(), before)]))
+    """)], capture_output=True, text=True, check=True)
+    counts = json.loads(plain.stdout)
+    assert [m["gen0"], m["gen1"], m["gen2"]] == pytest.approx(counts, abs=2)
+    assert m["pause_total_ms"] > 0 and m["peak_rss_mib"] > 5
+
+
+def test_compare_ranks_and_checks_the_recommendation():
+    import pandas as pd
+
+    rows = []
+    for name, pt, rt in (("default", 100, 100), ("a", 50, 60), ("b", 80, 70), ("c", 120, 150)):
+        row = {"setting": name, "thresholds": [1, 2, 3]}
+        for m in ("gen0", "gen1", "gen2", "pause_p99_ms", "peak_rss_mib"):
+            row[f"pred_{m}"] = 10.0
+            row[f"real_{m}"] = 10.0
+        row["pred_pause_total_ms"], row["real_pause_total_ms"] = pt, rt
+        rows.append(row)
+    t = pd.DataFrame(rows)
+    s = compare(t)
+    assert s["least_pause_predicted"] == "a" and s["same_least_pause"]
+    assert s["kendall_tau_total_pause"] == pytest.approx(1.0)
+    assert s["recommendation"]["setting"] == "a"
+    assert s["recommendation"]["real_change"] == pytest.approx(0.6)
+    assert s["median_errors_held_out"]["pause_total_ms"] == pytest.approx(1 / 6)
+
+
+@pytest.mark.slow
+def test_validate_cli_end_to_end(recorded, tmp_path):
+    prog, _ = recorded
+    out = tmp_path / "v.json"
+    r = _gcperf("validate", "--reps", "1", "--settings", "7000,10,10", "--json", "-o", str(out), "--", str(prog))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert [row["setting"] for row in res["table"]] == ["default", "7000,10,10"]
+    assert res["table"][0]["real_gen0"] > 0 and res["table"][0]["pred_gen0"] > 0
+
+
+def test_validate_bad_inputs(tmp_path):
+    r = _gcperf("validate", "--", str(tmp_path / "missing.py"))
+    assert r.returncode == 2 and "no such script" in r.stderr
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)\n")
+    r = _gcperf("validate", "--python", str(tmp_path / "nopython"), "--", str(prog))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = _gcperf("validate", "--settings", "x", "--", str(prog))
+    assert r.returncode == 2 and "--settings" in r.stderr

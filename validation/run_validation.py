@@ -1,0 +1,135 @@
+"""Validate gcperf on every program of the suite under every interpreter env: one command.
+
+    python validation/run_validation.py [--versions 3.11,3.13] [--programs lru_service,...] [--reps 3]
+                                        [--out results/validation]
+
+For each program and env (``setup_envs.py`` made them; ``envs.json`` lists them) it runs
+``gcperf validate`` through the Python API: record at the default, calibrate, predict the
+held-out settings, run the real program at each ``--reps`` times. Each result is written to
+``OUT/<version>/<program>.json`` as soon as it is done, and an existing one is kept, so an
+interrupted run resumes where it stopped. At the end ``OUT/summary.csv`` (one row per
+program x version x setting) and ``OUT/summary.md`` (the medians over the suite, the worst
+program next to them) are written from every result present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from gcperf.calibration.cli import _clean  # noqa: E402
+from gcperf.calibration.validate import METRICS, format_result, validate  # noqa: E402
+from gcperf.errors import GcperfError  # noqa: E402
+from gcperf.interpreters import resolve  # noqa: E402
+from gcperf.safeio import atomic_write_text  # noqa: E402
+
+ENVS = Path.home() / ".cache" / "gcperf" / "validation-envs"
+
+
+def _envs(versions: list[str] | None) -> dict[str, str]:
+    doc = json.loads((ENVS / "envs.json").read_text())
+    out = {}
+    for full, e in sorted(doc.items(), key=lambda kv: tuple(int(x) for x in kv[0].split("."))):
+        minor = ".".join(full.split(".")[:2])
+        if versions and minor not in versions and full not in versions:
+            continue
+        out[full] = e["python"]
+    return out
+
+
+def summarize(out: Path) -> pd.DataFrame:
+    rows = []
+    for f in sorted(out.glob("*/*.json")):
+        res = json.loads(f.read_text())
+        for r in res["table"]:
+            row = {"program": f.stem, "version": res["version"], **{k: v for k, v in r.items() if k != "thresholds"},
+                   "thresholds": ",".join(map(str, r["thresholds"]))}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def report(out: Path) -> str:
+    t = summarize(out)
+    if t.empty:
+        return "no results yet"
+    t.to_csv(out / "summary.csv.tmp", index=False)
+    (out / "summary.csv.tmp").replace(out / "summary.csv")
+    held = t[t.setting != "default"]
+    lines = ["| measure (held-out settings) | median over the suite | worst program (its median) | target |",
+             "|---|---|---|---|"]
+    targets = {"gen0": "10 %", "gen1": "20 %", "pause_total_ms": "25 %", "pause_p99_ms": "30 %", "peak_rss_mib": "15 %"}
+    for m in METRICS:
+        e = held[f"err_{m}"].replace(np.inf, np.nan)
+        per = held.assign(e=e).groupby("program").e.median()
+        worst = per.idxmax() if per.notna().any() else "-"
+        lines.append(f"| {m} relative error | {100 * e.median():.0f} % | {worst} ({100 * per.max():.0f} %) | "
+                     f"{targets.get(m, '-')} |")
+    share = (held.change_factor_error <= 1.25).mean()
+    lines.append(f"| change of total pause from the default within x1.25 | {100 * share:.0f} % of comparisons | - | 80 % |")
+    taus, same = [], []
+    for f in sorted(out.glob("*/*.json")):
+        s = json.loads(f.read_text())["summary"]
+        if s["kendall_tau_total_pause"] is not None:
+            taus.append(s["kendall_tau_total_pause"])
+        same.append(bool(s["same_least_pause"]))
+    lines.append(f"| Kendall tau of settings ranked by total pause | {np.median(taus):.2f} (min {min(taus):.2f}) | - | 0.8 |")
+    lines.append(f"| same least-pause setting | {sum(same)} of {len(same)} program x version cases | - | 80 % |")
+    versions = sorted(t.version.unique())
+    head = (f"{t.program.nunique()} programs x {len(versions)} interpreters ({', '.join(versions)}), "
+            f"{len(held)} held-out comparisons")
+    text = head + "\n\n" + "\n".join(lines) + "\n"
+    atomic_write_text(out / "summary.md", text)
+    return text
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--versions", help="comma-separated minor or full versions (default: every env)")
+    ap.add_argument("--programs", help="comma-separated program names (default: all)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", default=str(HERE.parent / "results" / "validation"))
+    ap.add_argument("--report-only", action="store_true", help="only rebuild summary.csv and summary.md")
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not a.report_only:
+        progs = sorted(p for p in (HERE / "programs").glob("*.py"))
+        if a.programs:
+            want = set(a.programs.split(","))
+            progs = [p for p in progs if p.stem in want]
+        for version, python in _envs(a.versions.split(",") if a.versions else None).items():
+            py = resolve(python)
+            for prog in progs:
+                dest = out / version / f"{prog.stem}.json"
+                if dest.exists():
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                t0 = time.time()
+                try:
+                    with tempfile.TemporaryDirectory(prefix="gcperf-val-") as tmp:
+                        res = validate([str(prog)], py, reps=a.reps, workdir=tmp)
+                except GcperfError as e:
+                    print(f"{version} {prog.stem}: {e}", flush=True)
+                    continue
+                res.pop("recording", None)
+                res["program"] = [f"validation/programs/{prog.name}"]
+                res["took_s"] = time.time() - t0
+                res["loadavg"] = list(__import__("os").getloadavg())
+                atomic_write_text(dest, json.dumps(_clean(res), indent=1, allow_nan=False) + "\n")
+                print(format_result(res), f"\n({res['took_s']:.0f} s)\n", flush=True)
+    print(report(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
