@@ -17,7 +17,9 @@ import time
 import traceback
 from pathlib import Path
 
+from .calibration.cli import add_calibrate_parser, add_validate_parser
 from .errors import GcperfError
+from .recording.cli import add_record_parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -336,7 +338,8 @@ def _cmd_recommend(args) -> int:
     return 0
 
 
-COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_workloads, _add_versions)
+COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, add_record_parser, add_calibrate_parser,
+            add_validate_parser, _add_workloads, _add_versions)
 
 
 def build_parser() -> argparse.ArgumentParser:

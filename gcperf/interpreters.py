@@ -63,6 +63,23 @@ def pyenv_candidates(minor: str) -> list[str]:
     return found
 
 
+def _run_probe(path: str, flags: list[str]) -> subprocess.CompletedProcess:
+    # stdin from /dev/null: a "python" that reads its input must not wait on the terminal
+    return subprocess.run([path, *flags, "-c", _PROBE], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, errors="replace")
+
+
+def _facts(proc: subprocess.CompletedProcess) -> dict | None:
+    """The probe's answer (its last line of output), None when it gave none."""
+    if proc.returncode != 0:
+        return None
+    try:
+        facts = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return None
+    return facts if isinstance(facts, dict) else None
+
+
 @functools.lru_cache(maxsize=64)
 def probe(path: str) -> Interpreter:
     """Run ``path`` once and return what it is.
@@ -71,7 +88,11 @@ def probe(path: str) -> Interpreter:
         GcperfError: it cannot be run, or it is not CPython 3.8 or later.
     """
     try:
-        proc = subprocess.run([path, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60)
+        proc = _run_probe(path, ["-I"])
+        facts = _facts(proc)
+        if facts is None and "-I" in proc.stderr:
+            # Python 2.7 and 3.3 do not know -I: ask again, to say which version it is
+            facts = _facts(_run_probe(path, ["-E", "-s"]))
     except FileNotFoundError:
         raise GcperfError(f"interpreter {path!r} does not exist") from None
     except PermissionError:
@@ -80,20 +101,23 @@ def probe(path: str) -> Interpreter:
         raise GcperfError(f"cannot run interpreter {path!r}: {e.strerror or e}") from None
     except subprocess.TimeoutExpired:
         raise GcperfError(f"interpreter {path!r} did not answer within 60 s") from None
-    try:
-        facts = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
-    except (json.JSONDecodeError, IndexError):
-        facts = None
-    if not isinstance(facts, dict):
+    if facts is None:
         raise GcperfError(f"{path!r} is not a Python interpreter gcperf can use (it did not run the version check)")
     if facts.get("implementation") != "CPython":
         raise GcperfError(f"{path!r} is {facts.get('implementation')}, not CPython")
     version = str(facts.get("version", ""))
     m = re.match(r"^(\d+)\.(\d+)", version)
-    if not m or (int(m.group(1)), int(m.group(2))) < (3, 8):
+    if not m:
+        raise GcperfError(f"{path!r} did not give a usable version ({version!r})")
+    if (int(m.group(1)), int(m.group(2))) < (3, 8):
         raise GcperfError(f"{path!r} is CPython {version}; gcperf needs CPython 3.8 or later")
-    th = tuple(int(x) for x in facts["thresholds"])
-    return Interpreter(path, version, f"{m.group(1)}.{m.group(2)}", th, bool(facts.get("free_threaded")))  # type: ignore[arg-type]
+    try:
+        th = tuple(int(x) for x in facts["thresholds"])
+        if len(th) != 3:
+            raise ValueError(th)
+    except (KeyError, TypeError, ValueError):
+        raise GcperfError(f"{path!r} did not give its GC thresholds; it is not an interpreter gcperf can use") from None
+    return Interpreter(path, version, f"{m.group(1)}.{m.group(2)}", th, bool(facts.get("free_threaded")))
 
 
 def resolve(spec: str | None) -> Interpreter:
@@ -104,8 +128,11 @@ def resolve(spec: str | None) -> Interpreter:
     """
     if spec is None or spec == "":
         return probe(sys.executable)
-    spec = spec.strip()
-    if _VERSION_ONLY.match(spec):
+    spec = os.path.expanduser(spec.strip())
+    vm = _VERSION_ONLY.match(spec)
+    if vm and int(vm.group(1)) < 8:
+        raise GcperfError(f"gcperf records CPython 3.8 or later, not {spec}")
+    if vm:
         for cand in pyenv_candidates(spec):
             try:
                 it = probe(cand)

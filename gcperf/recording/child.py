@@ -32,6 +32,12 @@ larger values), so that one recording shows how the program responds to several 
 generation sizes. If the program sets thresholds itself, the pattern stops and its own
 settings are kept. Calls the program makes to ``gc.collect``, ``gc.freeze``, ``gc.disable``,
 ``gc.enable``, ``gc.set_threshold`` and ``gc.unfreeze`` are recorded as events.
+
+Collections while runpy compiles the program, before its first statement, are recorded too; the
+footer says when the first statement ran (``t_first_statement_ns``, noted by a profile function
+that removes itself at once). A program that fails is summed up in one line for gcperf's error
+message (exception, message, the innermost line of the program's own code); its traceback is
+printed only when the control file asks for it (``show_traceback``, ``gcperf --debug``).
 """
 
 import gc
@@ -90,6 +96,7 @@ class Recorder(object):
         self.expected_t0 = None
         self.spent_ns = 0  # time spent measuring (not in any pause)
         self.t0 = 0
+        self.t_first = None  # when the program's first statement ran (after runpy compiled it)
         self.cur = 0  # offset of the row being filled
         self.in_collection = False
         self.explicit_depth = 0
@@ -130,12 +137,14 @@ class Recorder(object):
         measured = -1
         m1 = m2 = -1
         if self.spent_ns <= self.budget * (t_in - self.t0) + 2000000:
-            measured = len(gc.get_objects(0))
+            young = gc.get_objects(0)
+            measured = len(young)
             m1 = len(gc.get_objects(1))
             if g >= 2:
                 m2 = len(gc.get_objects(2))
             if g == 0 and self.sample_objects:
-                self._sample_types()
+                self._sample_types(young)
+            del young  # (the sample needs it: one list of the young generation, not two)
         buf[o + 11] = measured
         buf[o + 12] = m1
         buf[o + 13] = m2
@@ -172,8 +181,7 @@ class Recorder(object):
         self.spent_ns += t_out - t
         buf[o + 15] += t_out - t
 
-    def _sample_types(self):
-        objs = gc.get_objects(0)
+    def _sample_types(self, objs):
         n = len(objs)
         k = self.sample_objects
         if n == 0:
@@ -246,6 +254,7 @@ class Recorder(object):
             "fields": list(FIELDS),
             "rows": self.total_rows,
             "t_script_start_ns": self.t0,
+            "t_first_statement_ns": self.t_first,
             "t_script_end_ns": t_end,
             "exit_status": status,
             "error": error,
@@ -282,6 +291,60 @@ def _interpreter_facts():
     }
 
 
+def _first_statement_marker(rec, runpy):
+    """A profile function that notes when the program's own code starts, then removes itself.
+
+    Before it, runpy finds and compiles the program: collections then are start-up, not the
+    program's. The first frame of module code outside runpy and importlib is the program's
+    (its script, or for ``-m pkg.mod`` the package's ``__init__``).
+    """
+    import importlib
+
+    internal_dir = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
+    internal = (__file__, getattr(runpy, "__file__", None))
+
+    def marker(frame, event, arg):
+        if event != "call":
+            return
+        code = frame.f_code
+        fn = code.co_filename
+        if code.co_name != "<module>" or fn.startswith("<frozen ") or fn in internal or fn.startswith(internal_dir):
+            return
+        rec.t_first = _pc()
+        sys.setprofile(None)
+
+    return marker
+
+
+def _describe(exc):
+    """``"ZeroDivisionError: division by zero (at prog.py:3)"``: the program's failure, in one line."""
+    msg = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)  # without "(file, line n)"
+    text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    text = " ".join(text.split())  # one line, whatever the message holds
+    if len(text) > 300:
+        text = text[:297] + "..."
+    where = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = (exc.filename, exc.lineno)
+    else:
+        tb = exc.__traceback__
+        while tb is not None:  # the innermost frame that is not the recorder's or runpy's
+            fn = tb.tb_frame.f_code.co_filename
+            if fn != __file__ and not fn.endswith(("runpy.py", "<frozen runpy>")) and "importlib" not in fn:
+                where = (fn, tb.tb_lineno)
+            tb = tb.tb_next
+    if where is not None:
+        fn = where[0]
+        try:
+            rel = os.path.relpath(fn)
+            if not rel.startswith(".."):
+                fn = rel
+        except ValueError:
+            pass
+        text += f" (at {fn}:{where[1]})"
+    return text
+
+
 def main():
     argv = sys.argv[1:]
     if len(argv) < 3 or argv[1] != "--":
@@ -300,6 +363,9 @@ def main():
         prog_argv = target
     rec = Recorder(control)
     facts = _interpreter_facts()
+    # what runpy imports on first use (pkgutil, inside run_path since 3.10; it imports typing since
+    # 3.12) is imported now, so that its work and collections are not taken for the program's
+    import pkgutil  # noqa: F401
     import runpy
 
     # as `python script.py` would: argv, and the script's folder first on the path
@@ -311,12 +377,15 @@ def main():
     real = rec.wrap_gc()
     status = 0
     error = None
+    exit_message = None
     if rec.pattern:
         th = gc.get_threshold()
         rec.set_threshold(rec.pattern[0], th[1], th[2])
         rec.expected_t0 = rec.pattern[0]
         rec.pat_i = 1
     gc.callbacks.append(rec.callback)
+    marker = _first_statement_marker(rec, runpy)
+    sys.setprofile(marker)
     rec.t0 = _pc()
     try:
         if module is None:
@@ -329,19 +398,22 @@ def main():
             status = 0
         elif isinstance(code, int):
             status = code
-        else:
-            sys.stderr.write("%s\n" % (code,))
+        else:  # sys.exit("message"): python prints it and exits 1; gcperf's one line says it
             status = 1
+            exit_message = " ".join(str(code).split())[:300]
     except KeyboardInterrupt:
         status = 130
         error = "KeyboardInterrupt"
-    except BaseException as e:  # noqa: BLE001 - the program's own failure, reported like python does
-        import traceback
+    except BaseException as e:  # noqa: BLE001 - the program's own failure
+        if control.get("show_traceback"):
+            import traceback
 
-        traceback.print_exc()
+            traceback.print_exc()
         status = 1
-        error = "%s: %s" % (type(e).__name__, e)
+        error = _describe(e)
     finally:
+        if sys.getprofile() is marker:  # the program failed before its first statement
+            sys.setprofile(None)
         try:
             gc.callbacks.remove(rec.callback)
         except ValueError:
@@ -349,11 +421,23 @@ def main():
         if rec.pattern and rec.pattern_on:
             th = gc.get_threshold()
             rec.set_threshold(facts["thresholds"][0], th[1], th[2])
+    if os.getpid() != rec.pid:
+        # a process the program forked that returned instead of exiting: the recording is its
+        # parent's to finish
+        return status
+    try:  # a Ctrl-C meant for the program must not cut the footer short
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ImportError, ValueError, OSError):
+        pass
     footer = rec.finish(status, error, real)
     footer["interpreter"] = facts
+    footer["exit_message"] = exit_message
     tmp = rec.footer_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(footer, f)
+        # repr: an odd argument of the program's gc calls (a numpy integer) must not lose the recording
+        json.dump(footer, f, default=repr)
     os.replace(tmp, rec.footer_path)
     try:
         sys.stdout.flush()

@@ -7,7 +7,7 @@ Layout (``SCHEMA_VERSION`` 1)::
                     loadavg_start, loadavg_end, gcperf_python},
      "interpreter": {version, version_full, implementation, executable, thresholds, count,
                      get_stats, freeze_count, tracked_objects, generation_objects, rss_kib, pid},
-     "program": {argv, exit_status, wall_s, startup_s},
+     "program": {argv, exit_status, wall_s, startup_s, first_statement_s},
      "settings": {pattern, pattern_name, budget, sample_interval_s, pattern_stopped_by_program},
      "measure_s": seconds the recorder spent measuring generation sizes (outside every pause),
      "collections": {column: [one value per collection]},
@@ -16,7 +16,9 @@ Layout (``SCHEMA_VERSION`` 1)::
      "events": [[t_ns, gc function, args], ...],
      "end": {get_stats, count, thresholds, rss_kib}}
 
-Times are nanoseconds since the program's first statement. Collection columns (``COLUMNS``):
+Times are nanoseconds since the recorder handed the program to ``runpy``, which then compiles
+it: its first statement ran ``first_statement_s`` later (collections before that are start-up).
+``startup_s`` is the time from launching the interpreter to that moment. Collection columns (``COLUMNS``):
 ``t_start_ns``/``t_stop_ns`` (the pause), ``generation``, ``collected``, ``uncollectable``,
 ``count0..2`` and ``threshold0..2`` when it started, ``gen0_objects``/``gen1_objects``/
 ``gen2_objects`` (sizes of the collected generations when it started; -1: not measured),
@@ -54,7 +56,7 @@ MEMORY_COLUMNS = ("t_ns", "rss_kib", "hwm_kib", "cpu_s")
 
 
 def write_recording(doc: dict[str, Any], out: str | Path) -> Path:
-    """Write ``doc`` as a recording file, atomically (a temporary file renamed into place).
+    """Write ``doc`` as a recording file, atomically (a temporary file linked into place, never over a file).
 
     Raises:
         GcperfError: the file exists already or cannot be written.
@@ -71,9 +73,15 @@ def write_recording(doc: dict[str, Any], out: str | Path) -> Path:
             f.write(gzip.compress(data, compresslevel=6, mtime=0))
             f.flush()
             os.fsync(f.fileno())
-        if out.exists():
-            raise GcperfError(f"{out} appeared while recording; gcperf does not overwrite a file")
-        os.replace(tmp, out)
+        try:
+            # a hard link is created only where no file is: nothing that appeared meanwhile is replaced
+            os.link(tmp, out)
+        except FileExistsError:
+            raise GcperfError(f"{out} appeared while recording; gcperf does not overwrite a file") from None
+        except OSError:  # a file system without hard links
+            if out.exists():
+                raise GcperfError(f"{out} appeared while recording; gcperf does not overwrite a file") from None
+            os.replace(tmp, out)
     except OSError as e:
         raise GcperfError(f"cannot write {out}: {e.strerror or e}") from None
     finally:
@@ -107,6 +115,12 @@ class Recording:
     def minor(self) -> str:
         """``"3.12"``."""
         return ".".join(self.version.split(".")[:2])
+
+    @property
+    def program_name(self) -> str:
+        """The recorded program's name (its script's stem, or the module run with -m)."""
+        argv = self.doc.get("program", {}).get("argv") or ["program"]
+        return Path(str(argv[0])).stem or "program"
 
     @property
     def wall_s(self) -> float:
@@ -143,12 +157,13 @@ def load_recording(path: str | Path) -> Recording:
         raise GcperfError(f"{p} is not a gcperf recording (not gzip data, or truncated)") from None
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise GcperfError(f"{p} is corrupt (its JSON does not parse)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise GcperfError(f"{p} is not a gcperf recording")
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        raise GcperfError(f"{p} is a recording of schema version {doc.get('schema_version')}; "
+    version = doc.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:  # not True, which == 1
+        raise GcperfError(f"{p} is a recording of schema version {version!r}; "
                           f"this gcperf reads version {SCHEMA_VERSION} (record the program again)")
     try:
         cols = doc["collections"]
