@@ -21,7 +21,8 @@ An experiment is a TOML file in ``experiments/``::
     replicates = 2
     grid.threshold0 = [700, 10000]
 
-Base and grid keys: ``workload``, ``duration_s``, ``timeline_points``, ``memory``,
+Base and grid keys: ``workload`` (a built-in name, or a JSON workload file such as a
+calibrated model, relative to the experiment's file), ``duration_s``, ``timeline_points``, ``memory``,
 the GC settings ``version``, ``threshold0``/``threshold1``/``threshold2``,
 ``enabled``, ``freeze_after``, ``collect_every_s``, ``collect_generation``, and
 workload traits ``<phase>.<field>``. Replicate seeds are the same at every grid
@@ -32,6 +33,7 @@ which makes their differences much less noisy than their absolute values.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -216,6 +218,13 @@ def parse_experiment(data: dict, source: str = "") -> Experiment:
                 raise GcperfError(f"{source} [quick]: {err}") from None
         else:
             _check_key(k, f"{source} [quick]")
+    # a workload file (a calibrated model, say) is named relative to the experiment's file
+    here = Path(source).parent if source else Path(".")
+    if isinstance(base.get("workload"), str) and base["workload"].endswith(".json"):
+        base = {**base, "workload": str((here / base["workload"]).resolve())}
+    if "workload" in grid:
+        grid = {**grid, "workload": [str((here / w).resolve()) if isinstance(w, str) and w.endswith(".json") else w
+                                     for w in grid["workload"]]}
     exp = Experiment(name, description, reps, seed, base, grid, quick, source)
     for e, where in ((exp, ""), (exp.with_quick(), " (quick mode)")):
         n_points = math.prod(len(v) for v in e.grid.values())
@@ -270,6 +279,14 @@ def load_experiment(name_or_path: str, search_dir: str | Path = "experiments") -
     return parse_experiment(data, str(p))
 
 
+@functools.lru_cache(maxsize=8)
+def _workload_file(path: str) -> Workload:
+    """A JSON workload file, read once per process (every run of a sweep uses it)."""
+    from .specs import load_workload
+
+    return load_workload(path)
+
+
 def scenario_for(params: dict[str, Any], seed: int) -> Scenario:
     """Build the scenario of one run from its parameters.
 
@@ -278,8 +295,11 @@ def scenario_for(params: dict[str, Any], seed: int) -> Scenario:
     """
     wl_name = params.get("workload", "web")
     if not isinstance(wl_name, (str, Workload)):
-        raise GcperfError(f"workload must be the name of a built-in workload, got {wl_name!r}")
-    wl = get_workload(wl_name) if isinstance(wl_name, str) else wl_name
+        raise GcperfError(f"workload must be the name of a built-in workload or a JSON workload file, got {wl_name!r}")
+    if isinstance(wl_name, str) and wl_name.endswith(".json"):
+        wl = _workload_file(wl_name)
+    else:
+        wl = get_workload(wl_name) if isinstance(wl_name, str) else wl_name
     traits = {k: v for k, v in params.items() if "." in k}
     if traits:
         wl = _with_traits(wl, traits)

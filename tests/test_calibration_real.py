@@ -198,3 +198,22 @@ def test_validate_bad_inputs(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     r = _gcperf("validate", "--settings", "x", "--", str(prog))
     assert r.returncode == 2 and "--settings" in r.stderr
+
+
+def test_experiments_take_a_calibrated_model_relative_to_their_file(recorded, tmp_path):
+    from gcperf.experiment import load_experiment, scenario_for
+
+    _, out = recorded
+    (tmp_path / "models").mkdir()
+    assert _gcperf("calibrate", str(out), "-o", str(tmp_path / "models" / "prog.json")).returncode == 0
+    toml = tmp_path / "exp" / "mine.toml"
+    toml.parent.mkdir()
+    toml.write_text('name = "mine"\nreplicates = 1\n[base]\nworkload = "../models/prog.json"\nmemory = false\n'
+                    '[grid]\nthreshold0 = [700, 7000]\n')
+    e = load_experiment(str(toml))
+    sc = scenario_for(e.points()[1], 0)
+    assert sc.resolved_workload().name == "prog"
+    assert sc.gc.effective_thresholds[0] == 7000
+    toml.write_text(toml.read_text().replace("../models/prog.json", "../models/missing.json"))
+    with pytest.raises(GcperfError, match="missing.json"):
+        load_experiment(str(toml))

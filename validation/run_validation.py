@@ -4,10 +4,11 @@
                                         [--out results/validation]
 
 For each program and env (``setup_envs.py`` made them; ``envs.json`` lists them) it runs
-``gcperf validate`` through the Python API: record at the default, calibrate, predict the
-held-out settings, run the real program at each ``--reps`` times. Each result is written to
-``OUT/<version>/<program>.json`` as soon as it is done, and an existing one is kept, so an
-interrupted run resumes where it stopped. At the end ``OUT/summary.csv`` (one row per
+``gcperf validate``'s steps through the Python API: record at the default, run the real program
+at every held-out setting ``--reps`` times (interleaved), calibrate, predict. The recording and
+the real runs are kept in ``OUT/data/<version>/`` and reused (they are the expensive part and
+do not depend on the model), so an interrupted run resumes and a changed model is checked
+again on the same measurements; ``OUT/<version>/<program>.json`` holds each comparison. At the end ``OUT/summary.csv`` (one row per
 program x version x setting) and ``OUT/summary.md`` (the medians over the suite, the worst
 program next to them) are written from every result present.
 """
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,9 +29,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from gcperf.calibration.cli import _clean  # noqa: E402
-from gcperf.calibration.validate import METRICS, format_result, validate  # noqa: E402
+from gcperf.calibration.calibrate import calibrate  # noqa: E402
+from gcperf.calibration.validate import METRICS, SEEDS, evaluate, format_result, held_out_settings, measure  # noqa: E402
 from gcperf.errors import GcperfError  # noqa: E402
 from gcperf.interpreters import resolve  # noqa: E402
+from gcperf.recording import load_recording  # noqa: E402
+from gcperf.recording.recorder import RecordOptions, record  # noqa: E402
 from gcperf.safeio import atomic_write_text  # noqa: E402
 
 ENVS = Path.home() / ".cache" / "gcperf" / "validation-envs"
@@ -49,7 +53,7 @@ def _envs(versions: list[str] | None) -> dict[str, str]:
 
 def summarize(out: Path) -> pd.DataFrame:
     rows = []
-    for f in sorted(out.glob("*/*.json")):
+    for f in sorted(out.glob("3.*/*.json")):
         res = json.loads(f.read_text())
         for r in res["table"]:
             row = {"program": f.stem, "version": res["version"], **{k: v for k, v in r.items() if k != "thresholds"},
@@ -77,7 +81,7 @@ def report(out: Path) -> str:
     share = (held.change_factor_error <= 1.25).mean()
     lines.append(f"| change of total pause from the default within x1.25 | {100 * share:.0f} % of comparisons | - | 80 % |")
     taus, same = [], []
-    for f in sorted(out.glob("*/*.json")):
+    for f in sorted(out.glob("3.*/*.json")):
         s = json.loads(f.read_text())["summary"]
         if s["kendall_tau_total_pause"] is not None:
             taus.append(s["kendall_tau_total_pause"])
@@ -90,6 +94,31 @@ def report(out: Path) -> str:
     text = head + "\n\n" + "\n".join(lines) + "\n"
     atomic_write_text(out / "summary.md", text)
     return text
+
+
+def _one(prog: Path, version: str, python: str, out: Path, reps: int) -> dict:
+    """Recording and real runs are kept (they are the expensive, model-free part); the model's
+    predictions are made again from them on every call."""
+    py = resolve(python)
+    data = out / "data" / version
+    data.mkdir(parents=True, exist_ok=True)
+    rec_path = data / f"{prog.stem}.gcrec.json.gz"
+    real_path = data / f"{prog.stem}.real.csv"
+    if not rec_path.exists():
+        record([str(prog)], rec_path, RecordOptions(python=py.path), command=["run_validation.py", prog.name])
+    rec = load_recording(rec_path)
+    settings = held_out_settings(tuple(rec.doc["interpreter"]["thresholds"]))
+    if not real_path.exists():
+        real = measure(py, [str(prog)], settings, reps)
+        real["loadavg_1min"] = os.getloadavg()[0]
+        atomic_write_text(real_path, real.to_csv(index=False))
+    real = pd.read_csv(real_path)
+    real["thresholds"] = real["thresholds"].map(json.loads)
+    cal = calibrate(rec)
+    table, summary = evaluate(cal, rec.version, settings, real)
+    return {"program": [f"validation/programs/{prog.name}"], "version": rec.version, "reps": int(real["rep"].max()) + 1,
+            "seeds": SEEDS, "calibration": cal.report, "table": table.to_dict(orient="records"), "summary": summary,
+            "recording_wall_s": rec.wall_s, "loadavg_during_real_runs": float(real["loadavg_1min"].iloc[0])}
 
 
 def main() -> int:
@@ -108,25 +137,17 @@ def main() -> int:
             want = set(a.programs.split(","))
             progs = [p for p in progs if p.stem in want]
         for version, python in _envs(a.versions.split(",") if a.versions else None).items():
-            py = resolve(python)
             for prog in progs:
-                dest = out / version / f"{prog.stem}.json"
-                if dest.exists():
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 t0 = time.time()
                 try:
-                    with tempfile.TemporaryDirectory(prefix="gcperf-val-") as tmp:
-                        res = validate([str(prog)], py, reps=a.reps, workdir=tmp)
+                    res = _one(prog, version, python, out, a.reps)
                 except GcperfError as e:
                     print(f"{version} {prog.stem}: {e}", flush=True)
                     continue
-                res.pop("recording", None)
-                res["program"] = [f"validation/programs/{prog.name}"]
-                res["took_s"] = time.time() - t0
-                res["loadavg"] = list(__import__("os").getloadavg())
+                dest = out / version / f"{prog.stem}.json"
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(dest, json.dumps(_clean(res), indent=1, allow_nan=False) + "\n")
-                print(format_result(res), f"\n({res['took_s']:.0f} s)\n", flush=True)
+                print(format_result(res), f"\n({time.time() - t0:.0f} s)\n", flush=True)
     print(report(out))
     return 0
 

@@ -50,9 +50,14 @@ PER_DECADE = 4
 #: Width of each lognormal component (standard deviation of the log lifetime).
 GRID_SIGMA = 0.3
 #: Windows beyond this many are merged pairwise before the fit (its cost grows as windows^2).
-MAX_WINDOWS = 2500
-#: At most this many counted young objects per tracked one (untracked-from-birth share <= 95 %).
-MAX_ALPHA = 20.0
+MAX_WINDOWS = 600
+#: The shortest lifetime component, in median windows. Shorter ones are not identifiable (they
+#: die within the window that made them, like objects freed at once) and, worse, make the
+#: forward solution for the births unstable: births that die in the next window raise that
+#: window's births through count0's balance.
+LO_WINDOWS = 1.0
+#: Counted young objects per tracked one tried (untracked-from-birth share 0 to 80 %).
+ALPHAS = (1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0)
 
 
 @dataclass
@@ -166,11 +171,11 @@ def _tables(ends, gen, births, meds, sigma, atomic):  # pragma: no cover - compi
 
 
 def lifetime_grid(dur: np.ndarray, total_s: float) -> np.ndarray:
-    """Medians from a quarter of the median window to ten times the run, plus forever."""
+    """Medians from LO_WINDOWS median windows to ten times the run, plus forever."""
     pos = dur[dur > 0]
     # objects that die well within a typical window are never seen by a collection: they are
     # left to the share that dies at once
-    lo = max(float(np.median(pos)) / 4.0 if len(pos) else 1e-4, 1e-6)
+    lo = max(float(np.median(pos)) * LO_WINDOWS if len(pos) else 1e-4, 1e-6)
     hi = max(total_s * 10.0, lo * 10.0)
     n = max(2, int(math.ceil(math.log10(hi / lo) * PER_DECADE)) + 1)
     return np.concatenate([np.geomspace(lo, hi, n), [np.inf]])
@@ -179,14 +184,14 @@ def lifetime_grid(dur: np.ndarray, total_s: float) -> np.ndarray:
 def _merge(win: Windows) -> tuple:
     """Arrays of the windows, adjacent young windows merged pairwise until at most MAX_WINDOWS."""
     t = win.table
-    dur = t["dur_s"].to_numpy(dtype=float)
+    dur = t["dur_s"].to_numpy(dtype=float, copy=True)
     gen = t["generation"].to_numpy().astype(np.int64)
-    cnt = t["count0"].to_numpy(dtype=float)
-    young = t["young"].to_numpy(dtype=float)
-    coll = t["collected"].to_numpy(dtype=float)
-    g1 = t["gen1"].to_numpy(dtype=float)
-    g2 = t["gen2"].to_numpy(dtype=float)
-    g1a = t["gen1_after"].to_numpy(dtype=float)
+    cnt = t["count0"].to_numpy(dtype=float, copy=True)
+    young = t["young"].to_numpy(dtype=float, copy=True)
+    coll = t["collected"].to_numpy(dtype=float, copy=True)
+    g1 = t["gen1"].to_numpy(dtype=float, copy=True)
+    g2 = t["gen2"].to_numpy(dtype=float, copy=True)
+    g1a = t["gen1_after"].to_numpy(dtype=float, copy=True)
     auto = ~t["explicit"].to_numpy().astype(bool)
     while len(dur) > MAX_WINDOWS:
         # merge window 2i into 2i+1 when both are automatic young collections: the pair is one
@@ -195,13 +200,14 @@ def _merge(win: Windows) -> tuple:
         K = len(dur)
         keep = np.ones(K, dtype=bool)
         i = np.arange(0, K - 1, 2)
-        ok = (gen[i] == 0) & (gen[i + 1] == 0) & auto[i] & auto[i + 1]
+        # (keep the windows whose young generation was measured, where it can be helped)
+        ok = (gen[i] == 0) & (gen[i + 1] == 0) & auto[i] & auto[i + 1] & ((young[i] < 0) | (young[i + 1] < 0))
         a = i[ok]
         dur[a + 1] += dur[a]
         cnt[a + 1] += cnt[a]
         coll[a + 1] += coll[a]
-        young[a + 1] = -1
-        g1a[a + 1] = -1
+        young[a + 1] = np.where(young[a] < 0, young[a + 1], -1)  # born in the later half (mostly)
+        g1a[a + 1] = np.where(young[a] < 0, g1a[a + 1], -1)
         keep[a] = False
         if keep.all():
             break
@@ -215,7 +221,38 @@ def _lsq(A, b, upper):
     return lsq_linear(A, b, bounds=(0.0, upper)).x
 
 
-def fit_population(win: Windows, iterations: int = 8) -> PopulationFit:
+def _young_cyclic(gen, auto, coll, births, ends):
+    """Cyclic garbage made within each window per lasting birth.
+
+    A young collection frees exactly the young cyclic garbage of its window, so it is measured
+    in every young window (and taken in time from the neighbours for the older collections,
+    which also free old garbage).
+    """
+    young_coll = (gen == 0) & auto & (births > 0)
+    if not young_coll.any():
+        return np.zeros(len(gen))
+    r = np.where(young_coll, coll / np.maximum(births, 1e-9), 0.0)
+    return np.interp(ends, ends[young_coll], r[young_coll])
+
+
+def _old_cyclic(gen, auto, coll, births, ends, w, d1, d2, C):
+    """Per component, the share of its deaths in generations 1 and 2 that is cyclic garbage:
+    what older collections free beyond the young garbage (bounded least squares)."""
+    q = np.zeros(C)
+    old = (gen >= 1) & auto
+    if not old.any():
+        return q
+    cyc_now = _young_cyclic(gen, auto, coll, births, ends)
+    av = _available(gen, np.zeros_like(d1), d1, d2)
+    A = av[old] * w[None, :]
+    if not np.any(A > 0):
+        return q
+    rhs = np.maximum(coll[old] - cyc_now[old] * births[old], 0.0)
+    s = 1.0 / np.sqrt(np.maximum(rhs, 10.0))
+    return _lsq(A * s[:, None], rhs * s, np.ones(C))
+
+
+def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     """Fit the population model to a recording's windows.
 
     Raises:
@@ -242,88 +279,108 @@ def fit_population(win: Windows, iterations: int = 8) -> PopulationFit:
             atomic = float(np.clip(1.0 - (g1a - g1)[surv_ok].clip(min=0).sum() / tot, 0.0, 0.95))
     meds = lifetime_grid(dur[meas_y], float(ends[-1]))
     C = len(meds)
-    w = np.full(C, 1.0 / C)
-    q = np.zeros(C)
-    cyc_now = 0.0
     base = float(win.baseline_objects)
     meas_g1 = (g1 >= 0) & auto
     meas_g2 = (g2 >= 0) & auto
     drift_n = np.zeros(K)  # free-list drift: bounded by the free lists' sizes, so none (see above)
-    alpha = 1.0  # counted young per tracked young: 1 / (1 - share untracked from birth)
     ym = np.flatnonzero(meas_y & auto)
     # count0 also counts the window's cyclic garbage until a collection frees it: a young
     # collection's collected objects are exactly that; what is left is the lasting objects'
     # balance
     cnt = np.where(gen == 0, np.maximum(cnt - coll, 0.0), cnt)
-    # first births: as if nothing old died
-    births = np.maximum(cnt, 0.0)
-    for _ in range(iterations):
-        untracked = 1.0 - (1.0 - atomic) / alpha  # of all births, not in generation 1 after a collection
+
+    # relative errors, but not against an empty generation 1 (just after an older collection)
+    floor1 = max(0.2 * float(np.median(g1[meas_g1])) if meas_g1.any() else 10.0, 10.0)
+
+    def score(alpha, w, q, births, untracked):
+        """Mean squared relative error of every kind of observation (each kind weighs the same)."""
         own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, untracked)
-        # mixture weights (births held), relative errors: count0's balance in every measured
-        # window, sum_c w_c (B own_c - oldd_c) = P, and the generation sizes
-        rows, rhs = [], []
-        sc = 1.0 / np.maximum(np.maximum(cnt[ym], births[ym]), 10.0)
-        rows.append((births[ym, None] * own[ym] - oldd[ym]) * sc[:, None])
-        rhs.append(cnt[ym] * sc)
+        err = [((alpha * y_alive[ym] - oldd[ym] @ (w * (1.0 - q)) - cnt[ym]) / np.maximum(cnt[ym], 10.0)) ** 2]
         if meas_g1.any():
-            ii = np.flatnonzero(meas_g1)
-            s1 = 1.0 / np.maximum(g1[ii], 10.0)
-            rows.append(G1[ii] * s1[:, None])
-            rhs.append(g1[ii] * s1)
+            err.append(((G1[meas_g1] @ w - g1[meas_g1]) / np.maximum(g1[meas_g1], floor1)) ** 2)
         if meas_g2.any():
-            ii = np.flatnonzero(meas_g2)
-            obs = np.maximum(g2[ii] - base, 0.0)
-            s2 = 2.0 / np.maximum(obs, 10.0)
-            rows.append(G2[ii] * s2[:, None])
-            rhs.append(obs * s2)
-        wn, _ = nnls(np.vstack(rows), np.concatenate(rhs), maxiter=50 * C)
-        if wn.sum() <= 0:
-            raise GcperfError("the recording's generation sizes could not be fitted (no lasting objects found)")
-        w = wn / wn.sum()
-        # objects counted by count0 but never in a generation (containers created untracked, such
-        # as dicts of atomic values): count0's progress beyond the tracked young and old deaths
-        ow = oldd[ym] @ w
-        s2w = sc**2
-        num = float((s2w * y_alive[ym] * (cnt[ym] + ow)).sum())
-        den = float((s2w * y_alive[ym] ** 2).sum())
-        alpha = float(np.clip(num / den, 1.0, MAX_ALPHA)) if den > 0 else 1.0
-        # births (weights held): forward, since old deaths depend on earlier births
-        births = _forward_births(ends, cnt, drift_n, meds, w, GRID_SIGMA, alpha * y_alive, meas_y)
+            obs = np.maximum(g2[meas_g2] - base, 0.0)
+            err.append(((G2[meas_g2] @ w - obs) / np.maximum(obs, 10.0)) ** 2)
+        return float(np.mean([e.mean() for e in err if len(e)]))
+
+    def solve(alpha: float):
+        """The mixture and the births with ``alpha`` (counted young per tracked young) held.
+
+        Alternating least squares is not a descent method here (the births move with the
+        weights), so every iterate is scored and the best one kept; the start is a heap that
+        keeps everything (the weights all on "forever").
+        """
+        untracked = 1.0 - (1.0 - atomic) / alpha  # of all births, not in generation 1 after a collection
+        w = np.zeros(C)
+        w[-1] = 1.0
+        q = np.zeros(C)
+        births = _forward_births(ends, cnt, drift_n, meds, w, w, GRID_SIGMA, alpha * y_alive, meas_y)
+        best = (score(alpha, w, q, births, untracked), w, q, births)
+        for _ in range(iterations):
+            own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, untracked)
+            # mixture weights (births held), relative errors: count0's balance in the measured
+            # windows (alpha Y = P + old deaths), the generation 1 and 2 sizes (each kind of
+            # observation weighs the same in total, however many rows it has: the few
+            # generation 2 sizes carry the long lifetimes, the many balances the short ones)
+            rows, rhs = [], []
+            sc = 1.0 / np.maximum(cnt[ym], 10.0) / math.sqrt(max(len(ym), 1))
+            rows.append(-oldd[ym] * (1.0 - q)[None, :] * sc[:, None])
+            rhs.append((cnt[ym] - alpha * y_alive[ym]) * sc)
+            if meas_g1.any():
+                ii = np.flatnonzero(meas_g1)
+                s1 = 1.0 / np.maximum(g1[ii], floor1) / math.sqrt(len(ii))
+                rows.append(G1[ii] * s1[:, None])
+                rhs.append(g1[ii] * s1)
+            if meas_g2.any():
+                ii = np.flatnonzero(meas_g2)
+                obs = np.maximum(g2[ii] - base, 0.0)
+                s2 = 1.0 / np.maximum(obs, 10.0) / math.sqrt(len(ii))
+                rows.append(G2[ii] * s2[:, None])
+                rhs.append(obs * s2)
+            # the weights sum to one: a heavily weighted row says so
+            rows.append(np.full((1, C), 3.0))
+            rhs.append(np.array([3.0]))
+            wn, _ = nnls(np.vstack(rows), np.concatenate(rhs), maxiter=50 * C)
+            if wn.sum() <= 0:
+                break
+            w = wn / wn.sum()
+            q = _old_cyclic(gen, auto, coll, births, ends, w, D1, D2, C)
+            # births: from the measured young where there is one (anchors), else from count0's
+            # balance, forward in time (old deaths depend on earlier births)
+            births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), GRID_SIGMA, alpha * y_alive, meas_y)
+            e = score(alpha, w, q, births, untracked)
+            if e < best[0]:
+                best = (e, w, q, births)
+        return best
+
+    # objects counted by count0 but never in a generation (containers created untracked, such
+    # as dicts of atomic values) against old objects dying: both make count0 lag the young
+    # generation, and only the older generations' sizes tell them apart: the best of a grid
+    best = None
+    for a in ALPHAS:
+        res = solve(a)
+        if best is None or res[0] < best[1][0]:
+            best = (a, res)
+    alpha, (_, w, q, births) = best
     atomic = 1.0 - (1.0 - atomic) / alpha
     own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, atomic)
-    # cyclic garbage: a young collection frees exactly the young cyclic garbage of its window,
-    # so per window, the cyclic garbage made per lasting birth is measured directly (and taken
-    # in time from the neighbours for the older collections, which also free old garbage)
-    young_coll = (gen == 0) & auto & (births > 0)
-    cyc_now = np.zeros(K)
-    if young_coll.any():
-        r = np.where(young_coll, coll / np.maximum(births, 1e-9), 0.0)
-        cyc_now = np.interp(ends, ends[young_coll], r[young_coll])
-    # old garbage: what older collections free beyond that, from the components' deaths in
-    # generations 1 and 2 (bounded least squares on the shares that die as cyclic garbage)
-    q = np.zeros(C)
-    old = (gen >= 1) & auto
-    if old.any():
-        dy = np.zeros_like(own)
-        av = _available(gen, dy, D1, D2)
-        A = av[old] * w[None, :]
-        rhs = np.maximum(coll[old] - cyc_now[old] * births[old], 0.0)
-        s = 1.0 / np.sqrt(np.maximum(rhs, 10.0))
-        if np.any(A > 0):
-            q = _lsq(A * s[:, None], rhs * s, np.ones(C))
+    cyc_now = _young_cyclic(gen, auto, coll, births, ends)
+    q = _old_cyclic(gen, auto, coll, births, ends, w, D1, D2, C)
     diag = _diagnostics(births, own, oldd, G1, G2, w, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
                         alpha)
     diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
+    diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
     return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag)
 
 
 @njit(cache=True)
-def _forward_births(ends, cnt, drift_n, meds, w, sigma, y_alive, meas_y):  # pragma: no cover - compiled
+def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y):  # pragma: no cover - compiled
     """Births per window with the weights held: from the measured young where there is one,
-    else from count0's balance ``alive = P + old deaths - drift``, walking forward in time."""
+    else from count0's balance ``alive = P + old deaths - drift``, walking forward in time.
+    ``wd`` weighs the deaths that lower count0 (the cyclic ones wait for a collection, whose
+    frees find count0 just reset to zero)."""
     K = ends.shape[0]
     C = meds.shape[0]
     births = np.zeros(K)
@@ -346,7 +403,7 @@ def _forward_births(ends, cnt, drift_n, meds, w, sigma, y_alive, meas_y):  # pra
             continue
         # this cohort's deaths in the later windows
         for c in range(C):
-            if w[c] <= 0.0:
+            if wd[c] <= 0.0:
                 continue
             med = meds[c]
             if math.isinf(med):
@@ -357,7 +414,7 @@ def _forward_births(ends, cnt, drift_n, meds, w, sigma, y_alive, meas_y):  # pra
                 if ends[m - 1] - ends[k] > horizon:
                     break
                 a = _alive(ends[m], starts[k], ends[k], med, sigma)
-                oldd[m] += w[c] * b * (a_prev - a)
+                oldd[m] += wd[c] * b * (a_prev - a)
                 a_prev = a
     return births
 

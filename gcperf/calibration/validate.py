@@ -117,13 +117,16 @@ def predict(cal: Calibration, version: str, thresholds: tuple[int, int, int], se
     from ..runner import simulate
     from ..scenario import GCSettings, Scenario
 
+    import time
+
     rows = []
     for s in range(seeds):
+        t0 = time.perf_counter()
         r = simulate(Scenario(cal.workload, GCSettings(version=version, thresholds=thresholds), seed=s, memory=True))
         sm = r.summary.iloc[0]
         rows.append({"gen0": sm["collections_gen0"], "gen1": sm["collections_gen1"], "gen2": sm["collections_gen2"],
                      "pause_total_ms": sm["pause_total_ms"], "pause_p99_ms": sm["pause_p99_ms"],
-                     "peak_rss_mib": sm["peak_footprint_mb"], "sim_wall_s": r.inputs.get("sim_seconds", float("nan"))})
+                     "peak_rss_mib": sm["peak_footprint_mb"], "sim_s": time.perf_counter() - t0})
     return pd.DataFrame(rows).median(numeric_only=True).to_dict()
 
 
@@ -168,6 +171,41 @@ def compare(table: pd.DataFrame) -> dict:
     return out
 
 
+def measure(python: Interpreter, argv: list[str], settings: list[Setting], reps: int, *,
+            timeout_s: float | None = None, say=lambda s: None) -> pd.DataFrame:
+    """The real program at every setting, ``reps`` times each (rows: setting, rep, metrics).
+
+    The repetitions are interleaved (every setting once, then again) so that a change of the
+    machine's load hits all settings alike.
+    """
+    if reps < 1:
+        raise GcperfError(f"--reps must be at least 1, got {reps}")
+    rows = []
+    for rep in range(reps):
+        for st in settings:
+            say(f"  run {rep + 1}/{reps} at {st.label} {st.thresholds}")
+            m = run_real(python, argv, st.thresholds, timeout_s=timeout_s)
+            rows.append({"setting": st.label, "thresholds": list(st.thresholds), "rep": rep, **m})
+    return pd.DataFrame(rows)
+
+
+def evaluate(cal: Calibration, version: str, settings: list[Setting], real: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Predict every setting and put the predictions next to the real runs' medians."""
+    rows = []
+    for st in settings:
+        pred = predict(cal, version, st.thresholds)
+        med = real[real["setting"] == st.label].median(numeric_only=True)
+        row = {"setting": st.label, "thresholds": list(st.thresholds)}
+        for m in METRICS:
+            row[f"pred_{m}"] = float(pred[m])
+            row[f"real_{m}"] = float(med[m])
+        row["real_wall_s"] = float(med["wall_s"])
+        row["sim_s"] = float(pred["sim_s"])
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table, compare(table)
+
+
 def validate(argv: list[str], python: Interpreter, *, reps: int = 3, settings: list[Setting] | None = None,
              workdir: str | Path, timeout_s: float | None = None, say=lambda s: None) -> dict:
     """Record, calibrate, predict and measure; returns the JSON-able result (``table`` as records)."""
@@ -181,20 +219,10 @@ def validate(argv: list[str], python: Interpreter, *, reps: int = 3, settings: l
     say("calibrating ...")
     cal = calibrate(rec)
     settings = settings or held_out_settings(tuple(rec.doc["interpreter"]["thresholds"]))  # type: ignore[arg-type]
-    rows = []
-    for st in settings:
-        say(f"  {st.label}: predicting, then running the program {reps} times ...")
-        pred = predict(cal, rec.version, st.thresholds)
-        real = pd.DataFrame([run_real(python, argv, st.thresholds, timeout_s=timeout_s) for _ in range(reps)])
-        med = real.median(numeric_only=True)
-        row = {"setting": st.label, "thresholds": list(st.thresholds)}
-        for m in METRICS:
-            row[f"pred_{m}"] = float(pred[m])
-            row[f"real_{m}"] = float(med[m])
-        row["real_wall_s"] = float(med["wall_s"])
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    summary = compare(table)
+    say(f"running the program at {len(settings)} settings, {reps} times each ...")
+    real = measure(python, argv, settings, reps, timeout_s=timeout_s, say=say)
+    say("predicting ...")
+    table, summary = evaluate(cal, rec.version, settings, real)
     return {"program": argv, "version": rec.version, "reps": reps, "seeds": SEEDS,
             "calibration": cal.report, "table": table.to_dict(orient="records"), "summary": summary,
             "recording": str(rec_path)}
