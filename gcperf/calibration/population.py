@@ -57,6 +57,7 @@ MAX_WINDOWS = 600
 #: window's births through count0's balance.
 LO_WINDOWS = 1.0
 #: Counted young objects per tracked one tried (untracked-from-birth share 0 to 80 %).
+MAX_BIRTHS_PER_COUNT = 4.0
 ALPHAS = (1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0)
 
 
@@ -311,10 +312,14 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         keeps everything (the weights all on "forever").
         """
         untracked = 1.0 - (1.0 - atomic) / alpha  # of all births, not in generation 1 after a collection
+        # a window's births are at most MAX_BIRTHS_PER_COUNT times what count0 or the young
+        # generation saw: short lifetimes feed the forward balance (their deaths raise the next
+        # window's births, whose deaths raise the next), which must not run away
+        cap = MAX_BIRTHS_PER_COUNT * np.maximum(np.maximum(cnt, alpha * y_alive), 1.0)
         w = np.zeros(C)
         w[-1] = 1.0
         q = np.zeros(C)
-        births = _forward_births(ends, cnt, drift_n, meds, w, w, GRID_SIGMA, alpha * y_alive, meas_y)
+        births = _forward_births(ends, cnt, drift_n, meds, w, w, GRID_SIGMA, alpha * y_alive, meas_y, cap)
         best = (score(alpha, w, q, births, untracked), w, q, births)
         for _ in range(iterations):
             own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, untracked)
@@ -347,7 +352,8 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
             q = _old_cyclic(gen, auto, coll, births, ends, w, D1, D2, C)
             # births: from the measured young where there is one (anchors), else from count0's
             # balance, forward in time (old deaths depend on earlier births)
-            births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), GRID_SIGMA, alpha * y_alive, meas_y)
+            births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), GRID_SIGMA, alpha * y_alive, meas_y,
+                                     cap)
             e = score(alpha, w, q, births, untracked)
             if e < best[0]:
                 best = (e, w, q, births)
@@ -376,7 +382,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
 
 
 @njit(cache=True)
-def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y):  # pragma: no cover - compiled
+def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y, cap):  # pragma: no cover - compiled
     """Births per window with the weights held: from the measured young where there is one,
     else from count0's balance ``alive = P + old deaths - drift``, walking forward in time.
     ``wd`` weighs the deaths that lower count0 (the cyclic ones wait for a collection, whose
@@ -397,7 +403,7 @@ def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y):  #
             alive = y_alive[k]
         else:
             alive = max(cnt[k] + oldd[k] - drift_n[k], 0.0)
-        b = alive / max(own, 1e-12)
+        b = min(alive / max(own, 1e-12), cap[k])
         births[k] = b
         if b <= 0.0:
             continue
