@@ -112,7 +112,7 @@ def test_every_known_release_is_accepted():
         ({"grid": {"duration_s": ["1"]}}, "duration_s must be a number > 0"),
         ({"grid": {"main.cyclic_share": ["0.1"]}}, "cyclic_share must be a finite number, got '0.1'"),
         ({"grid": {"main.cyclic_share": [True]}}, "cyclic_share must be a finite number, got True"),
-        ({"grid": {"workload": [5]}}, "workload must be the name of a built-in workload, got 5"),
+        ({"grid": {"workload": [5]}}, "workload must be the name of a built-in workload or a JSON workload file, got 5"),
         ({"base": 5}, r"\[base\] must be a table"),
         ({"grid": [1, 2]}, r"\[grid\] must be a table"),
         ({"quick": {"grid": 5}}, r"\[quick\]: grid must be a table"),

@@ -161,7 +161,7 @@ def test_tables_are_checked_against_meta_before_use(tmp_path, reference):
     assert recommend(out, Constraints()).replicates == 2
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "results").iterdir() if p.is_dir()))
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "results").iterdir() if (p / "meta.json").is_file()))
 def test_committed_results_match_their_meta(name):
     agg, summ, meta = load_results(REPO / "results" / name)
     assert len(summ) == meta["runs"] and set(meta["tables"]) == {"summary.csv", "aggregate.csv"}

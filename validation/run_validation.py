@@ -91,12 +91,15 @@ def report(out: Path) -> str:
     versions = sorted(t.version.unique())
     head = (f"{t.program.nunique()} programs x {len(versions)} interpreters ({', '.join(versions)}), "
             f"{len(held)} held-out comparisons")
+    fails = [f"- {f.parent.name} {f.name.split('.')[0]}: {f.read_text().strip()}" for f in sorted(out.glob("3.*/*.error.txt"))]
     text = head + "\n\n" + "\n".join(lines) + "\n"
+    if fails:
+        text += "\nNot calibrated (no prediction possible):\n\n" + "\n".join(fails) + "\n"
     atomic_write_text(out / "summary.md", text)
     return text
 
 
-def _one(prog: Path, version: str, python: str, out: Path, reps: int) -> dict:
+def _one(prog: Path, version: str, python: str, out: Path, reps: int, seeds: int) -> dict:
     """Recording and real runs are kept (they are the expensive, model-free part); the model's
     predictions are made again from them on every call."""
     py = resolve(python)
@@ -115,9 +118,9 @@ def _one(prog: Path, version: str, python: str, out: Path, reps: int) -> dict:
     real = pd.read_csv(real_path)
     real["thresholds"] = real["thresholds"].map(json.loads)
     cal = calibrate(rec)
-    table, summary = evaluate(cal, rec.version, settings, real)
+    table, summary = evaluate(cal, rec.version, settings, real, seeds)
     return {"program": [f"validation/programs/{prog.name}"], "version": rec.version, "reps": int(real["rep"].max()) + 1,
-            "seeds": SEEDS, "calibration": cal.report, "table": table.to_dict(orient="records"), "summary": summary,
+            "seeds": seeds, "calibration": cal.report, "table": table.to_dict(orient="records"), "summary": summary,
             "recording_wall_s": rec.wall_s, "loadavg_during_real_runs": float(real["loadavg_1min"].iloc[0])}
 
 
@@ -126,6 +129,7 @@ def main() -> int:
     ap.add_argument("--versions", help="comma-separated minor or full versions (default: every env)")
     ap.add_argument("--programs", help="comma-separated program names (default: all)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=SEEDS, help="model seeds per setting (medians)")
     ap.add_argument("--out", default=str(HERE.parent / "results" / "validation"))
     ap.add_argument("--report-only", action="store_true", help="only rebuild summary.csv and summary.md")
     a = ap.parse_args()
@@ -140,9 +144,12 @@ def main() -> int:
             for prog in progs:
                 t0 = time.time()
                 try:
-                    res = _one(prog, version, python, out, a.reps)
+                    res = _one(prog, version, python, out, a.reps, a.seeds)
                 except GcperfError as e:
                     print(f"{version} {prog.stem}: {e}", flush=True)
+                    note = out / version / f"{prog.stem}.error.txt"
+                    note.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_text(note, f"{e}\n")
                     continue
                 dest = out / version / f"{prog.stem}.json"
                 dest.parent.mkdir(parents=True, exist_ok=True)

@@ -189,11 +189,12 @@ def measure(python: Interpreter, argv: list[str], settings: list[Setting], reps:
     return pd.DataFrame(rows)
 
 
-def evaluate(cal: Calibration, version: str, settings: list[Setting], real: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def evaluate(cal: Calibration, version: str, settings: list[Setting], real: pd.DataFrame,
+             seeds: int = SEEDS) -> tuple[pd.DataFrame, dict]:
     """Predict every setting and put the predictions next to the real runs' medians."""
     rows = []
     for st in settings:
-        pred = predict(cal, version, st.thresholds)
+        pred = predict(cal, version, st.thresholds, seeds)
         med = real[real["setting"] == st.label].median(numeric_only=True)
         row = {"setting": st.label, "thresholds": list(st.thresholds)}
         for m in METRICS:
