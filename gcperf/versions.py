@@ -86,20 +86,19 @@ SUPPORTED_VERSIONS: tuple[str, ...] = tuple(_PRESETS)
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(0|[1-9]\d*))?")
 
 # The patch releases of each minor version known to gcperf: a version string must name one of them
-# (3.13.99 is no release). Branches that reached their end of life have their final release here;
-# the others the last release known when this table was last updated (2026-11), so a newer release
-# than these is refused until the table is extended: name the minor version alone (3.13) meanwhile.
-# Sources: python.org's release list and the branches' end-of-life dates (PEP 569, 596, 619, 664,
-# 693, 719, 745). 3.8 (final 3.8.20) and 3.9 (final 3.9.25) are closed; 3.10 reached its end of
-# life in 2026-10.
+# (3.13.99 is no release). Closed branches have their final release here (3.8.20, 3.9.25); for
+# the others the ceiling is an estimate from the release cadence of PEP 619/664/693/719/745 (bugfix
+# releases about every two months, security releases a few times a year) as of 2026-12, because
+# this table was written without network access to python.org. A newer release than the ceiling
+# is refused until the table is extended; name the minor version alone (3.13) meanwhile.
 KNOWN_PATCHES: dict[str, int] = {
     "3.8": 20,
     "3.9": 25,
-    "3.10": 19,
-    "3.11": 14,
-    "3.12": 12,
-    "3.13": 11,
-    "3.14": 7,
+    "3.10": 20,
+    "3.11": 15,
+    "3.12": 13,
+    "3.13": 16,
+    "3.14": 9,
 }
 
 
