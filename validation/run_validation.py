@@ -117,6 +117,10 @@ def _one(prog: Path, version: str, python: str, out: Path, reps: int, seeds: int
         atomic_write_text(real_path, real.to_csv(index=False))
     real = pd.read_csv(real_path)
     real["thresholds"] = real["thresholds"].map(json.loads)
+    if "measure_version" not in real or (real["measure_version"] < 2).any():
+        # measure.py v1 took the peak RSS from ru_maxrss, which on Linux keeps the forking
+        # parent's (gcperf's) peak across exec: not the program's. Not a measurement: dropped
+        real["peak_rss_mib"] = float("nan")
     cal = calibrate(rec)
     table, summary = evaluate(cal, rec.version, settings, real, seeds)
     return {"program": [f"validation/programs/{prog.name}"], "version": rec.version, "reps": int(real["rep"].max()) + 1,

@@ -109,7 +109,8 @@ def run_real(python: Interpreter, argv: list[str], thresholds: tuple[int, int, i
     pauses = [p for g in doc["pauses_s"] for p in g]
     return {"gen0": doc["collections"][0], "gen1": doc["collections"][1], "gen2": doc["collections"][2],
             "pause_total_ms": 1e3 * sum(pauses), "pause_p99_ms": 1e3 * _p99(pauses),
-            "peak_rss_mib": doc["peak_rss_kib"] / 1024.0, "wall_s": doc["wall_s"]}
+            "peak_rss_mib": doc["peak_rss_kib"] / 1024.0, "wall_s": doc["wall_s"],
+            "measure_version": doc.get("measure_version", 1)}
 
 
 def predict(cal: Calibration, version: str, thresholds: tuple[int, int, int], seeds: int = SEEDS) -> dict:
@@ -145,6 +146,7 @@ def compare(table: pd.DataFrame) -> dict:
         pred, meas = table[f"pred_{m}"].to_numpy(float), table[f"real_{m}"].to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(meas > 0, np.abs(pred - meas) / meas, np.where(pred > 0, np.inf, 0.0))
+        rel = np.where(np.isnan(meas) | np.isnan(pred), np.nan, rel)  # not measured: no error
         table[f"err_{m}"] = rel
     d_pred = table["pred_pause_total_ms"] / table["pred_pause_total_ms"].iloc[0]
     d_real = table["real_pause_total_ms"] / table["real_pause_total_ms"].iloc[0]
@@ -157,7 +159,8 @@ def compare(table: pd.DataFrame) -> dict:
     out["least_pause_predicted"] = str(table.loc[table["pred_pause_total_ms"].idxmin(), "setting"])
     out["least_pause_real"] = str(table.loc[table["real_pause_total_ms"].idxmin(), "setting"])
     out["same_least_pause"] = out["least_pause_predicted"] == out["least_pause_real"]
-    out["median_errors_held_out"] = {m: float(np.median(held[f"err_{m}"])) for m in METRICS} if len(held) else {}
+    out["median_errors_held_out"] = {m: float(np.nanmedian(held[f"err_{m}"])) if held[f"err_{m}"].notna().any()
+                                     else float("nan") for m in METRICS} if len(held) else {}
     out["change_within_1.25x_share"] = float((held["change_factor_error"] <= 1.25).mean()) if len(held) else float("nan")
     ok = table["pred_peak_rss_mib"] <= RSS_BOUND * table["pred_peak_rss_mib"].iloc[0]
     pick = table[ok]["pred_pause_total_ms"].idxmin()
@@ -245,7 +248,8 @@ def format_result(res: dict) -> str:
     s = res["summary"]
     med = s["median_errors_held_out"]
     lines.append("median relative error at held-out settings: " + ", ".join(
-        f"{m} {100 * v:.0f} %" if math.isfinite(v) else f"{m} inf" for m, v in med.items()))
+        f"{m} {100 * v:.0f} %" if math.isfinite(v) else (f"{m} n/a" if math.isnan(v) else f"{m} inf")
+        for m, v in med.items()))
     lines.append(f"ranking by total pause: Kendall tau {s['kendall_tau_total_pause']:.2f}; least pause predicted "
                  f"{s['least_pause_predicted']!r}, measured {s['least_pause_real']!r}")
     rc = s["recommendation"]
