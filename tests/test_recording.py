@@ -247,7 +247,10 @@ BAD_PROGRAMS = {
     "exits-with-message": ("import sys\nsys.exit('bad config')\n", "exited with status 1 (bad config)"),
     "killed": ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "killed by signal 9 (SIGKILL)"),
     "terminated": ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", "killed by signal 15 (SIGTERM)"),
-    "interrupted": ("import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n", "interrupted"),
+    # (SIGINT's default handler restored first: a shell starts background jobs with SIGINT
+    # ignored, which the program would inherit, and then nothing interrupts it)
+    "interrupted": ("import os, signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                    "os.kill(os.getpid(), signal.SIGINT)\n", "interrupted"),
     "os-exit": ("import os\nos._exit(0)\n", "without finishing the recording"),
     "never-collects": ("x = [1]\n", "never ran a garbage collection"),
     "gc-disabled": ("import gc\ngc.disable()\nkeep = [[i] for i in range(50000)]\n", "never ran a garbage collection"),
