@@ -75,7 +75,10 @@ def report(out: Path) -> str:
     for m in METRICS:
         e = held[f"err_{m}"].replace(np.inf, np.nan)
         per = held.assign(e=e).groupby("program").e.median()
-        worst = per.idxmax() if per.notna().any() else "-"
+        if not per.notna().any():
+            lines.append(f"| {m} relative error | not measured in this data | - | {targets.get(m, '-')} |")
+            continue
+        worst = per.idxmax()
         lines.append(f"| {m} relative error | {100 * e.median():.0f} % | {worst} ({100 * per.max():.0f} %) | "
                      f"{targets.get(m, '-')} |")
     share = (held.change_factor_error <= 1.25).mean()
