@@ -17,7 +17,7 @@ Three fits, each from the recording alone (nothing here knows which program it i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -213,8 +213,3 @@ def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
         "mutator_s": win.mutator_s,
     }
     return Calibration(wl, fit, costs, report)
-
-
-def with_settings(wl: Workload, **changes) -> Workload:
-    """A copy of the workload with fields changed (provenance kept)."""
-    return replace(wl, **changes)

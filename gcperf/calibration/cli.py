@@ -17,15 +17,8 @@ import tempfile
 from pathlib import Path
 
 from ..errors import GcperfError
+from ..recording.recorder import check_output
 from ..safeio import atomic_write_text
-
-
-def _existing_output(path: Path) -> Path:
-    if path.exists():
-        raise GcperfError(f"{path} exists; gcperf does not overwrite files (choose another -o)")
-    if not path.parent.exists():
-        raise GcperfError(f"folder {path.parent} does not exist")
-    return path
 
 
 def add_calibrate_parser(sub) -> None:
@@ -47,7 +40,7 @@ def _cmd_calibrate(args) -> int:
     from .calibrate import calibrate
 
     rec = load_recording(args.recording)
-    out = _existing_output(Path(args.output) if args.output else Path(f"{rec.program_name}.model.json"))
+    out = check_output(Path(args.output) if args.output else Path(f"{rec.program_name}.model.json"))
     cal = calibrate(rec, name=args.name)
     doc = workload_to_dict(cal.workload)
     doc["provenance"] = dict(doc.get("provenance") or {}, calibration_report=cal.report)
@@ -106,7 +99,7 @@ def _cmd_validate(args) -> int:
         raise GcperfError(f"no such script: {program[0]}")
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise GcperfError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
-    out = _existing_output(Path(args.output)) if args.output else None
+    out = check_output(Path(args.output)) if args.output else None
     python = resolve(args.python)
     settings = parse_settings(args.settings, python.thresholds) if args.settings else None
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr))

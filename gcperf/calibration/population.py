@@ -8,30 +8,33 @@ The model (all times on the mutator clock, ``observe.py``):
   no generation when a collection looks: no collection can see them and the model leaves them
   out (``build.py`` adds them back as a share that dies at once).
 * a lasting object's lifetime is drawn from one mixture, the same for the whole run: narrow
-  lognormal components on a grid of medians (``GRID_SIGMA`` wide, two per decade) from a
-  quarter of the median window to ten times the run, plus "forever". Narrow components can
+  lognormal components on a grid of medians (``GRID_SIGMA`` wide, ``PER_DECADE`` per decade)
+  from ``LO_WINDOWS`` median windows to ten times the run, plus "forever". Narrow components can
   follow any survival curve, including the sharp ones of caches and queues (every object lives
   about as long as the cache takes to turn over), which a sum of exponentials cannot.
 * a share ``atomic`` of lasting objects are tuples of atomic values, untracked by the first
-  collection that sees them; ``cyclic[c]`` of the deaths of component c are cyclic garbage,
-  which waits in its generation for a collection of it; ``drift[k]`` count0 increments per
-  second never come back (allocations whose frees go to a type's free list and skip the
-  decrement).
+  collection that sees them, and a further share is created untracked (containers such as
+  dicts of atomic values: counted by count0, in no generation); ``cyclic[c]`` of the deaths of
+  component c are cyclic garbage, which waits in its generation for a collection of it (and
+  lowers no count0: the collection resets count0 first); ``cyclic_now[k]`` is the cyclic
+  garbage made and dropped within window k, per lasting birth. Free lists move count0 only
+  while they fill or drain, a bounded amount, so the fit's drift is zero.
 
-Every window measures count0 when its collection starts (``P[k]``): births, less every death of
-a GC object in the window (old objects' too: a free lowers count0 whatever its generation),
-plus drift. Within the recorder's budget it also measures the young generation (``Y[k]``
-objects alive at the collection), generation 1 and generation 2. So, per window,
+Every window measures count0 when its collection starts (``P[k]``): births, less the deaths of
+GC objects in the window that reference counting frees (old objects' too: a free lowers
+count0 whatever its generation), plus the window's cyclic garbage (a young collection's
+collected objects). Within the recorder's budget it also measures the young generation
+(``Y[k]``), generation 1 and generation 2. So, per measured window,
 
-    Y[k] = P[k] + old_deaths[k] - drift[k],      B[k] = Y[k] / alive_share_at_end(d[k]),
+    alpha * Y[k] = P[k] - C[k] + old_deaths[k]
 
-which gives the births of every window from count0 and the model's deaths of older cohorts,
-walking forward in time. The mixture is what must make the measured young, generation 1 and
-generation 2 sizes come out: young measured above ``P + old_deaths`` means old objects must die
-in that window (a heap turning over); generation 1 and 2 sizes fix how long survivors last.
-The fit alternates a non-negative least-squares step for the mixture weights and the drift
-(births held) with a forward pass for the births (weights held), then fits the cyclic shares to
-the collected counts (bounded least squares).
+with ``alpha`` the counted young per tracked young. For each ``alpha`` of a grid, the fit
+alternates a non-negative least-squares step for the mixture weights (the balances and the
+generation 1 and 2 sizes, each kind weighing the same) with a forward pass for the births
+(from the measured young where there is one, else from the balance; at most
+``MAX_BIRTHS_PER_COUNT`` times what count0 or the young saw), keeps the best-scoring iterate,
+and the ``alpha`` whose fit scores best wins. The cyclic shares of old deaths come from what the
+older collections free (bounded least squares).
 """
 
 from __future__ import annotations
@@ -399,10 +402,7 @@ def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y, cap
         own = 0.0
         for c in range(C):
             own += w[c] * _alive(ends[k], starts[k], ends[k], meds[c], sigma)
-        if meas_y[k]:
-            alive = y_alive[k]
-        else:
-            alive = max(cnt[k] + oldd[k] - drift_n[k], 0.0)
+        alive = y_alive[k] if meas_y[k] else max(cnt[k] + oldd[k] - drift_n[k], 0.0)
         b = min(alive / max(own, 1e-12), cap[k])
         births[k] = b
         if b <= 0.0:

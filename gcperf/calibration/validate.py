@@ -115,10 +115,10 @@ def run_real(python: Interpreter, argv: list[str], thresholds: tuple[int, int, i
 
 def predict(cal: Calibration, version: str, thresholds: tuple[int, int, int], seeds: int = SEEDS) -> dict:
     """Medians over seeds of the model's metrics at ``thresholds``."""
+    import time
+
     from ..runner import simulate
     from ..scenario import GCSettings, Scenario
-
-    import time
 
     rows = []
     for s in range(seeds):
@@ -240,7 +240,7 @@ def format_result(res: dict) -> str:
     hdr = f"{'setting':<18} {'gen0':>13} {'gen1':>11} {'gen2':>9} {'total pause ms':>17} {'p99 ms':>13} {'peak RSS MiB':>15} {'change pred/real':>17}"
     lines.append(hdr)
     for _, r in t.iterrows():
-        def pr(m, fmt="{:.0f}"):
+        def pr(m, fmt="{:.0f}", r=r):
             return f"{fmt.format(r['pred_' + m])}/{fmt.format(r['real_' + m])}"
         lines.append(f"{r['setting']:<18} {pr('gen0'):>13} {pr('gen1'):>11} {pr('gen2'):>9} "
                      f"{pr('pause_total_ms', '{:.1f}'):>17} {pr('pause_p99_ms', '{:.2f}'):>13} "
