@@ -2,9 +2,9 @@
 
 Each recorded window (the mutator time between two collections) becomes a phase with the
 window's rates, unless it is shorter than ``min_phase_s``: short neighbours are merged, their
-rates averaged by duration. The lifetime mixture, cyclic shares and atomic share are the same in
-every phase; only the rates of lasting objects, of count0-only increments (free lists) and of
-cyclic garbage made within a window vary. So the workload follows the program's own changes of pace
+rates averaged by duration. The lifetime mixture and cyclic shares are the same in every phase;
+the rates of lasting objects, of count0-only increments (free lists) and of cyclic garbage made
+within a window vary, and so does the share of atomic tuples. So the workload follows the program's own changes of pace
 (start-up, bursts, a heap that fills), and any GC setting can be simulated on it.
 """
 
@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..workload import Lifetime, Phase, SizeMix, Workload
-from .population import PopulationFit
+from .population import PopulationFit, _alive
 
 #: Components that carry less than this share of lasting objects are dropped (and the rest
 #: renormalised): they change no observable and only lengthen the workload file.
@@ -56,13 +56,15 @@ def lifetimes_of(fit: PopulationFit) -> tuple[list[Lifetime], np.ndarray]:
 
 def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: float, baseline_objects: int,
                    min_phase_s: float = 0.0, sizes: SizeMix | None = None, payload_per_object: float = 0.0,
-                   payload_sizes: SizeMix | None = None, **extra) -> Workload:
+                   payload_sizes: SizeMix | None = None, tail_count0: float | None = None, **extra) -> Workload:
     """A workload with the fitted population, one phase per (merged) window.
 
     Args:
         fit: the population fit.
         name, description: the workload's.
         tail_s: mutator time after the last collection (the program's end), seconds.
+        tail_count0: count0 when the program ended: what the tail added without reaching a
+            collection. None: the tail goes on at the last window's pace.
         baseline_objects: tracked objects alive when the program starts.
         min_phase_s: merge windows shorter than this.
         sizes, payload_per_object, payload_sizes: object sizes for the memory model.
@@ -73,12 +75,27 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
     rates = fit.rates.copy()
     drift = fit.drift.copy()
     cnow = np.broadcast_to(np.asarray(fit.cyclic_now, dtype=float), dur.shape).copy()
+    atom = (np.full(dur.shape, float(fit.atomic)) if fit.atomic_k is None
+            else np.asarray(fit.atomic_k, dtype=float).copy())
     if tail_s > 0:
-        # after the last collection the program goes on at its last pace until it ends
+        if tail_count0 is None:
+            # after the last collection the program goes on at its last pace until it ends
+            tail_rate = rates[-1]
+            tail_now = cnow[-1] / max(float(fit.dur[-1]), 1e-12) * tail_s
+        else:
+            # the tail reached no collection: it made the lasting objects (or garbage, which
+            # counts the same until a collection) that count0 says, at whatever pace the last
+            # windows had (a program that ends with a long stretch of work that keeps nothing, such
+            # as rendering or a solver's loop, must not go on building its last window's heap)
+            own = sum(float(wc) * _alive(tail_s, 0.0, tail_s, float(m), fit.sigma)
+                      for wc, m in zip(fit.weights, fit.medians, strict=True))
+            tail_rate = max(float(tail_count0), 0.0) / max(own, 1e-3) / tail_s
+            tail_now = 0.0
         dur = np.append(dur, tail_s)
-        rates = np.append(rates, rates[-1])
+        rates = np.append(rates, tail_rate)
         drift = np.append(drift, drift[-1])
-        cnow = np.append(cnow, cnow[-1])
+        cnow = np.append(cnow, tail_now)
+        atom = np.append(atom, atom[-1])
     phases = []
     for i, (a, b) in enumerate(_segments(dur, min_phase_s)):
         d = float(dur[a:b].sum())
@@ -86,10 +103,12 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             continue
         lam = float((rates[a:b] * dur[a:b]).sum()) / d
         dr = float((drift[a:b] * dur[a:b]).sum()) / d
-        now = float((rates[a:b] * dur[a:b] * cnow[a:b]).sum()) / d
+        now = float(cnow[a:b].sum()) / d
         # objects freed at once: enough to carry the window's cyclic garbage (only the share of
         # objects that are not atomic tuples can be cyclic, as in the stream) and the drift
-        tracked = max(1.0 - float(fit.atomic), 1e-6)
+        nb = rates[a:b] * dur[a:b]
+        atomic = float((nb * atom[a:b]).sum() / nb.sum()) if nb.sum() > 0 else float(atom[a:b].mean())
+        tracked = max(1.0 - atomic, 1e-6)
         imm = max(now / tracked, now + dr)
         total = lam + imm
         if total * d < 0.5:  # nothing happens here: keep the time, one harmless object
@@ -113,7 +132,7 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             lts[-1] = Lifetime(last.name, last.share + (1.0 - total_share), last.kind, last.scale_s, last.sigma,
                                last.cyclic_share)
         # uncounted frees sit at the bottom of the immediate band, below the cyclic ones
-        room = lts[0].share * (1.0 - (1.0 - fit.atomic) * (lts[0].cyclic_share or 0.0)) if lts[0].kind == "immediate" else 0.0
+        room = lts[0].share * (1.0 - (1.0 - atomic) * (lts[0].cyclic_share or 0.0)) if lts[0].kind == "immediate" else 0.0
         unc = min(dr_share, room)
         kw = {}
         if sizes is not None:
@@ -126,7 +145,7 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             alloc_rate_per_s=total,
             lifetimes=tuple(lts),
             cyclic_share=0.0,
-            atomic_tuple_share=float(fit.atomic),
+            atomic_tuple_share=atomic,
             payload_per_object=payload_per_object,
             uncounted_free_share=float(unc),
             **kw,

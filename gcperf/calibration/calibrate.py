@@ -190,6 +190,8 @@ def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
     block = int(min(max(round(extra / payload), 8), MAX_SIZE_BYTES)) if payload else 64
     payload_sizes = SizeMix((block,), (1.0,))
     tail = max(win.mutator_s - float(win.table["m_s"].iloc[-1]), 0.0)
+    end_count = (rec.doc.get("end") or {}).get("count")
+    tail_count0 = float(end_count[0]) if end_count else None
     label = name or rec.program_name
     provenance = {
         "calibrated_from": str(rec.path),
@@ -198,7 +200,7 @@ def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
         "program": rec.doc.get("program", {}),
     }
     wl = build_workload(fit, name=label, description=f"calibrated from a recording of {label} "
-                        f"(CPython {rec.version})", tail_s=tail, baseline_objects=win.baseline_objects,
+                        f"(CPython {rec.version})", tail_s=tail, tail_count0=tail_count0, baseline_objects=win.baseline_objects,
                         min_phase_s=MIN_PHASE_S, sizes=default, payload_per_object=payload,
                         payload_sizes=payload_sizes, pause_costs=costs, pause_noise=noise, pause_scale=scale,
                         baseline_rss_mb=base_rss, provenance=provenance)

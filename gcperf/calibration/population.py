@@ -17,7 +17,7 @@ The model (all times on the mutator clock, ``observe.py``):
   dicts of atomic values: counted by count0, in no generation); ``cyclic[c]`` of the deaths of
   component c are cyclic garbage, which waits in its generation for a collection of it (and
   lowers no count0: the collection resets count0 first); ``cyclic_now[k]`` is the cyclic
-  garbage made and dropped within window k, per lasting birth. Free lists move count0 only
+  garbage made and dropped within window k (objects). Free lists move count0 only
   while they fill or drain, a bounded amount, so the fit's drift is zero.
 
 Every window measures count0 when its collection starts (``P[k]``): births, less the deaths of
@@ -73,8 +73,10 @@ class PopulationFit:
         sigma: width of the lognormal components.
         weights: share of lasting objects per component (sums to 1).
         cyclic: per component, the share of its deaths that are cyclic garbage.
-        cyclic_now: cyclic garbage made and dropped within the window, per lasting object, per window.
-        atomic: share of lasting objects that are tuples of atomic values.
+        cyclic_now: cyclic garbage made and dropped within each window (objects).
+        atomic: share of lasting objects that are tuples of atomic values (over the run).
+        atomic_k: the same, per window (programs change what they make: a phase that builds
+            records of tuples, one that renders text).
         rates: lasting objects per mutator second, per window.
         drift: count0-only increments per mutator second, per window.
         dur: window lengths (mutator seconds).
@@ -91,6 +93,7 @@ class PopulationFit:
     drift: np.ndarray
     dur: np.ndarray
     diagnostics: dict = field(default_factory=dict)
+    atomic_k: np.ndarray | None = None
 
 
 @njit(cache=True)
@@ -156,7 +159,7 @@ def _tables(ends, gen, births, meds, sigma, atomic):  # pragma: no cover - compi
             own[j, c] = a_prev
             if b <= 0.0:
                 continue
-            tr = 1.0 - atomic
+            tr = 1.0 - atomic[j]
             for k in range(j + 1, K):
                 if ends[k - 1] - ends[j] > horizon:
                     break
@@ -225,33 +228,56 @@ def _lsq(A, b, upper):
     return lsq_linear(A, b, bounds=(0.0, upper)).x
 
 
-def _young_cyclic(gen, auto, coll, births, ends):
-    """Cyclic garbage made within each window per lasting birth.
+def _atomic_per_window(young, coll, g1, g1a, surv_ok, ends, pooled):
+    """Share of the young generation's live objects that a young collection untracks (tuples
+    of atomic values), per window.
+
+    It is measured exactly where a young collection's sizes were: what was alive and not
+    collected, less what reached generation 1, was untracked by the collection itself. Windows
+    in between take it from their neighbours in time; with no measurement, the pooled share.
+    """
+    alive = young - coll
+    ok = surv_ok & (alive >= 20)
+    if not ok.any():
+        return np.full(len(ends), pooled)
+    share = np.clip(1.0 - np.maximum(g1a - g1, 0.0)[ok] / alive[ok], 0.0, 0.95)
+    return np.interp(ends, ends[ok], share)
+
+
+def _young_cyclic(gen, auto, coll, dur, ends):
+    """Cyclic garbage made and dropped within each window (objects).
 
     A young collection frees exactly the young cyclic garbage of its window, so it is measured
-    in every young window (and taken in time from the neighbours for the older collections,
-    which also free old garbage).
+    in every young window. An older collection also frees old garbage: its window's young
+    garbage is taken as the neighbouring young windows' *rate* (per mutator second) over its own
+    length, and never more than it freed. (A rate, not a ratio to the window's fitted births:
+    a window that made almost no lasting objects can still make garbage, and its ratio must not
+    be carried to a neighbour with many births.)
     """
-    young_coll = (gen == 0) & auto & (births > 0)
+    young_coll = (gen == 0) & auto
+    out = np.where(young_coll, coll, 0.0).astype(float)
     if not young_coll.any():
-        return np.zeros(len(gen))
-    r = np.where(young_coll, coll / np.maximum(births, 1e-9), 0.0)
-    return np.interp(ends, ends[young_coll], r[young_coll])
+        return out
+    rate = coll[young_coll] / np.maximum(dur[young_coll], 1e-12)
+    est = np.interp(ends, ends[young_coll], rate) * dur
+    other = ~young_coll
+    out[other] = np.minimum(est[other], np.maximum(coll[other], 0.0))
+    return out
 
 
-def _old_cyclic(gen, auto, coll, births, ends, w, d1, d2, C):
+def _old_cyclic(gen, auto, coll, dur, ends, w, d1, d2, C):
     """Per component, the share of its deaths in generations 1 and 2 that is cyclic garbage:
     what older collections free beyond the young garbage (bounded least squares)."""
     q = np.zeros(C)
     old = (gen >= 1) & auto
     if not old.any():
         return q
-    cyc_now = _young_cyclic(gen, auto, coll, births, ends)
+    cyc_now = _young_cyclic(gen, auto, coll, dur, ends)
     av = _available(gen, np.zeros_like(d1), d1, d2)
     A = av[old] * w[None, :]
     if not np.any(A > 0):
         return q
-    rhs = np.maximum(coll[old] - cyc_now[old] * births[old], 0.0)
+    rhs = np.maximum(coll[old] - cyc_now[old], 0.0)
     s = 1.0 / np.sqrt(np.maximum(rhs, 10.0))
     return _lsq(A * s[:, None], rhs * s, np.ones(C))
 
@@ -281,6 +307,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         tot = y_alive[surv_ok].sum()
         if tot > 0:
             atomic = float(np.clip(1.0 - (g1a - g1)[surv_ok].clip(min=0).sum() / tot, 0.0, 0.95))
+    atomic_k = _atomic_per_window(young, coll, g1, g1a, surv_ok, ends, atomic)
     meds = lifetime_grid(dur[meas_y], float(ends[-1]))
     C = len(meds)
     base = float(win.baseline_objects)
@@ -314,7 +341,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         weights), so every iterate is scored and the best one kept; the start is a heap that
         keeps everything (the weights all on "forever").
         """
-        untracked = 1.0 - (1.0 - atomic) / alpha  # of all births, not in generation 1 after a collection
+        untracked = 1.0 - (1.0 - atomic_k) / alpha  # of all births, not in generation 1 after a collection
         # a window's births are at most MAX_BIRTHS_PER_COUNT times what count0 or the young
         # generation saw: short lifetimes feed the forward balance (their deaths raise the next
         # window's births, whose deaths raise the next), which must not run away
@@ -352,7 +379,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
             if wn.sum() <= 0:
                 break
             w = wn / wn.sum()
-            q = _old_cyclic(gen, auto, coll, births, ends, w, D1, D2, C)
+            q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
             # births: from the measured young where there is one (anchors), else from count0's
             # balance, forward in time (old deaths depend on earlier births)
             births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), GRID_SIGMA, alpha * y_alive, meas_y,
@@ -371,17 +398,18 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         if best is None or res[0] < best[1][0]:
             best = (a, res)
     alpha, (_, w, q, births) = best
-    atomic = 1.0 - (1.0 - atomic) / alpha
-    own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, atomic)
-    cyc_now = _young_cyclic(gen, auto, coll, births, ends)
-    q = _old_cyclic(gen, auto, coll, births, ends, w, D1, D2, C)
+    atomic_k = 1.0 - (1.0 - atomic_k) / alpha
+    atomic = float((births * atomic_k).sum() / births.sum()) if births.sum() > 0 else float(atomic_k.mean())
+    own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, atomic_k)
+    cyc_now = _young_cyclic(gen, auto, coll, dur, ends)
+    q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
     diag = _diagnostics(births, own, oldd, G1, G2, w, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
                         alpha)
     diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
-    return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag)
+    return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag, atomic_k)
 
 
 @njit(cache=True)
