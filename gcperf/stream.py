@@ -187,6 +187,9 @@ class StatisticalStream(Stream):
         self._first_list = [int(x) for x in self.first_slot]
         self._start_list = [float(x) for x in self.start_time]
         self._rate_list = [float(x) for x in self.rates]
+        # allocations between eval-breaker checks, per phase (1: a check after every one)
+        self._every_list = [int(p.call_allocations) for p in phases]
+        self._all_checks = all(m == 1 for m in self._every_list)
         self._calendar: dict[int, list[np.ndarray]] = {}
         self._layouts: dict[str, _Layout] = {}
         # tests set this to get every object's death and kind (Chunk.dense)
@@ -238,14 +241,30 @@ class StatisticalStream(Stream):
     def slot_of_seq(self, seq: int) -> int:
         return int(seq) // 4
 
+    def _check_slot(self, k: int) -> int:
+        """The first slot at or after ``k`` that an eval-breaker check follows."""
+        if self._all_checks or k >= self.total_slots:
+            return k
+        q = min(max(bisect.bisect_right(self._first_list, k) - 1, 0), len(self.phases) - 1)
+        m = self._every_list[q]
+        if m == 1:
+            return k
+        first = self._first_list[q]
+        # checks end every m-th allocation of the phase, and its last one
+        j = first + ((k - first) // m) * m + m - 1
+        return min(j, self._first_list[q + 1] - 1)
+
     def next_checkpoint(self, seq: int) -> int:
-        # every allocation is followed by the end of the CALL that made it
+        # an allocation is followed by the end of the CALL that made it, except inside a C call
+        # that makes several (``Phase.call_allocations``)
         k = (int(seq) + 2) // 4
-        return 4 * k + 1
+        return 4 * self._check_slot(k) + 1
 
     def slot_events(self, chunk: Chunk, k: int) -> list[tuple[int, int, object]]:
         j = chunk.j0 + k
-        ev: list[tuple[int, int, object]] = [(4 * j + 1, EV_CHECKPOINT, None)]
+        ev: list[tuple[int, int, object]] = []
+        if self._all_checks or self._check_slot(j) == j:
+            ev.append((4 * j + 1, EV_CHECKPOINT, None))
         dk = int(chunk.d[k])
         if dk:
             ev.append((4 * j + 2, EV_FREES, dk))

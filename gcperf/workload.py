@@ -169,6 +169,12 @@ class Phase:
             (CPython's list/dict/tuple free lists, CPYTHON_GC.md section 8.1), so each
             raises ``count0`` by one for good. They are taken from the ``immediate``
             component, which must be at least this large.
+        call_allocations: allocations made inside one C call (``ast.parse``, ``json.loads``,
+            ``compile``, a comprehension's C-level loop), between two eval-breaker checks.
+            From 3.12 a collection that the threshold triggers waits for the next check, so
+            count0 can run far past threshold0 inside such a call; 3.8-3.11 collect inside the
+            allocation and are not affected. 1 (the default): a check after every allocation.
+            The phase's last allocation is always followed by a check.
     """
 
     name: str = "main"
@@ -182,6 +188,7 @@ class Phase:
     payload_per_object: float = 0.0
     payload_sizes: SizeMix = DEFAULT_PAYLOAD
     uncounted_free_share: float = 0.0
+    call_allocations: int = 1
 
     def __post_init__(self) -> None:
         _check(isinstance(self.name, str) and self.name != "", f"phase name must be a non-empty string, got {self.name!r}")
@@ -202,6 +209,9 @@ class Phase:
         _check(isinstance(self.sizes, SizeMix), f"phase {self.name!r} sizes must be a SizeMix, got {self.sizes!r}")
         _check(isinstance(self.payload_sizes, SizeMix),
                f"phase {self.name!r} payload_sizes must be a SizeMix, got {self.payload_sizes!r}")
+        _check(isinstance(self.call_allocations, int) and not isinstance(self.call_allocations, bool)
+               and 1 <= self.call_allocations <= 2**40,
+               f"phase {self.name!r} call_allocations must be an integer >= 1, got {self.call_allocations!r}")
         _finite(f"phase {self.name!r} uncounted_free_share", self.uncounted_free_share)
         if self.uncounted_free_share > 0:
             first = next((lt for lt in self.lifetimes if lt.kind == "immediate"), None)

@@ -22,19 +22,20 @@ from .population import PopulationFit, _alive
 MIN_WEIGHT = 1e-3
 
 
-def _segments(dur: np.ndarray, min_phase_s: float) -> list[tuple[int, int]]:
-    """Index ranges [a, b) of windows merged so that every segment lasts at least ``min_phase_s``."""
+def _segments(dur: np.ndarray, min_phase_s: float, cut_after: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Index ranges [a, b) of windows merged so that every segment lasts at least ``min_phase_s``
+    (or ends with a window of ``cut_after``)."""
     out: list[tuple[int, int]] = []
     a = 0
     acc = 0.0
     for k, d in enumerate(dur):
         acc += float(d)
-        if acc >= min_phase_s:
+        if acc >= min_phase_s or (cut_after is not None and k < len(cut_after) and cut_after[k]):
             out.append((a, k + 1))
             a = k + 1
             acc = 0.0
     if a < len(dur):
-        if out:
+        if out and not (cut_after is not None and cut_after[out[-1][1] - 1]):
             out[-1] = (out[-1][0], len(dur))
         else:
             out.append((a, len(dur)))
@@ -96,18 +97,21 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
         drift = np.append(drift, drift[-1])
         cnow = np.append(cnow, tail_now)
         atom = np.append(atom, atom[-1])
-    phases = []
-    for i, (a, b) in enumerate(_segments(dur, min_phase_s)):
-        d = float(dur[a:b].sum())
-        if d <= 0:
-            continue
-        lam = float((rates[a:b] * dur[a:b]).sum()) / d
-        dr = float((drift[a:b] * dur[a:b]).sum()) / d
-        now = float(cnow[a:b].sum()) / d
+    burst = np.zeros(dur.shape) if fit.burst_share is None else np.asarray(fit.burst_share, dtype=float).copy()
+    if len(burst) < len(dur):
+        burst = np.append(burst, np.zeros(len(dur) - len(burst)))
+    kw = {}
+    if sizes is not None:
+        kw["sizes"] = sizes
+    if payload_sizes is not None:
+        kw["payload_sizes"] = payload_sizes
+
+    def phase(pname: str, d: float, n_lasting: float, n_drift: float, n_now: float, atomic: float,
+              in_one_call: bool = False) -> Phase:
+        """A phase of ``d`` mutator seconds that makes these numbers of objects."""
+        lam, dr, now = n_lasting / d, n_drift / d, n_now / d
         # objects freed at once: enough to carry the window's cyclic garbage (only the share of
         # objects that are not atomic tuples can be cyclic, as in the stream) and the drift
-        nb = rates[a:b] * dur[a:b]
-        atomic = float((nb * atom[a:b]).sum() / nb.sum()) if nb.sum() > 0 else float(atom[a:b].mean())
         tracked = max(1.0 - atomic, 1e-6)
         imm = max(now / tracked, now + dr)
         total = lam + imm
@@ -134,21 +138,31 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
         # uncounted frees sit at the bottom of the immediate band, below the cyclic ones
         room = lts[0].share * (1.0 - (1.0 - atomic) * (lts[0].cyclic_share or 0.0)) if lts[0].kind == "immediate" else 0.0
         unc = min(dr_share, room)
-        kw = {}
-        if sizes is not None:
-            kw["sizes"] = sizes
-        if payload_sizes is not None:
-            kw["payload_sizes"] = payload_sizes
-        phases.append(Phase(
-            name=f"w{i:05d}",
-            duration_s=d,
-            alloc_rate_per_s=total,
-            lifetimes=tuple(lts),
-            cyclic_share=0.0,
-            atomic_tuple_share=atomic,
-            payload_per_object=payload_per_object,
-            uncounted_free_share=float(unc),
-            **kw,
-        ))
+        calls = max(int(round(total * d)), 1) if in_one_call else 1
+        return Phase(name=pname, duration_s=d, alloc_rate_per_s=total, lifetimes=tuple(lts), cyclic_share=0.0,
+                     atomic_tuple_share=atomic, payload_per_object=payload_per_object, uncounted_free_share=float(unc),
+                     call_allocations=calls, **kw)
+
+    phases = []
+    for i, (a, b) in enumerate(_segments(dur, min_phase_s, cut_after=burst > 0)):
+        d = float(dur[a:b].sum())
+        if d <= 0:
+            continue
+        nb = rates[a:b] * dur[a:b]
+        atomic = float((nb * atom[a:b]).sum() / nb.sum()) if nb.sum() > 0 else float(atom[a:b].mean())
+        n_lasting, n_drift, n_now = float(nb.sum()), float((drift[a:b] * dur[a:b]).sum()), float(cnow[a:b].sum())
+        # a collection that waited for the end of a C call (3.12+): that call's share of the
+        # segment's last window is made in one call at the segment's end
+        s = float(min(max(burst[b - 1], 0.0), 1.0))
+        if s > 0:
+            k = b - 1
+            d_call = s * float(dur[k])
+            parts = (s * rates[k] * dur[k], s * drift[k] * dur[k], s * cnow[k])
+            if d - d_call > 0:
+                phases.append(phase(f"w{i:05d}", d - d_call, n_lasting - parts[0], n_drift - parts[1],
+                                    n_now - parts[2], atomic))
+            phases.append(phase(f"w{i:05d}_call", max(d_call, 1e-9), *parts, atomic, in_one_call=True))
+        else:
+            phases.append(phase(f"w{i:05d}", d, n_lasting, n_drift, n_now, atomic))
     return Workload(name=name, description=description, phases=tuple(phases), refs_per_object=0.0,
                     baseline_objects=int(baseline_objects), **extra)

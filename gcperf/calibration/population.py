@@ -61,6 +61,9 @@ MAX_WINDOWS = 600
 LO_WINDOWS = 1.0
 #: Counted young objects per tracked one tried (untracked-from-birth share 0 to 80 %).
 MAX_BIRTHS_PER_COUNT = 4.0
+#: count0 past threshold0 at a collection's start below this is the ordinary distance to the
+#: next eval-breaker check (a function entry, a loop's jump back), not a C call's burst.
+BURST_MIN = 32
 ALPHAS = (1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0)
 
 
@@ -77,6 +80,8 @@ class PopulationFit:
         atomic: share of lasting objects that are tuples of atomic values (over the run).
         atomic_k: the same, per window (programs change what they make: a phase that builds
             records of tuples, one that renders text).
+        burst_share: per window, the share of its objects made inside the one C call that
+            ended it (count0 past threshold0 when the collection started, 3.12+).
         rates: lasting objects per mutator second, per window.
         drift: count0-only increments per mutator second, per window.
         dur: window lengths (mutator seconds).
@@ -94,6 +99,7 @@ class PopulationFit:
     dur: np.ndarray
     diagnostics: dict = field(default_factory=dict)
     atomic_k: np.ndarray | None = None
+    burst_share: np.ndarray | None = None
 
 
 @njit(cache=True)
@@ -200,6 +206,11 @@ def _merge(win: Windows) -> tuple:
     g2 = t["gen2"].to_numpy(dtype=float, copy=True)
     g1a = t["gen1_after"].to_numpy(dtype=float, copy=True)
     auto = ~t["explicit"].to_numpy().astype(bool)
+    # count0 past threshold0 when an automatic collection started: from 3.12 a collection waits
+    # for the next eval-breaker check, and a C call (ast.parse, compile, json.loads) that makes
+    # many objects runs past the threshold before it ends
+    over = np.where(auto, t["count0"].to_numpy(dtype=float) - t["threshold0"].to_numpy(dtype=float) - 1.0, 0.0)
+    over = np.where(over > BURST_MIN, over, 0.0)
     while len(dur) > MAX_WINDOWS:
         # merge window 2i into 2i+1 when both are automatic young collections: the pair is one
         # window whose count0 is the sum (approximately: the first collection's survivors
@@ -213,13 +224,15 @@ def _merge(win: Windows) -> tuple:
         dur[a + 1] += dur[a]
         cnt[a + 1] += cnt[a]
         coll[a + 1] += coll[a]
+        over[a + 1] += over[a]
         young[a + 1] = np.where(young[a] < 0, young[a + 1], -1)  # born in the later half (mostly)
         g1a[a + 1] = np.where(young[a] < 0, g1a[a + 1], -1)
         keep[a] = False
         if keep.all():
             break
-        dur, gen, cnt, young, coll, g1, g2, g1a, auto = (x[keep] for x in (dur, gen, cnt, young, coll, g1, g2, g1a, auto))
-    return dur, gen, cnt, young, coll, g1, g2, g1a, auto
+        dur, gen, cnt, young, coll, g1, g2, g1a, auto, over = (
+            x[keep] for x in (dur, gen, cnt, young, coll, g1, g2, g1a, auto, over))
+    return dur, gen, cnt, young, coll, g1, g2, g1a, auto, over
 
 
 def _lsq(A, b, upper):
@@ -290,7 +303,8 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     """
     from scipy.optimize import nnls
 
-    dur, gen, cnt, young, coll, g1, g2, g1a, auto = _merge(win)
+    dur, gen, cnt, young, coll, g1, g2, g1a, auto, over = _merge(win)
+    burst_share = np.clip(over / np.maximum(cnt, 1.0), 0.0, 1.0)
     dur = np.maximum(dur, 1e-9)
     K = len(dur)
     ends = np.cumsum(dur)
@@ -409,7 +423,8 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
-    return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag, atomic_k)
+    return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag, atomic_k,
+                         burst_share)
 
 
 @njit(cache=True)
