@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import GcperfError
+from ..recording.cli import seconds
 from ..recording.recorder import check_output
 from ..safeio import atomic_write_text
 
@@ -79,7 +80,7 @@ def add_validate_parser(sub) -> None:
     p.add_argument("--python", metavar="INTERPRETER", help="the CPython to run it with (default: this one)")
     p.add_argument("--reps", type=_positive_int, default=3, help="real runs per setting (medians; default 3)")
     p.add_argument("--settings", help="settings to check instead of the held-out set: 'T0,T1,T2;T0,T1,T2'")
-    p.add_argument("--timeout", type=float, help="stop any run of the program after this many seconds")
+    p.add_argument("--timeout", type=seconds, metavar="S", help="stop any run of the program after S seconds")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the JSON result to FILE (never overwritten)")
     p.add_argument("program", nargs=argparse.REMAINDER, help="the script and its arguments (after --)")
@@ -97,8 +98,6 @@ def _cmd_validate(args) -> int:
         raise GcperfError("no program given: gcperf validate [options] -- script.py [args]")
     if not Path(program[0]).is_file():
         raise GcperfError(f"no such script: {program[0]}")
-    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
-        raise GcperfError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
     out = check_output(Path(args.output)) if args.output else None
     python = resolve(args.python)
     settings = parse_settings(args.settings, python.thresholds) if args.settings else None

@@ -417,8 +417,8 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, atomic_k)
     cyc_now = _young_cyclic(gen, auto, coll, dur, ends)
     q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
-    diag = _diagnostics(births, own, oldd, G1, G2, w, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
-                        alpha)
+    diag = _diagnostics(births, own, oldd, G1, G2, w, q, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2,
+                        base, alpha)
     diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
@@ -488,12 +488,13 @@ def _available(gen, dy, d1, d2):
     return av
 
 
-def _diagnostics(births, own, oldd, G1, G2, w, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
+def _diagnostics(births, own, oldd, G1, G2, w, q, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
                  alpha=1.0) -> dict:
     out: dict = {}
     pred_y = births * (own @ w) / alpha
     out["young_rel_err_median"] = float(np.median(np.abs(pred_y[meas_y] / np.maximum(y_alive[meas_y], 1) - 1)))
-    pred_c = births * (own @ w) - oldd @ w + drift_n
+    # (cyclic deaths lower no count0: the collection that frees them resets it first)
+    pred_c = births * (own @ w) - oldd @ (w * (1.0 - q)) + drift_n
     ok = cnt > 0
     out["count0_rel_err_median"] = float(np.median(np.abs(pred_c[ok] / cnt[ok] - 1))) if ok.any() else float("nan")
     if meas_g1.any():

@@ -23,7 +23,8 @@ from .recorder import RecordOptions, check_output, record
 SUFFIX = ".gcrec.json.gz"
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
+    """argparse type of a time limit: a finite number of seconds > 0."""
     try:
         v = float(text)
     except ValueError:
@@ -52,7 +53,7 @@ def add_record_parser(sub) -> None:
     p.add_argument("--no-pattern", action="store_true",
                    help="keep the interpreter's GC thresholds (default: threshold0 varies in a known pattern, "
                         "which shows how the program answers other settings)")
-    p.add_argument("--timeout", type=_seconds, metavar="S", help="stop the program after S seconds (nothing is written)")
+    p.add_argument("--timeout", type=seconds, metavar="S", help="stop the program after S seconds (nothing is written)")
     p.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script, as python -m does")
     p.add_argument("--show", metavar="FILE", help="print the summary of an existing recording and exit")
     p.add_argument("program", nargs=argparse.REMAINDER, help="the script and its arguments (after --)")
