@@ -310,6 +310,20 @@ class StatisticalStream(Stream):
         rng = self.rng
         rate = float(self.rates[q])
         # lifetimes go straight to slots of this phase (seconds x rate)
+        if lt.kind == "batch":
+            # every object of one period dies at the end of the next one: straight to the slot
+            # of that moment (from the time itself, so that the whole batch dies after one
+            # slot, whichever phase it was made in)
+            period = lt.scale_s
+            t_death = (np.floor(self.alloc_time(own) / period) + 2.0) * period
+            qq = np.searchsorted(self.start_time, t_death, side="right") - 1
+            beyond = qq >= len(self.phases)
+            qq = np.minimum(qq, len(self.phases) - 1)
+            slot = self.first_slot[qq] + np.floor((t_death - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
+            slot = np.minimum(slot, self.first_slot[qq + 1] - 1)
+            slot = np.maximum(slot, own)
+            slot[beyond] = NEVER
+            return slot
         if lt.kind == "fixed":
             span = np.full(cnt, lt.scale_s * rate)
         elif lt.kind == "exponential":

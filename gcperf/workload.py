@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from .costs import CostModel
 from .errors import GcperfError
 
-LIFETIME_KINDS = ("immediate", "fixed", "exponential", "lognormal", "forever")
+LIFETIME_KINDS = ("immediate", "fixed", "exponential", "lognormal", "forever", "batch")
 MAX_SIZE_BYTES = 2**31 - 1  # the memory model keeps sizes as int32
 
 
@@ -59,9 +59,14 @@ class Lifetime:
     Args:
         name: label, e.g. ``"request"``.
         share: fraction of the phase's allocations drawing from this component.
-        kind: one of ``immediate``, ``fixed``, ``exponential``, ``lognormal``, ``forever``.
-        scale_s: seconds: the lifetime (fixed), the mean (exponential) or the
-            median (lognormal). Ignored for immediate and forever.
+        kind: one of ``immediate``, ``fixed``, ``exponential``, ``lognormal``, ``forever``,
+            ``batch``.
+        scale_s: seconds: the lifetime (fixed), the mean (exponential), the
+            median (lognormal) or the period (batch: mutator time is cut into periods of
+            ``scale_s`` from the workload's start, and every object dies at the end of the
+            period after the one it was made in, together with all the others made then: a
+            structure rebuilt every step, the objects of one request). Ignored for immediate
+            and forever.
         sigma: shape of the lognormal (standard deviation of the log).
         cyclic_share: of this component's objects that die, the share that dies as
             unreachable cyclic garbage; None takes the phase's ``cyclic_share``.
@@ -83,7 +88,7 @@ class Lifetime:
             f"lifetime {self.name!r} kind must be one of {', '.join(LIFETIME_KINDS)}, got {self.kind!r}",
         )
         _finite(f"lifetime {self.name!r} scale_s", self.scale_s)
-        if self.kind in ("fixed", "exponential", "lognormal"):
+        if self.kind in ("fixed", "exponential", "lognormal", "batch"):
             _check(self.scale_s > 0, f"lifetime {self.name!r} scale_s must be > 0 for kind {self.kind}, got {self.scale_s!r}")
         _finite(f"lifetime {self.name!r} sigma", self.sigma)
         if self.cyclic_share is not None:
@@ -99,6 +104,8 @@ class Lifetime:
             return math.inf
         if self.kind == "lognormal":
             return self.scale_s * math.exp(self.sigma**2 / 2)
+        if self.kind == "batch":
+            return 1.5 * self.scale_s
         return self.scale_s
 
 

@@ -35,6 +35,7 @@ from gcperf.errors import GcperfError
 from gcperf.experiment import parse_experiment
 from gcperf.safeio import MARKER
 from gcperf.sweep import run_task, sweep
+from gcperf.workload import LIFETIME_KINDS
 
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
 
@@ -252,7 +253,7 @@ WL_WRONG = {
     ("phases", 0, "cyclic_share"): st.one_of(st.floats(min_value=1.001), st.floats(max_value=-1e-9), st.text()),
     ("phases", 0, "lifetimes"): st.one_of(st.just([]), st.integers(), st.lists(st.integers(), min_size=1, max_size=2)),
     ("phases", 0, "lifetimes", 0, "kind"): st.one_of(st.text(max_size=8).filter(
-        lambda k: k not in ("immediate", "fixed", "exponential", "lognormal", "forever")), st.integers()),
+        lambda k: k not in LIFETIME_KINDS), st.integers()),
     ("phases", 0, "lifetimes", 0, "share"): st.one_of(st.floats(min_value=1.001), st.text(), st.booleans()),
     ("phases", 0, "sizes", "sizes_bytes"): st.one_of(
         st.lists(st.integers(min_value=2**31), min_size=2, max_size=2), st.lists(st.integers(max_value=0), min_size=2,

@@ -111,7 +111,7 @@ def test_recorded_collections_are_the_interpreters_own(minor, pattern, tmp_path)
     prog = tmp_path / "prog.py"
     prog.write_text(PROGRAM)
     rec = load_recording(record([str(prog), str(tmp_path / "recorded.json")], tmp_path / "prog.gcrec.json.gz",
-                                RecordOptions(python=exe, pattern=pattern, env=ENV)))
+                                RecordOptions(python=exe, pattern=pattern, env=ENV, excursion_limit=0)))
     c = rec.collections
     events = rec.doc["events"]
     t_collect = next(e[0] for e in events if e[1] == "collect")
@@ -135,6 +135,7 @@ def test_recorded_collections_are_the_interpreters_own(minor, pattern, tmp_path)
         nxt = 1 + auto_before
         expect = [pat[(nxt - 1 + k) % len(pat)] for k in range(len(region))]
         assert region["threshold0"].tolist() == expect
+        assert rec.doc["pattern_resets"] == []  # (excursions unbounded here)
     else:
         assert set(region["threshold0"]) == {th0}
 
@@ -170,6 +171,42 @@ def test_recorded_collections_are_the_interpreters_own(minor, pattern, tmp_path)
     assert len(rec.memory) > 0 and rec.memory["rss_kib"].max() > 1000
     assert 0 <= doc["measure_s"] < rec.wall_s
     assert doc["end"]["get_stats"][0]["collections"] >= counts[0]
+
+
+SAWTOOTH = '''\
+import gc
+import json
+import sys
+import time
+
+# count0 climbs by about 3000 and falls back, again and again: a threshold0 of 11200 (16x the
+# default of 3.8-3.12) is never reached, so without a bound that excursion would last to the end
+t_end = time.perf_counter() + 1.5
+while time.perf_counter() < t_end:
+    tree = [[i] for i in range(3000)]
+    del tree
+json.dump(gc.get_stats(), open(sys.argv[1], "w"))
+'''
+
+
+@pytest.mark.parametrize("minor", ["3.11", "3.12"])
+def test_excursions_that_count0_never_reaches_are_cut_short(minor, tmp_path):
+    exe, version = find_interpreter(minor)
+    prog = tmp_path / "saw.py"
+    prog.write_text(SAWTOOTH)
+    rec = load_recording(record([str(prog), str(tmp_path / "stats.json")], tmp_path / "saw.gcrec.json.gz",
+                                RecordOptions(python=exe, env=ENV)))
+    th0 = rec.default_thresholds[0]
+    resets = rec.doc["pattern_resets"]
+    assert rec.doc["settings"]["excursion_limit"] > 0
+    # the 16x excursion (and the 32x one, if the run gets there) was cut, at a count0 below it
+    assert resets, "no excursion was cut short"
+    assert all(cut_t0 >= 16 * th0 and 0 <= count0 < cut_t0 for _, count0, cut_t0 in resets)
+    # and the pattern went on afterwards: a collection at the default after the first cut
+    c = rec.collections
+    after = c[c["t_start_ns"] > resets[0][0]]
+    assert len(after) > 10 and (after["threshold0"] == th0).mean() > 0.5
+    assert not rec.doc["settings"]["pattern_stopped_by_program"]
 
 
 # ------------------------------------------------------------------ the command line

@@ -53,6 +53,7 @@ def _workload(draw_shares, rate, cyc, atomic, untracked, phases, calls=(1,)):
         Lifetime("mid", draw_shares[2], "lognormal", 200 / rate, 1.0),
         Lifetime("fixed", draw_shares[3], "fixed", 50 / rate),
         Lifetime("kept", draw_shares[4], "forever"),
+        Lifetime("step", draw_shares[5], "batch", 150 / rate),
     )
     ph = tuple(
         Phase(f"p{i}", duration_s=3000 / rate, alloc_rate_per_s=rate * (1 + i), lifetimes=lts, cyclic_share=cyc,
@@ -62,7 +63,7 @@ def _workload(draw_shares, rate, cyc, atomic, untracked, phases, calls=(1,)):
     return Workload("random", phases=ph, baseline_objects=50)
 
 
-shares = st.lists(st.integers(0, 10), min_size=5, max_size=5).filter(lambda x: sum(x) > 0).map(
+shares = st.lists(st.integers(0, 10), min_size=6, max_size=6).filter(lambda x: sum(x) > 0).map(
     lambda x: tuple(v / sum(x) for v in x)
 )
 
@@ -121,3 +122,26 @@ def test_allocations_inside_one_call_defer_the_collection_from_312(version, expe
     else:
         assert len(res.collections) == 50000 // 701
         assert (young["count0"] == 701).all()
+
+
+def test_a_batch_dies_together_at_the_end_of_the_next_period():
+    """kind "batch": objects made in one period of scale_s all die at the end of the next
+    period, in one slot, across phase boundaries too."""
+    rate, period = 1e5, 0.01  # 1000 allocations per period
+    ph = (Phase("a", 0.035, rate, (Lifetime("step", 1.0, "batch", period),)),
+          Phase("b", 0.02, 2 * rate, (Lifetime("step", 1.0, "batch", period),)))
+    sc = Scenario(Workload("steps", phases=ph, baseline_objects=0), GCSettings(version="3.11"), seed=2,
+                  memory=False)
+    tr = realised_trace(sc)
+    stream = StatisticalStream(sc.resolved_workload(), np.random.default_rng(0))
+    born = stream.alloc_time(np.arange(tr.n))
+    per = np.floor(born / period + 1e-9).astype(int)
+    dead = tr.death != NEVER
+    for p in np.unique(per):
+        d = tr.death[(per == p) & dead]
+        if len(d):
+            assert len(np.unique(d)) == 1  # the whole batch in one slot
+            t_death = stream.alloc_time(int(d[0]) // 4)
+            assert abs(t_death - (p + 2) * period) < 2 / rate
+    # the batches of the last period and a half outlive the workload (0.055 s)
+    assert not dead[per >= 4].any() and dead[per <= 3].all()

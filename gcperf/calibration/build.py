@@ -47,11 +47,14 @@ def lifetimes_of(fit: PopulationFit) -> tuple[list[Lifetime], np.ndarray]:
     keep = fit.weights >= MIN_WEIGHT
     w = fit.weights[keep] / fit.weights[keep].sum()
     comps = []
-    for med, q in zip(fit.medians[keep], fit.cyclic[keep], strict=True):
+    sig = np.broadcast_to(np.asarray(fit.sigma, dtype=float), fit.medians.shape)
+    for med, sg, q in zip(fit.medians[keep], sig[keep], fit.cyclic[keep], strict=True):
         if math.isinf(med):
             comps.append(Lifetime("forever", 1.0, "forever", 0.0, 1.0, float(q)))
+        elif sg < 0:
+            comps.append(Lifetime(f"batch_{med:.3g}s", 1.0, "batch", float(med), 1.0, float(q)))
         else:
-            comps.append(Lifetime(f"median_{med:.3g}s", 1.0, "lognormal", float(med), fit.sigma, float(q)))
+            comps.append(Lifetime(f"median_{med:.3g}s", 1.0, "lognormal", float(med), float(sg), float(q)))
     return comps, w
 
 
@@ -88,8 +91,9 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             # counts the same until a collection) that count0 says, at whatever pace the last
             # windows had (a program that ends with a long stretch of work that keeps nothing, such
             # as rendering or a solver's loop, must not go on building its last window's heap)
-            own = sum(float(wc) * _alive(tail_s, 0.0, tail_s, float(m), fit.sigma)
-                      for wc, m in zip(fit.weights, fit.medians, strict=True))
+            sig = np.broadcast_to(np.asarray(fit.sigma, dtype=float), fit.medians.shape)
+            own = sum(float(wc) * _alive(tail_s, 0.0, tail_s, float(m), float(sg))
+                      for wc, m, sg in zip(fit.weights, fit.medians, sig, strict=True))
             tail_rate = max(float(tail_count0), 0.0) / max(own, 1e-3) / tail_s
             tail_now = 0.0
         dur = np.append(dur, tail_s)

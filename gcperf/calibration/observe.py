@@ -28,7 +28,8 @@ class Windows:
             ``collected``, ``pause_s``, ``young`` (generation 0 objects at the start, -1 when
             not measured), ``gen1``, ``gen2`` (likewise), ``gen1_after`` (generation 1 after a
             young collection, -1 when not measured), ``explicit``, ``wall_s`` (wall time when
-            it started).
+            it started), ``cut`` (the recorder put threshold0 back to the default during the
+            window, cutting an excursion short: count0 may then start above threshold0).
         mutator_s: the program's whole run on the mutator clock.
         baseline_objects: tracked objects when the program's first statement ran.
         version: the interpreter's full version.
@@ -79,5 +80,12 @@ def windows(rec: Recording) -> Windows:
         "explicit": c["explicit"].to_numpy().astype(bool),
         "wall_s": start / 1e9,
     })
+    # windows in which the recorder cut an excursion short (recorder 2+)
+    cut = np.zeros(len(start), dtype=bool)
+    resets = rec.doc.get("pattern_resets") or []
+    if len(start) and resets:
+        at = np.searchsorted(start, np.array([r[0] for r in resets], dtype=np.int64), side="left")
+        cut[at[at < len(start)]] = True
+    t["cut"] = cut
     base = int(rec.doc["interpreter"].get("tracked_objects", 0))
     return Windows(t, mutator_s, base, rec.version)

@@ -59,8 +59,13 @@ MAX_WINDOWS = 600
 #: forward solution for the births unstable: births that die in the next window raise that
 #: window's births through count0's balance.
 LO_WINDOWS = 1.0
+#: Periods of the batch components, in median windows (see ``lifetime_grid``).
+BATCH_WINDOWS = (0.5, 50.0)
 #: Counted young objects per tracked one tried (untracked-from-birth share 0 to 80 %).
 MAX_BIRTHS_PER_COUNT = 4.0
+#: The largest share of atomic tuples believed (a phase that makes nothing but tuples of atomic
+#: values, such as a graph library's edge tuples, untracks 99.7 % of its young generation).
+MAX_ATOMIC = 0.995
 #: count0 past threshold0 at a collection's start below this is the ordinary distance to the
 #: next eval-breaker check (a function entry, a loop's jump back), not a C call's burst.
 BURST_MIN = 32
@@ -73,7 +78,8 @@ class PopulationFit:
 
     Attributes:
         medians: median lifetimes of the components (seconds; ``inf``: forever).
-        sigma: width of the lognormal components.
+        sigma: per component, the width of a lognormal one; -1 marks a batch component
+            (``medians`` is then its period).
         weights: share of lasting objects per component (sums to 1).
         cyclic: per component, the share of its deaths that are cyclic garbage.
         cyclic_now: cyclic garbage made and dropped within each window (objects).
@@ -89,7 +95,7 @@ class PopulationFit:
     """
 
     medians: np.ndarray
-    sigma: float
+    sigma: np.ndarray
     weights: np.ndarray
     cyclic: np.ndarray
     cyclic_now: np.ndarray
@@ -118,7 +124,21 @@ def _integral(x, med, sigma):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _alive(t_end, t0, t1, med, sigma):  # pragma: no cover - compiled
-    """Share alive at t_end of objects born uniformly in [t0, t1]."""
+    """Share alive at t_end of objects born uniformly in [t0, t1].
+
+    ``sigma < 0`` marks a *batch* component: time is cut into periods of ``med`` seconds (from
+    the program's start) and every object dies at the end of the period after the one it was
+    born in, all of that period's objects together (``Lifetime`` kind ``batch``).
+    """
+    if sigma < 0.0:
+        if math.isinf(med):
+            return 1.0
+        # born at b: alive at t_end while t_end < (floor(b / med) + 2) * med, i.e. while
+        # b >= (floor(t_end / med) - 1) * med
+        cut = (math.floor(t_end / med) - 1.0) * med
+        if t1 - t0 <= 1e-12:
+            return 1.0 if t1 >= cut else 0.0
+        return min(max((t1 - max(t0, cut)) / (t1 - t0), 0.0), 1.0)
     d = t1 - t0
     if d <= 1e-12:
         a = t_end - t1
@@ -129,7 +149,7 @@ def _alive(t_end, t0, t1, med, sigma):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _tables(ends, gen, births, meds, sigma, atomic):  # pragma: no cover - compiled
+def _tables(ends, gen, births, meds, sigmas, atomic):  # pragma: no cover - compiled
     """Per window k and component c, per unit weight, with ``births`` per window.
 
     Returns (K, C) arrays: alive share at the end of the own window (per birth), old deaths in
@@ -158,7 +178,8 @@ def _tables(ends, gen, births, meds, sigma, atomic):  # pragma: no cover - compi
         starts[j] = ends[j - 1]
     for c in range(C):
         med = meds[c]
-        horizon = np.inf if math.isinf(med) else med * math.exp(6.0 * sigma)
+        sigma = sigmas[c]
+        horizon = np.inf if math.isinf(med) else (2.0 * med if sigma < 0.0 else med * math.exp(6.0 * sigma))
         for j in range(K):
             b = births[j]
             a_prev = _alive(ends[j], starts[j], ends[j], med, sigma)
@@ -183,15 +204,30 @@ def _tables(ends, gen, births, meds, sigma, atomic):  # pragma: no cover - compi
     return own, oldd, g1, g2, d1, d2
 
 
-def lifetime_grid(dur: np.ndarray, total_s: float) -> np.ndarray:
-    """Medians from LO_WINDOWS median windows to ten times the run, plus forever."""
+def lifetime_grid(dur: np.ndarray, total_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mixture's components: medians and widths (``sigma < 0``: a batch component).
+
+    Lognormal medians from LO_WINDOWS median windows to ten times the run, plus forever; and
+    batch components with periods from BATCH_WINDOWS[0] to BATCH_WINDOWS[1] median windows
+    (objects made in one period that all die at the end of the next: the structure a program
+    rebuilds every step, the objects of one request or one file).
+    """
     pos = dur[dur > 0]
     # objects that die well within a typical window are never seen by a collection: they are
     # left to the share that dies at once
-    lo = max(float(np.median(pos)) * LO_WINDOWS if len(pos) else 1e-4, 1e-6)
+    med_w = float(np.median(pos)) if len(pos) else 1e-4
+    lo = max(med_w * LO_WINDOWS, 1e-6)
     hi = max(total_s * 10.0, lo * 10.0)
     n = max(2, int(math.ceil(math.log10(hi / lo) * PER_DECADE)) + 1)
-    return np.concatenate([np.geomspace(lo, hi, n), [np.inf]])
+    meds = np.concatenate([np.geomspace(lo, hi, n), [np.inf]])
+    sig = np.full(len(meds), GRID_SIGMA)
+    b_lo, b_hi = (max(med_w * BATCH_WINDOWS[0], 1e-6), min(med_w * BATCH_WINDOWS[1], total_s / 2.0))
+    if b_hi > b_lo:
+        nb = max(2, int(math.ceil(math.log10(b_hi / b_lo) * PER_DECADE)) + 1)
+        periods = np.geomspace(b_lo, b_hi, nb)
+        meds = np.concatenate([meds, periods])
+        sig = np.concatenate([sig, np.full(nb, -1.0)])
+    return meds, sig
 
 
 def _merge(win: Windows) -> tuple:
@@ -209,7 +245,8 @@ def _merge(win: Windows) -> tuple:
     # count0 past threshold0 when an automatic collection started: from 3.12 a collection waits
     # for the next eval-breaker check, and a C call (ast.parse, compile, json.loads) that makes
     # many objects runs past the threshold before it ends
-    over = np.where(auto, t["count0"].to_numpy(dtype=float) - t["threshold0"].to_numpy(dtype=float) - 1.0, 0.0)
+    cut = t["cut"].to_numpy().astype(bool) if "cut" in t else np.zeros(len(t), dtype=bool)
+    over = np.where(auto & ~cut, t["count0"].to_numpy(dtype=float) - t["threshold0"].to_numpy(dtype=float) - 1.0, 0.0)
     over = np.where(over > BURST_MIN, over, 0.0)
     while len(dur) > MAX_WINDOWS:
         # merge window 2i into 2i+1 when both are automatic young collections: the pair is one
@@ -253,7 +290,7 @@ def _atomic_per_window(young, coll, g1, g1a, surv_ok, ends, pooled):
     ok = surv_ok & (alive >= 20)
     if not ok.any():
         return np.full(len(ends), pooled)
-    share = np.clip(1.0 - np.maximum(g1a - g1, 0.0)[ok] / alive[ok], 0.0, 0.95)
+    share = np.clip(1.0 - np.maximum(g1a - g1, 0.0)[ok] / alive[ok], 0.0, MAX_ATOMIC)
     return np.interp(ends, ends[ok], share)
 
 
@@ -320,9 +357,9 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     if surv_ok.any():
         tot = y_alive[surv_ok].sum()
         if tot > 0:
-            atomic = float(np.clip(1.0 - (g1a - g1)[surv_ok].clip(min=0).sum() / tot, 0.0, 0.95))
+            atomic = float(np.clip(1.0 - (g1a - g1)[surv_ok].clip(min=0).sum() / tot, 0.0, MAX_ATOMIC))
     atomic_k = _atomic_per_window(young, coll, g1, g1a, surv_ok, ends, atomic)
-    meds = lifetime_grid(dur[meas_y], float(ends[-1]))
+    meds, sigmas = lifetime_grid(dur[meas_y], float(ends[-1]))
     C = len(meds)
     base = float(win.baseline_objects)
     meas_g1 = (g1 >= 0) & auto
@@ -339,7 +376,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
 
     def score(alpha, w, q, births, untracked):
         """Mean squared relative error of every kind of observation (each kind weighs the same)."""
-        own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, untracked)
+        own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, untracked)
         err = [((alpha * y_alive[ym] - oldd[ym] @ (w * (1.0 - q)) - cnt[ym]) / np.maximum(cnt[ym], 10.0)) ** 2]
         if meas_g1.any():
             err.append(((G1[meas_g1] @ w - g1[meas_g1]) / np.maximum(g1[meas_g1], floor1)) ** 2)
@@ -363,10 +400,10 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         w = np.zeros(C)
         w[-1] = 1.0
         q = np.zeros(C)
-        births = _forward_births(ends, cnt, drift_n, meds, w, w, GRID_SIGMA, alpha * y_alive, meas_y, cap)
+        births = _forward_births(ends, cnt, drift_n, meds, w, w, sigmas, alpha * y_alive, meas_y, cap)
         best = (score(alpha, w, q, births, untracked), w, q, births)
         for _ in range(iterations):
-            own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, untracked)
+            own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, untracked)
             # mixture weights (births held), relative errors: count0's balance in the measured
             # windows (alpha Y = P + old deaths), the generation 1 and 2 sizes (each kind of
             # observation weighs the same in total, however many rows it has: the few
@@ -396,7 +433,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
             q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
             # births: from the measured young where there is one (anchors), else from count0's
             # balance, forward in time (old deaths depend on earlier births)
-            births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), GRID_SIGMA, alpha * y_alive, meas_y,
+            births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), sigmas, alpha * y_alive, meas_y,
                                      cap)
             e = score(alpha, w, q, births, untracked)
             if e < best[0]:
@@ -414,7 +451,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     alpha, (_, w, q, births) = best
     atomic_k = 1.0 - (1.0 - atomic_k) / alpha
     atomic = float((births * atomic_k).sum() / births.sum()) if births.sum() > 0 else float(atomic_k.mean())
-    own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, GRID_SIGMA, atomic_k)
+    own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, atomic_k)
     cyc_now = _young_cyclic(gen, auto, coll, dur, ends)
     q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
     diag = _diagnostics(births, own, oldd, G1, G2, w, q, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2,
@@ -423,12 +460,12 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
-    return PopulationFit(meds, GRID_SIGMA, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag, atomic_k,
+    return PopulationFit(meds, sigmas, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag, atomic_k,
                          burst_share)
 
 
 @njit(cache=True)
-def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y, cap):  # pragma: no cover - compiled
+def _forward_births(ends, cnt, drift_n, meds, w, wd, sigmas, y_alive, meas_y, cap):  # pragma: no cover - compiled
     """Births per window with the weights held: from the measured young where there is one,
     else from count0's balance ``alive = P + old deaths - drift``, walking forward in time.
     ``wd`` weighs the deaths that lower count0 (the cyclic ones wait for a collection, whose
@@ -444,7 +481,7 @@ def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y, cap
     for k in range(K):
         own = 0.0
         for c in range(C):
-            own += w[c] * _alive(ends[k], starts[k], ends[k], meds[c], sigma)
+            own += w[c] * _alive(ends[k], starts[k], ends[k], meds[c], sigmas[c])
         alive = y_alive[k] if meas_y[k] else max(cnt[k] + oldd[k] - drift_n[k], 0.0)
         b = min(alive / max(own, 1e-12), cap[k])
         births[k] = b
@@ -457,7 +494,8 @@ def _forward_births(ends, cnt, drift_n, meds, w, wd, sigma, y_alive, meas_y, cap
             med = meds[c]
             if math.isinf(med):
                 continue
-            horizon = med * math.exp(6.0 * sigma)
+            sigma = sigmas[c]
+            horizon = 2.0 * med if sigma < 0.0 else med * math.exp(6.0 * sigma)
             a_prev = _alive(ends[k], starts[k], ends[k], med, sigma)
             for m in range(k + 1, K):
                 if ends[m - 1] - ends[k] > horizon:

@@ -109,6 +109,7 @@ def run_real(python: Interpreter, argv: list[str], thresholds: tuple[int, int, i
     pauses = [p for g in doc["pauses_s"] for p in g]
     return {"gen0": doc["collections"][0], "gen1": doc["collections"][1], "gen2": doc["collections"][2],
             "pause_total_ms": 1e3 * sum(pauses), "pause_p99_ms": 1e3 * _p99(pauses),
+            **{f"pause_gen{g}_ms": 1e3 * sum(doc["pauses_s"][g]) for g in range(3)},
             "peak_rss_mib": doc["peak_rss_kib"] / 1024.0, "wall_s": doc["wall_s"],
             "measure_version": doc.get("measure_version", 1)}
 

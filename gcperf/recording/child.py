@@ -29,8 +29,13 @@ path: fields go into a preallocated ``array`` that is written to disk in blocks)
 The threshold pattern: after every automatic collection the hook sets threshold0 to the next
 entry of a known schedule (mostly the interpreter's default, with excursions to smaller and
 larger values), so that one recording shows how the program responds to several young
-generation sizes. If the program sets thresholds itself, the pattern stops and its own
-settings are kept. Calls the program makes to ``gc.collect``, ``gc.freeze``, ``gc.disable``,
+generation sizes. Excursions above the default are bounded in time: a program whose
+count0 climbs and falls (a tree built and dropped, again and again) may never reach a large
+threshold0, and an excursion that lasted until it did would make the recording a run at that
+threshold rather than at the default. So a watchdog thread, started at the first excursion,
+puts threshold0 back to the default once an excursion has lasted ``excursion_limit`` times as
+long as it would at the default windows' recent pace (the resets are recorded: time, count0).
+If the program sets thresholds itself, the pattern stops and its own settings are kept. Calls the program makes to ``gc.collect``, ``gc.freeze``, ``gc.disable``,
 ``gc.enable``, ``gc.set_threshold`` and ``gc.unfreeze`` are recorded as events.
 
 Collections while runpy compiles the program, before its first statement, are recorded too; the
@@ -47,7 +52,7 @@ import sys
 import time
 from array import array
 
-RECORDER_VERSION = 1
+RECORDER_VERSION = 2
 
 # One row per collection, int64 each, in this order (the parent reads the same list from the
 # control file's "fields" echo in the footer).
@@ -103,6 +108,20 @@ class Recorder(object):
         self.types = {}  # type name -> [count, bytes, referents]
         self.events = []  # (t_ns, name, args) of the program's own gc calls
         self.set_threshold = gc.set_threshold  # the real one, not the program's wrapped one
+        # bounded excursions (see the module docstring)
+        self.default_t0 = int(control.get("default_threshold0", 0)) or None
+        self.excursion_limit = float(control.get("excursion_limit", 0.0))
+        self.pace_ns = 0.0  # recent wall time of a default window, per unit of threshold0
+        self.t_prev_stop = 0
+        self.exc_id = 0
+        self.exc_deadline = 0
+        self.resets = []  # (t_ns, count0, threshold0 that was cut short)
+        self.watchdog = None
+        self.lock = None
+        self.stopping = False
+        self.exc_armed = 0
+        self.cut_t0 = None  # threshold0 of the excursion being cut short (a collection may see either)
+        self.cut_in_window = False
 
     # -- the hook ----------------------------------------------------------------
     def callback(self, phase, info):
@@ -132,7 +151,7 @@ class Recorder(object):
         buf[o + 10] = th[2]
         buf[o + 16] = 1 if self.explicit_depth else 0
         # the pattern stops for good once the program sets thresholds of its own
-        if self.expected_t0 is not None and th[0] != self.expected_t0:
+        if self.expected_t0 is not None and th[0] != self.expected_t0 and th[0] != self.cut_t0:
             self.pattern_on = False
         measured = -1
         m1 = m2 = -1
@@ -173,13 +192,74 @@ class Recorder(object):
             t0 = p[self.pat_i % len(p)]
             self.pat_i += 1
             th = gc.get_threshold()
-            self.set_threshold(t0, th[1], th[2])
-            self.expected_t0 = t0
+            if self.default_t0 and self.excursion_limit > 0:
+                self._pace(o, th[0], t)
+            if self.lock is not None:
+                with self.lock:
+                    self.exc_id += 1
+                    self.set_threshold(t0, th[1], th[2])
+                    self.expected_t0 = t0
+            else:
+                self.set_threshold(t0, th[1], th[2])
+                self.expected_t0 = t0
+            if self.default_t0 and self.excursion_limit > 0 and t0 > self.default_t0 and self.pace_ns > 0:
+                self._bound(t0, t)
+        self.t_prev_stop = t
+        self.cut_in_window = False
         self.n += 1
         self.total_rows += 1
         t_out = _pc()
         self.spent_ns += t_out - t
         buf[o + 15] += t_out - t
+
+    def _pace(self, o, t0_now, t_stop):
+        """Learn the wall time per unit of threshold0 from a window that ran at the default."""
+        if t0_now != self.default_t0 or self.t_prev_stop == 0 or self.buf[o + 16] or self.cut_in_window:
+            return
+        d = (self.buf[o] - self.t_prev_stop) / float(t0_now)
+        if d <= 0:
+            return
+        self.pace_ns = d if self.pace_ns == 0 else 0.8 * self.pace_ns + 0.2 * d
+
+    def _bound(self, t0, t_now):
+        """Arm the watchdog for the excursion that starts now."""
+        if self.watchdog is None:
+            import threading
+
+            self.lock = threading.Lock()
+            self.wake = threading.Event()
+            self.watchdog = threading.Thread(target=self._watch, name="gcperf-record-watchdog", daemon=True)
+            self.watchdog.start()
+            with self.lock:
+                self.exc_id += 1
+        self.exc_deadline = t_now + int(self.excursion_limit * t0 * self.pace_ns)
+        self.exc_armed = self.exc_id
+        self.wake.set()
+
+    def _watch(self):
+        """The watchdog thread: cut an excursion short at its deadline."""
+        while not self.stopping:
+            self.wake.wait()
+            self.wake.clear()
+            while not self.stopping:
+                armed = self.exc_armed
+                left = self.exc_deadline - _pc()
+                if left > 0:
+                    time.sleep(min(left / 1e9, 0.05))
+                    if self.exc_id != armed:  # the window ended: wait for the next excursion
+                        break
+                    continue
+                with self.lock:
+                    if self.exc_id == armed and self.pattern_on and not self.in_collection:
+                        th = gc.get_threshold()
+                        if th[0] == self.expected_t0 and th[0] > self.default_t0:
+                            self.cut_t0 = th[0]
+                            self.cut_in_window = True
+                            self.expected_t0 = self.default_t0
+                            self.resets.append((_pc(), gc.get_count()[0], th[0]))
+                            self.set_threshold(self.default_t0, th[1], th[2])
+                    self.exc_id += 1
+                break
 
     def _sample_types(self, objs):
         n = len(objs)
@@ -241,6 +321,9 @@ class Recorder(object):
         return real
 
     def finish(self, status, error, real):
+        self.stopping = True
+        if self.watchdog is not None:
+            self.wake.set()
         for name, fn in real.items():
             setattr(gc, name, fn)
         self._flush()
@@ -263,6 +346,7 @@ class Recorder(object):
             "pattern_stopped_by_program": bool(self.pattern) and not self.pattern_on,
             "types": self.types,
             "events": self.events,
+            "pattern_resets": self.resets,
             "get_stats_end": stats,
             "count_end": list(gc.get_count()),
             "threshold_end": list(gc.get_threshold()),

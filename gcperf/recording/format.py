@@ -8,12 +8,14 @@ Layout (``SCHEMA_VERSION`` 1)::
      "interpreter": {version, version_full, implementation, executable, thresholds, count,
                      get_stats, freeze_count, tracked_objects, generation_objects, rss_kib, pid},
      "program": {argv, exit_status, wall_s, startup_s, first_statement_s},
-     "settings": {pattern, pattern_name, budget, sample_interval_s, pattern_stopped_by_program},
+     "settings": {pattern, pattern_name, budget, sample_interval_s, pattern_stopped_by_program,
+                  excursion_limit (recorder 2+)},
      "measure_s": seconds the recorder spent measuring generation sizes (outside every pause),
      "collections": {column: [one value per collection]},
      "memory": {t_ns, rss_kib, hwm_kib, cpu_s: [one value per sample]},
      "types": {type name: [objects sampled, bytes, referents]},
      "events": [[t_ns, gc function, args], ...],
+     "pattern_resets": [[t_ns, count0, threshold0 cut short], ...]  (optional: recorder 2+),
      "end": {get_stats, count, thresholds, rss_kib}}
 
 Times are nanoseconds since the recorder handed the program to ``runpy``, which then compiles

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import shutil
@@ -31,10 +32,15 @@ from .format import SCHEMA_VERSION, write_recording
 CHILD = Path(__file__).with_name("child.py")
 
 #: The default threshold pattern, as multiples of the interpreter's default threshold0: mostly
-#: the default, with one excursion after every ``DEFAULT_RUN`` default windows, the excursions
-#: taking turns through ``EXCURSIONS`` (ordered so that a short program still sees the far ends).
+#: the default, with one excursion after every ``DEFAULT_RUN`` default windows (twice the
+#: excursion's multiple for the large ones, so that the run stays mostly at the default), the
+#: excursions taking turns through ``EXCURSIONS`` (ordered so that a short program still sees the
+#: far ends).
 EXCURSIONS = (4.0, 0.25, 16.0, 0.5, 32.0, 2.0)
 DEFAULT_RUN = 10
+#: An excursion above the default lasts at most this many times as long as it would at the pace
+#: of the recent default windows (then threshold0 goes back to the default; child.py).
+EXCURSION_LIMIT = 1.5
 
 
 #: The longest interval between two memory samples, seconds.
@@ -45,7 +51,7 @@ def default_pattern(threshold0: int, excursions: tuple[float, ...] = EXCURSIONS,
     """Threshold0 of every window of one cycle of the pattern (the child repeats it)."""
     out: list[int] = []
     for m in excursions:
-        out.extend([threshold0] * run)
+        out.extend([threshold0] * max(run, int(math.ceil(2 * m))))
         out.append(max(1, int(round(threshold0 * m))))
     return out
 
@@ -66,6 +72,10 @@ class RecordOptions:
         env: extra environment variables for the program.
         show_traceback: print the program's traceback when it fails (the error names the
             exception and the line in any case).
+        excursion_limit: an excursion of the pattern above the default is put back to the
+            default once it has lasted this many times as long as it would at the pace of the
+            recent default windows; 0: excursions last until their collection (the pattern is
+            then exactly reproducible, as tests need).
     """
 
     python: str | None = None
@@ -75,6 +85,7 @@ class RecordOptions:
     timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
     show_traceback: bool = False
+    excursion_limit: float = EXCURSION_LIMIT
 
     def __post_init__(self) -> None:
         if self.pattern not in ("default", "none"):
@@ -83,6 +94,8 @@ class RecordOptions:
             raise GcperfError(f"budget must be between 0 and 1, got {self.budget!r}")
         if not (0.0005 <= self.sample_interval_s <= 10.0):
             raise GcperfError(f"sample_interval_s must be between 0.0005 and 10, got {self.sample_interval_s!r}")
+        if not (self.excursion_limit == 0 or 1.0 <= self.excursion_limit <= 1000.0):
+            raise GcperfError(f"excursion_limit must be 0 or between 1 and 1000, got {self.excursion_limit!r}")
         if self.timeout_s is not None and not (self.timeout_s > 0):
             raise GcperfError(f"timeout_s must be > 0, got {self.timeout_s!r}")
 
@@ -224,6 +237,8 @@ def record(program: list[str], out: str | Path, options: RecordOptions | None = 
             "footer_path": str(tmpdir / "footer.json"),
             "budget": opts.budget,
             "pattern": pattern,
+            "default_threshold0": interp.thresholds[0],
+            "excursion_limit": opts.excursion_limit if pattern else 0.0,
             "show_traceback": opts.show_traceback,
         }
         (tmpdir / "control.json").write_text(json.dumps(control), encoding="utf-8")
@@ -293,6 +308,7 @@ def record(program: list[str], out: str | Path, options: RecordOptions | None = 
                 "first_statement_s": (t_first - t0) / 1e9,
             },
             "settings": {"pattern": pattern, "pattern_name": opts.pattern, "budget": opts.budget,
+                         "excursion_limit": opts.excursion_limit if pattern else 0.0,
                          "sample_interval_s": opts.sample_interval_s,
                          "pattern_stopped_by_program": footer["pattern_stopped_by_program"]},
             "measure_s": footer["measure_ns"] / 1e9,
@@ -300,6 +316,7 @@ def record(program: list[str], out: str | Path, options: RecordOptions | None = 
             "memory": {k: v.tolist() for k, v in mem.items()},
             "types": footer["types"],
             "events": [[e[0] - t0, e[1], e[2]] for e in footer["events"]],
+            "pattern_resets": [[e[0] - t0, e[1], e[2]] for e in footer.get("pattern_resets", [])],
             "end": {"get_stats": footer["get_stats_end"], "count": footer["count_end"],
                     "generation_objects": footer["generation_objects_end"],
                     "thresholds": footer["threshold_end"], "rss_kib": footer["rss_kib_end"]},
