@@ -26,7 +26,7 @@ from ..errors import GcperfError
 from ..recording.format import Recording
 from ..workload import MAX_PAYLOAD, MAX_SIZE_BYTES, SizeMix, Workload
 from .build import build_workload
-from .observe import windows
+from .observe import older_sizes, windows
 from .population import PopulationFit, fit_population
 
 #: Windows shorter than this (mutator seconds) are merged into their neighbours' phases.
@@ -64,8 +64,7 @@ def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     g = c["generation"].to_numpy()
     y0 = c["gen0_objects"].to_numpy(dtype=float)
     y = np.where(y0 >= 0, y0 * young_factor, y0)
-    g1 = c["gen1_objects"].to_numpy(dtype=float)
-    g2 = c["gen2_objects"].to_numpy(dtype=float)
+    g1, g2 = older_sizes(c)
     ex = np.where(g == 0, y, np.where(g == 1, y + g1, y + g1 + g2))
     ok = (y >= 0) & ((g < 1) | (g1 >= 0)) & ((g < 2) | (g2 >= 0)) & ~c["explicit"].to_numpy().astype(bool)
     return ex, ok
@@ -155,8 +154,7 @@ def _memory(rec: Recording, fit: PopulationFit, baseline_objects: int) -> tuple[
     at0 = rss[t >= 0][0] if (t >= 0).any() else rss[-1]
     c = rec.collections
     y = c["gen0_objects"].to_numpy(dtype=float)
-    g1 = c["gen1_objects"].to_numpy(dtype=float)
-    g2 = c["gen2_objects"].to_numpy(dtype=float)
+    g1, g2 = older_sizes(c)
     alive = np.where((y >= 0) & (g1 >= 0) & (g2 >= 0), y + g1 + g2, -1.0)
     if (alive >= 0).any():
         most = float(alive.max()) - baseline_objects

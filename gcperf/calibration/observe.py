@@ -26,8 +26,8 @@ class Windows:
         table: columns ``m_s`` (mutator time when the collection started), ``dur_s`` (mutator
             time since the previous collection), ``generation``, ``threshold0``, ``count0``,
             ``collected``, ``pause_s``, ``young`` (generation 0 objects at the start, -1 when
-            not measured), ``gen1``, ``gen2`` (likewise), ``gen1_after`` (generation 1 after a
-            young collection, -1 when not measured), ``explicit``, ``wall_s`` (wall time when
+            not measured), ``gen1``, ``gen2`` (likewise), ``gen1_after`` (the next generation
+            after a collection of generation 0 or 1, -1 when not measured), ``explicit``, ``wall_s`` (wall time when
             it started), ``cut`` (the recorder put threshold0 back to the default during the
             window, cutting an excursion short: count0 may then start above threshold0).
         mutator_s: the program's whole run on the mutator clock.
@@ -42,6 +42,41 @@ class Windows:
 
     def __len__(self) -> int:
         return len(self.table)
+
+
+def older_sizes(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Generation 1 and 2 sizes when each collection started, measured or carried forward.
+
+    Recorder 3 does not walk the older generations just before an older collection (the walk
+    would warm the caches for its pause); it measures generation 1 after young collections and
+    generation 2 after generation 1 collections. Until the next collection of that generation,
+    the size carries forward (less the deaths meanwhile, which it cannot see): generation 1 is
+    empty after any older collection; generation 2 after a full one is unknown. Where a
+    recording measured a size before the collection (recorder 1 and 2), that measurement is
+    used. -1: unknown.
+    """
+    g = c["generation"].to_numpy()
+    m1 = c["gen1_objects"].to_numpy(dtype=float)
+    m2 = c["gen2_objects"].to_numpy(dtype=float)
+    after = c["next_gen_objects_after"].to_numpy(dtype=float)
+    g1 = m1.copy()
+    g2 = m2.copy()
+    k1 = k2 = -1.0
+    for i in range(len(g)):
+        if g1[i] < 0 and g[i] >= 1:
+            g1[i] = k1
+        if g2[i] < 0 and g[i] >= 2:
+            g2[i] = k2
+        # the state after collection i
+        if g[i] == 0:
+            k1 = after[i] if after[i] >= 0 else -1.0
+        else:
+            k1 = 0.0
+            if g[i] == 1:
+                k2 = after[i] if after[i] >= 0 else -1.0
+            else:
+                k2 = -1.0
+    return g1, g2
 
 
 def windows(rec: Recording) -> Windows:
@@ -65,6 +100,7 @@ def windows(rec: Recording) -> Windows:
     dur = np.diff(np.concatenate([[0.0], m]))
     wall_end = rec.wall_s
     mutator_s = max(wall_end - float((pause + meas).sum()) / 1e9, float(m[-1]) if len(m) else 0.0)
+    g1_sizes, g2_sizes = older_sizes(c)
     t = pd.DataFrame({
         "m_s": m,
         "dur_s": dur,
@@ -74,8 +110,8 @@ def windows(rec: Recording) -> Windows:
         "collected": c["collected"].to_numpy(),
         "pause_s": pause / 1e9,
         "young": c["gen0_objects"].to_numpy(),
-        "gen1": c["gen1_objects"].to_numpy(),
-        "gen2": c["gen2_objects"].to_numpy(),
+        "gen1": g1_sizes,
+        "gen2": g2_sizes,
         "gen1_after": c["next_gen_objects_after"].to_numpy(),
         "explicit": c["explicit"].to_numpy().astype(bool),
         "wall_s": start / 1e9,
