@@ -66,7 +66,13 @@ def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     y = np.where(y0 >= 0, y0 * young_factor, y0)
     g1, g2 = older_sizes(c)
     ex = np.where(g == 0, y, np.where(g == 1, y + g1, y + g1 + g2))
-    ok = (y >= 0) & ((g < 1) | (g1 >= 0)) & ((g < 2) | (g2 >= 0)) & ~c["explicit"].to_numpy().astype(bool)
+    ok = (y >= 0) & ((g < 1) | (g1 >= 0)) & ((g < 2) | (g2 >= 0))
+    # a full collection examined what survived it (generation 2 after it, recorder 3) and what
+    # it collected, whatever the split between the generations before it
+    after = c["next_gen_objects_after"].to_numpy(dtype=float)
+    full = (g == 2) & (after >= 0) & (y0 >= 0) & ~ok
+    ex = np.where(full, after + c["collected"].to_numpy(dtype=float) - y0 + y, ex)
+    ok = (ok | full) & ~c["explicit"].to_numpy().astype(bool)
     return ex, ok
 
 

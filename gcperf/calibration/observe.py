@@ -51,7 +51,8 @@ def older_sizes(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     would warm the caches for its pause); it measures generation 1 after young collections and
     generation 2 after generation 1 collections. Until the next collection of that generation,
     the size carries forward (less the deaths meanwhile, which it cannot see): generation 1 is
-    empty after any older collection; generation 2 after a full one is unknown. Where a
+    empty after any older collection. A full collection's generation 2 is what it examined
+    (its survivors, measured after it, and what it collected) less the younger generations. Where a
     recording measured a size before the collection (recorder 1 and 2), that measurement is
     used. -1: unknown.
     """
@@ -62,11 +63,17 @@ def older_sizes(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     g1 = m1.copy()
     g2 = m2.copy()
     k1 = k2 = -1.0
+    collected = c["collected"].to_numpy(dtype=float)
+    young = c["gen0_objects"].to_numpy(dtype=float)
     for i in range(len(g)):
         if g1[i] < 0 and g[i] >= 1:
             g1[i] = k1
         if g2[i] < 0 and g[i] >= 2:
             g2[i] = k2
+            if after[i] >= 0 and young[i] >= 0 and g1[i] >= 0:
+                # a full collection examined its survivors (generation 2 after it) and what
+                # it collected (recorder 3 measures that generation 2 afterwards)
+                g2[i] = max(after[i] + collected[i] - young[i] - g1[i], 0.0)
         # the state after collection i
         if g[i] == 0:
             k1 = after[i] if after[i] >= 0 else -1.0

@@ -19,9 +19,11 @@ path: fields go into a preallocated ``array`` that is written to disk in blocks)
 * ``gc.get_count()`` and the thresholds in force when it started;
 * within a time budget (``budget``: a fraction of the run time, 3 % by default), the size of
   generation 0 when it started (``len(gc.get_objects(0))``), and of generation 1 too before a
-  young collection; the size of the next generation when a collection of generation 0 or 1
-  stopped (how many survived; generations 1 and 2 as an older collection will find them:
-  walking them just before it would warm the caches for its pause); the
+  young collection; the size of the next generation when a collection stopped (how many
+  survived; generations 1 and 2 as an older collection will find them: walking them just
+  before it would warm the caches for its pause; after a full collection, generation 2, so
+  that survivors + collected = examined). Older collections, rare and long, are always
+  measured (the young walk before, generation 2 after a full one); the
   measurement happens before the start time stamp and after the stop time stamp, so it is not
   part of the pause; its cost is recorded too;
 * a small sample of the objects of measured young generations: type, ``sys.getsizeof`` and
@@ -156,7 +158,10 @@ class Recorder(object):
             self.pattern_on = False
         measured = -1
         m1 = m2 = -1
-        if self.spent_ns <= self.budget * (t_in - self.t0) + 2000000:
+        within = self.spent_ns <= self.budget * (t_in - self.t0) + 2000000
+        if within or g >= 1:
+            # (an older collection is rare and costs far more than a walk of the young
+            # generation: its young size is always measured)
             young = gc.get_objects(0)
             measured = len(young)
             if g == 0:
@@ -189,8 +194,11 @@ class Recorder(object):
         buf[o + 3] = info["collected"]
         buf[o + 4] = info["uncollectable"]
         g = info["generation"]
-        if buf[o + 11] >= 0 and g <= 1:
-            buf[o + 14] = len(gc.get_objects(g + 1))
+        if buf[o + 11] >= 0 and (g == 0 or g == 2 or self.spent_ns <= self.budget * (t - self.t0) + 2000000):
+            # the next generation after it: the young collection's survivors, the size of
+            # generation 2 that the next full collection will find, or (after a full one,
+            # always) its survivors, which with what it collected is what it examined
+            buf[o + 14] = len(gc.get_objects(min(g + 1, 2)))
         if self.pattern_on and not self.explicit_depth:
             p = self.pattern
             t0 = p[self.pat_i % len(p)]
