@@ -156,7 +156,7 @@ def main() -> int:
                     print(f"{version} {prog.stem}: {e}", flush=True)
                     note = out / version / f"{prog.stem}.error.txt"
                     note.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write_text(note, f"{e}\n")
+                    atomic_write_text(note, str(e).replace(str(HERE.parent) + os.sep, "") + "\n")
                     continue
                 dest = out / version / f"{prog.stem}.json"
                 dest.parent.mkdir(parents=True, exist_ok=True)
