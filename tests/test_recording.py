@@ -199,9 +199,11 @@ def test_excursions_that_count0_never_reaches_are_cut_short(minor, tmp_path):
     th0 = rec.default_thresholds[0]
     resets = rec.doc["pattern_resets"]
     assert rec.doc["settings"]["excursion_limit"] > 0
-    # the 16x excursion (and the 32x one, if the run gets there) was cut, at a count0 below it
-    assert resets, "no excursion was cut short"
-    assert all(cut_t0 >= 16 * th0 and 0 <= count0 < cut_t0 for _, count0, cut_t0 in resets)
+    # only excursions above the default are cut, below their threshold; the 16x one (and the
+    # 32x one, if the run gets there), which count0 never reaches, always is (a smaller one
+    # may be too, when the machine is slow for a moment)
+    assert all(cut_t0 > th0 and 0 <= count0 < cut_t0 for _, count0, cut_t0 in resets)
+    assert any(cut_t0 >= 16 * th0 for _, _, cut_t0 in resets), resets
     # and the pattern went on afterwards: a collection at the default after the first cut
     c = rec.collections
     after = c[c["t_start_ns"] > resets[0][0]]
