@@ -289,15 +289,18 @@ class StatisticalStream(Stream):
         if huge:
             late |= span >= _INT32_MAX
         if late.any():
-            rate = self.rates[q]
-            t = self.alloc_time(own[late]) + span[late] / rate
-            qq = np.searchsorted(self.start_time, t, side="right") - 1
-            beyond = qq >= len(self.phases)
-            qq = np.minimum(qq, len(self.phases) - 1)
-            s2 = self.first_slot[qq] + np.floor((t - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
-            s2 = np.minimum(s2, self.first_slot[qq + 1] - 1)
-            s2[beyond] = NEVER
-            slot[late] = s2
+            slot[late] = self._slots_at(self.alloc_time(own[late]) + span[late] / self.rates[q])
+        return slot
+
+    def _slots_at(self, t: np.ndarray) -> np.ndarray:
+        """The slot after whose allocation mutator time ``t`` falls, in whatever phase (NEVER:
+        after the workload's end)."""
+        qq = np.searchsorted(self.start_time, t, side="right") - 1
+        beyond = qq >= len(self.phases)
+        qq = np.minimum(qq, len(self.phases) - 1)
+        slot = self.first_slot[qq] + np.floor((t - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
+        slot = np.minimum(slot, self.first_slot[qq + 1] - 1)
+        slot[beyond] = NEVER
         return slot
 
     def _lifetime_slots(self, lt, own: np.ndarray, q: int) -> np.ndarray:
@@ -315,15 +318,8 @@ class StatisticalStream(Stream):
             # of that moment (from the time itself, so that the whole batch dies after one
             # slot, whichever phase it was made in)
             period = lt.scale_s
-            t_death = (np.floor(self.alloc_time(own) / period) + 2.0) * period
-            qq = np.searchsorted(self.start_time, t_death, side="right") - 1
-            beyond = qq >= len(self.phases)
-            qq = np.minimum(qq, len(self.phases) - 1)
-            slot = self.first_slot[qq] + np.floor((t_death - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
-            slot = np.minimum(slot, self.first_slot[qq + 1] - 1)
-            slot = np.maximum(slot, own)
-            slot[beyond] = NEVER
-            return slot
+            # (NEVER, the largest int64, stays NEVER)
+            return np.maximum(self._slots_at((np.floor(self.alloc_time(own) / period) + 2.0) * period), own)
         if lt.kind == "fixed":
             span = np.full(cnt, lt.scale_s * rate)
         elif lt.kind == "exponential":
