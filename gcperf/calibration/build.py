@@ -30,7 +30,7 @@ def _segments(dur: np.ndarray, min_phase_s: float, cut_after: np.ndarray | None 
     acc = 0.0
     for k, d in enumerate(dur):
         acc += float(d)
-        if acc >= min_phase_s or (cut_after is not None and k < len(cut_after) and cut_after[k]):
+        if acc >= min_phase_s or (cut_after is not None and cut_after[k]):
             out.append((a, k + 1))
             a = k + 1
             acc = 0.0
@@ -47,8 +47,7 @@ def lifetimes_of(fit: PopulationFit) -> tuple[list[Lifetime], np.ndarray]:
     keep = fit.weights >= MIN_WEIGHT
     w = fit.weights[keep] / fit.weights[keep].sum()
     comps = []
-    sig = np.broadcast_to(np.asarray(fit.sigma, dtype=float), fit.medians.shape)
-    for med, sg, q in zip(fit.medians[keep], sig[keep], fit.cyclic[keep], strict=True):
+    for med, sg, q in zip(fit.medians[keep], fit.sigma[keep], fit.cyclic[keep], strict=True):
         if math.isinf(med):
             comps.append(Lifetime("forever", 1.0, "forever", 0.0, 1.0, float(q)))
         elif sg < 0:
@@ -79,8 +78,8 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
     rates = fit.rates.copy()
     drift = fit.drift.copy()
     cnow = np.broadcast_to(np.asarray(fit.cyclic_now, dtype=float), dur.shape).copy()
-    atom = (np.full(dur.shape, float(fit.atomic)) if fit.atomic_k is None
-            else np.asarray(fit.atomic_k, dtype=float).copy())
+    atom = fit.atomic_k.copy()
+    burst = fit.burst_share.copy()
     if tail_s > 0:
         if tail_count0 is None:
             # after the last collection the program goes on at its last pace until it ends
@@ -91,9 +90,8 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             # counts the same until a collection) that count0 says, at whatever pace the last
             # windows had (a program that ends with a long stretch of work that keeps nothing, such
             # as rendering or a solver's loop, must not go on building its last window's heap)
-            sig = np.broadcast_to(np.asarray(fit.sigma, dtype=float), fit.medians.shape)
             own = sum(float(wc) * _alive(tail_s, 0.0, tail_s, float(m), float(sg))
-                      for wc, m, sg in zip(fit.weights, fit.medians, sig, strict=True))
+                      for wc, m, sg in zip(fit.weights, fit.medians, fit.sigma, strict=True))
             tail_rate = max(float(tail_count0), 0.0) / max(own, 1e-3) / tail_s
             tail_now = 0.0
         dur = np.append(dur, tail_s)
@@ -101,9 +99,7 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
         drift = np.append(drift, drift[-1])
         cnow = np.append(cnow, tail_now)
         atom = np.append(atom, atom[-1])
-    burst = np.zeros(dur.shape) if fit.burst_share is None else np.asarray(fit.burst_share, dtype=float).copy()
-    if len(burst) < len(dur):
-        burst = np.append(burst, np.zeros(len(dur) - len(burst)))
+        burst = np.append(burst, 0.0)  # (the tail ends with the program, not with a call)
     kw = {}
     if sizes is not None:
         kw["sizes"] = sizes

@@ -74,15 +74,12 @@ def older_sizes(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                 # a full collection examined its survivors (generation 2 after it) and what
                 # it collected (recorder 3 measures that generation 2 afterwards)
                 g2[i] = max(after[i] + collected[i] - young[i] - g1[i], 0.0)
-        # the state after collection i
+        # the state after collection i (``after`` is -1 where it was not measured)
         if g[i] == 0:
-            k1 = after[i] if after[i] >= 0 else -1.0
+            k1 = after[i]
         else:
             k1 = 0.0
-            if g[i] == 1:
-                k2 = after[i] if after[i] >= 0 else -1.0
-            else:
-                k2 = -1.0
+            k2 = after[i] if g[i] == 1 else -1.0
     return g1, g2
 
 

@@ -103,9 +103,9 @@ class PopulationFit:
     rates: np.ndarray
     drift: np.ndarray
     dur: np.ndarray
+    atomic_k: np.ndarray
+    burst_share: np.ndarray
     diagnostics: dict = field(default_factory=dict)
-    atomic_k: np.ndarray | None = None
-    burst_share: np.ndarray | None = None
 
 
 @njit(cache=True)
@@ -460,8 +460,8 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
-    return PopulationFit(meds, sigmas, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, diag, atomic_k,
-                         burst_share)
+    return PopulationFit(meds, sigmas, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, atomic_k, burst_share,
+                         diag)
 
 
 @njit(cache=True)
