@@ -48,6 +48,7 @@ message (exception, message, the innermost line of the program's own code); its 
 printed only when the control file asks for it (``show_traceback``, ``gcperf --debug``).
 """
 
+import _thread
 import gc
 import json
 import os
@@ -119,8 +120,9 @@ class Recorder(object):
         self.exc_id = 0
         self.exc_deadline = 0
         self.resets = []  # (t_ns, count0, threshold0 that was cut short)
+        self.bounded = bool(self.default_t0 and self.excursion_limit > 0)
         self.watchdog = None
-        self.lock = None
+        self.lock = _thread.allocate_lock()  # (a lock; the watchdog thread starts only when needed)
         self.stopping = False
         self.exc_armed = 0
         self.cut_t0 = None  # threshold0 of the excursion being cut short (a collection may see either)
@@ -158,7 +160,7 @@ class Recorder(object):
             self.pattern_on = False
         measured = -1
         m1 = m2 = -1
-        within = self.spent_ns <= self.budget * (t_in - self.t0) + 2000000
+        within = self._within_budget(t_in)
         if within or g >= 1:
             # (an older collection is rare and costs far more than a walk of the young
             # generation: its young size is always measured)
@@ -194,7 +196,7 @@ class Recorder(object):
         buf[o + 3] = info["collected"]
         buf[o + 4] = info["uncollectable"]
         g = info["generation"]
-        if buf[o + 11] >= 0 and (g == 0 or g == 2 or self.spent_ns <= self.budget * (t - self.t0) + 2000000):
+        if buf[o + 11] >= 0 and (g == 0 or g == 2 or self._within_budget(t)):
             # the next generation after it: the young collection's survivors, the size of
             # generation 2 that the next full collection will find, or (after a full one,
             # always) its survivors, which with what it collected is what it examined
@@ -204,17 +206,13 @@ class Recorder(object):
             t0 = p[self.pat_i % len(p)]
             self.pat_i += 1
             th = gc.get_threshold()
-            if self.default_t0 and self.excursion_limit > 0:
-                self._pace(o, th[0], t)
-            if self.lock is not None:
-                with self.lock:
-                    self.exc_id += 1
-                    self.set_threshold(t0, th[1], th[2])
-                    self.expected_t0 = t0
-            else:
+            if self.bounded:
+                self._pace(o, th[0])
+            with self.lock:
+                self.exc_id += 1  # (the window ended: an armed watchdog stands down)
                 self.set_threshold(t0, th[1], th[2])
                 self.expected_t0 = t0
-            if self.default_t0 and self.excursion_limit > 0 and t0 > self.default_t0 and self.pace_ns > 0:
+            if self.bounded and t0 > self.default_t0 and self.pace_ns > 0:
                 self._bound(t0, t)
         self.t_prev_stop = t
         self.cut_in_window = False
@@ -224,7 +222,11 @@ class Recorder(object):
         self.spent_ns += t_out - t
         buf[o + 15] += t_out - t
 
-    def _pace(self, o, t0_now, t_stop):
+    def _within_budget(self, t_now):
+        """Whether measuring now keeps the recorder within its share of the run (+2 ms)."""
+        return self.spent_ns <= self.budget * (t_now - self.t0) + 2000000
+
+    def _pace(self, o, t0_now):
         """Learn the wall time per unit of threshold0 from a window that ran at the default."""
         if t0_now != self.default_t0 or self.t_prev_stop == 0 or self.buf[o + 16] or self.cut_in_window:
             return
@@ -238,12 +240,9 @@ class Recorder(object):
         if self.watchdog is None:
             import threading
 
-            self.lock = threading.Lock()
             self.wake = threading.Event()
             self.watchdog = threading.Thread(target=self._watch, name="gcperf-record-watchdog", daemon=True)
             self.watchdog.start()
-            with self.lock:
-                self.exc_id += 1
         self.exc_deadline = t_now + int(self.excursion_limit * t0 * self.pace_ns)
         self.exc_armed = self.exc_id
         self.wake.set()
