@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .calibration.cli import add_calibrate_parser, add_validate_parser
+from .calibration.cli import add_calibrate_costs_parser, add_calibrate_parser, add_validate_parser
 from .errors import GcperfError
 from .recording.cli import add_record_parser
 
@@ -339,7 +339,7 @@ def _cmd_recommend(args) -> int:
 
 
 COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, add_record_parser, add_calibrate_parser,
-            add_validate_parser, _add_workloads, _add_versions)
+            add_calibrate_costs_parser, add_validate_parser, _add_workloads, _add_versions)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,17 +5,21 @@ generations, plus a cost for every cyclic-garbage object freed. The per-examined
 grows with the references an object holds and rises several-fold once the examined set no
 longer fits the CPU's caches and TLB. The constants per CPython minor version live in
 ``gcperf/data/costs.json``, written by ``benchmarks/calibrate_costs.py``; docs/costs.md
-describes how they were measured and what the model leaves out.
+describes how they were measured and what the model leaves out. Constants measured on the
+user's own machine by ``gcperf calibrate-costs`` (in :func:`user_costs_path`, outside the
+package) take precedence for the versions they hold.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +27,11 @@ import numpy.typing as npt
 
 from .errors import GcperfError
 
-__all__ = ["CostModel", "cost_model_for", "measured_versions"]
+__all__ = ["CostModel", "cost_model_for", "measured_versions", "user_costs_path"]
+
+#: Layout of a costs file (the package's table and the user's): 1 = versions -> {model,
+#: interpreter, machine, command, fit_command, runs, probe, fit}.
+COSTS_SCHEMA_VERSION = 1
 
 #: Scalars or arrays accepted by the vectorised methods of :class:`CostModel`.
 Counts = npt.ArrayLike
@@ -200,6 +208,71 @@ def _checked_array(name: str, value: Any) -> np.ndarray:
     return arr
 
 
+def user_costs_path() -> Path:
+    """Where ``gcperf calibrate-costs`` keeps the constants measured on this machine.
+
+    ``$GCPERF_COSTS`` when set (a file path), else ``$XDG_DATA_HOME/gcperf/costs.json``
+    (``~/.local/share/gcperf/costs.json`` without XDG_DATA_HOME): never inside the package.
+    """
+    env = os.environ.get("GCPERF_COSTS")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "gcperf" / "costs.json"
+
+
+def read_costs_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a costs file (the package's layout).
+
+    Raises:
+        GcperfError: unreadable, not JSON, another schema version, or an entry whose model is
+            not a valid :class:`CostModel`.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GcperfError(f"cannot read the costs file {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GcperfError(f"the costs file {path} is not valid JSON ({exc}); run gcperf calibrate-costs "
+                          "again or remove it") from None
+    if not isinstance(doc, dict) or doc.get("schema_version") != COSTS_SCHEMA_VERSION \
+            or not isinstance(doc.get("versions"), dict):
+        raise GcperfError(f"the costs file {path} is not a costs file of schema version {COSTS_SCHEMA_VERSION}")
+    for key, entry in doc["versions"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("model"), dict):
+            raise GcperfError(f"the costs file {path}: entry {key!r} has no model")
+        try:
+            CostModel(**entry["model"])
+        except (TypeError, ValueError) as exc:
+            raise GcperfError(f"the costs file {path}: entry {key!r}: {exc}") from None
+    return doc
+
+
+@lru_cache(maxsize=8)
+def _user_table(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    return read_costs_file(path)["versions"]
+
+
+def user_cost_model(version: str) -> CostModel | None:
+    """The constants ``gcperf calibrate-costs`` measured for this minor version on this machine,
+    or None (no user costs file, or no entry for the version).
+
+    Raises:
+        GcperfError: the user costs file exists but is corrupt.
+    """
+    path = user_costs_path()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    major, minor = _minor_key(version)
+    entry = _user_table(str(path), st.st_mtime_ns, st.st_size).get(f"{major}.{minor}")
+    if entry is None:
+        return None
+    model = CostModel(**entry["model"])
+    return CostModel(**dict(model.to_dict(), source=f"{model.source} (this machine, {path})"))
+
+
 @lru_cache(maxsize=1)
 def _load_table() -> dict[str, Any]:
     """Read gcperf/data/costs.json from the installed package."""
@@ -224,8 +297,9 @@ def measured_versions() -> tuple[str, ...]:
 def cost_model_for(version: str) -> CostModel:
     """Return the cost constants measured for a CPython minor version.
 
-    A version without a measurement gets the constants of the nearest measured minor
-    version (the newer one on a tie), with ``source`` saying so.
+    Constants measured on this machine (``gcperf calibrate-costs``, :func:`user_costs_path`)
+    come first; then the package's table. A version without a measurement gets the constants
+    of the nearest measured minor version (the newer one on a tie), with ``source`` saying so.
 
     Args:
         version: ``"3.11"`` or a full version such as ``"3.11.7"`` or ``"3.14.0rc1"``.
@@ -239,6 +313,9 @@ def cost_model_for(version: str) -> CostModel:
     major, minor = _minor_key(version)
     if major != 3:
         raise GcperfError(f"only CPython 3 is modelled, got version {version!r}")
+    mine = user_cost_model(version)
+    if mine is not None:
+        return mine
     table = _load_table()["versions"]
     key = f"{major}.{minor}"
     if key in table:

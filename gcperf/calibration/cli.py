@@ -2,6 +2,7 @@
 
     gcperf calibrate RECORDING [-o MODEL.json] [--name NAME]
     gcperf validate [--python INTERPRETER] [--reps N] [--settings T0,T1,T2;...] [--json] [-o OUT.json] -- script.py [args]
+    gcperf calibrate-costs [--python INTERPRETER] [--quick] [--runs N] [-o COSTS.json]
 
 Failures are one line on stderr and exit 2 (the global handler of ``gcperf.cli.main``); an
 existing output file is never overwritten.
@@ -57,6 +58,56 @@ def _cmd_calibrate(args) -> int:
     print(f"  pause model: {c.fixed_us:.2f} us + {c.per_object_ns:.1f} ns per examined object "
           f"(x{c.cache_factor:.2f} beyond the caches) + {c.per_garbage_ns:.0f} ns per freed object")
     print(f"wrote {out}; try: gcperf run -w {out} -V {rec.version}")
+    return 0
+
+
+def add_calibrate_costs_parser(sub) -> None:
+    """Register ``gcperf calibrate-costs``."""
+    p = sub.add_parser("calibrate-costs", help="measure the pause model's machine constants on this machine",
+                       description="Time the cyclic collector on controlled heaps under an interpreter (in a "
+                                   "subprocess), fit the pause model's machine constants and save them, with their "
+                                   "provenance, where later runs of that minor version find them: $GCPERF_COSTS, "
+                                   "else $XDG_DATA_HOME/gcperf/costs.json (~/.local/share/gcperf/costs.json). "
+                                   "Entries of other versions are kept.")
+    p.add_argument("--python", metavar="INTERPRETER", help="the CPython to measure (default: this one)")
+    p.add_argument("--quick", action="store_true", help="the probe's quick mode (seconds, not a minute; coarser)")
+    p.add_argument("--runs", type=_positive_int, default=1, help="probe runs, merged by their minimum (default 1)")
+    p.add_argument("-o", "--output", metavar="FILE", help="the costs file to write instead of the user's")
+    p.add_argument("--json", action="store_true", help="print the new entry as JSON")
+    p.set_defaults(func=_cmd_calibrate_costs)
+
+
+def _cmd_calibrate_costs(args) -> int:
+    import shlex
+
+    from ..costs import user_costs_path
+    from ..interpreters import resolve
+    from .machine_costs import WRITTEN_BY, calibrate_costs, costs_document, existing_entries, format_table
+
+    python = resolve(args.python)
+    if python.free_threaded:
+        raise GcperfError(f"{python.path} is a free-threaded build; its collector is not the one this model "
+                          "describes")
+    path = Path(args.output) if args.output else user_costs_path()
+    entries = existing_entries(path, WRITTEN_BY)  # refuses a file gcperf did not write, before probing
+    say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    command = shlex.join(["gcperf", *sys.argv[1:]])
+    minor, entry, model = calibrate_costs(python.path, runs=args.runs, quick=args.quick, command=command, say=say)
+    entries[minor] = entry
+    doc = costs_document(entries, WRITTEN_BY, "Cost constants of CPython's cyclic GC measured on this machine by "
+                                              "gcperf calibrate-costs; see docs/costs.md.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GcperfError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+    atomic_write_text(path, json.dumps(_clean(doc), indent=1, allow_nan=False) + "\n")
+    if args.json:
+        print(json.dumps(_clean({"version": minor, "path": str(path), **entry}), indent=1, allow_nan=False))
+        return 0
+    print(format_table({minor: entry}))
+    print(f"wrote CPython {minor}'s constants to {path}; runs of {minor} use them from now on"
+          + ("" if args.output is None or Path(args.output) == user_costs_path()
+             else f" when GCPERF_COSTS={path}"))
     return 0
 
 
