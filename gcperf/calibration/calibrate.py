@@ -10,14 +10,15 @@ Three fits, each from the recording alone (nothing here knows which program it i
    size as caches stop holding it, cost per freed object including what it owns) by least
    squares on log pauses; the scatter around the fit becomes the workload's ``pause_noise``;
 3. memory: the resident size when the program started (``baseline_rss_mb``) and the bytes each
-   lasting object holds with what it owns, from the peak resident size over the most objects
-   seen alive at once.
+   object owns beyond its own size, fitted so that the model, simulated with its memory model
+   as the recording ran (same thresholds and threshold pattern), reaches the recorded peak
+   resident size (first guess: the peak over the most objects the recorder saw alive at once).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +36,12 @@ MIN_PHASE_S = 0.02
 NOISE_LEVELS = 21
 #: Weight of the prior on the cache rise and the cost per freed object (per sqrt(collections)).
 PRIOR_WEIGHT = 0.1
+#: Simulations spent at most on fitting the bytes per object to the recorded peak RSS, and the
+#: relative error at which it stops.
+PEAK_FIT_RUNS = 4
+PEAK_FIT_TOLERANCE = 0.02
+#: Size of the blocks a small owned share is made of (a short string, a small dict's keys).
+OWNED_BLOCK = 64
 
 
 @dataclass
@@ -172,8 +179,73 @@ def _memory(rec: Recording, fit: PopulationFit, baseline_objects: int) -> tuple[
                                             "most_objects_alive": most, "bytes_per_lasting_object": per_obj}
 
 
-def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
+def _payload(extra: float) -> tuple[float, SizeMix]:
+    """What each object owns beyond its own header and slots, as (blocks per object, their sizes).
+
+    Up to MAX_PAYLOAD blocks of OWNED_BLOCK bytes, a fractional mean count (so the bytes are a
+    continuous function of ``extra``: the peak fit needs that); beyond, MAX_PAYLOAD blocks that
+    grow (to the system malloc past 512 bytes)."""
+    extra = max(float(extra), 0.0)
+    if extra <= MAX_PAYLOAD * OWNED_BLOCK:
+        return extra / OWNED_BLOCK, SizeMix((OWNED_BLOCK,), (1.0,))
+    return float(MAX_PAYLOAD), SizeMix((int(min(round(extra / MAX_PAYLOAD), MAX_SIZE_BYTES)),), (1.0,))
+
+
+def _with_payload(wl: Workload, extra: float) -> Workload:
+    payload, sizes = _payload(extra)
+    return replace(wl, phases=tuple(replace(p, payload_per_object=payload, payload_sizes=sizes) for p in wl.phases))
+
+
+def _fit_peak(wl: Workload, rec: Recording, extra: float, target_mib: float) -> tuple[Workload, dict]:
+    """The bytes each object owns, fitted so that the model, run as the recording ran (same
+    thresholds, same threshold pattern), reaches the recording's peak resident size.
+
+    The first guess (peak bytes over the most objects the recorder saw) is off wherever the
+    model's population at its peak differs from what the recorder could count (the atomic
+    tuples, garbage awaiting a collection, objects that never lived through one): the model's own
+    peak is what a prediction rests on. Secant steps on the extra bytes, at most PEAK_FIT_RUNS
+    simulations; the peak grows with them (more bytes per object, never fewer arenas).
+    """
+    from ..runner import simulate
+    from ..scenario import GCSettings, Scenario
+
+    settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
+    pattern = tuple((rec.doc.get("settings") or {}).get("pattern") or ()) or None
+
+    def peak(e: float) -> tuple[float, float]:
+        res = simulate(Scenario(_with_payload(wl, e), settings, seed=0, memory=True), threshold_pattern=pattern)
+        tl = res.timeline
+        at = int(tl["footprint_mb"].to_numpy().argmax()) if len(tl) else 0
+        objs = float(tl["live_objects"].iloc[at] + tl["garbage_objects"].iloc[at]) if len(tl) else 0.0
+        return float(res.summary.iloc[0]["peak_footprint_mb"]), objs
+
+    xs = [max(extra, 0.0)]
+    p, objs = peak(xs[0])
+    ys = [p]
+    for _ in range(PEAK_FIT_RUNS - 1):
+        if abs(ys[-1] / target_mib - 1.0) <= PEAK_FIT_TOLERANCE:
+            break
+        # MiB per byte of each object: measured between the last two runs, at first the objects
+        # alive at the model's peak
+        two = len(xs) >= 2 and ys[-1] != ys[-2]
+        slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if two else max(objs, 1.0) / 2**20
+        if slope <= 0:
+            break
+        nxt = max(xs[-1] + (target_mib - ys[-1]) / slope, 0.0)
+        if nxt == xs[-1]:
+            break
+        xs.append(nxt)
+        ys.append(peak(nxt)[0])
+    best = int(np.argmin(np.abs(np.asarray(ys) - target_mib)))
+    return _with_payload(wl, xs[best]), {"owned_bytes_per_object": xs[best], "model_peak_rss_mib": ys[best],
+                                         "peak_fit_runs": len(xs)}
+
+
+def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = True) -> Calibration:
     """Fit a workload model and the pause model of this program to one recording.
+
+    ``fit_memory``: fit the bytes per object by simulating the model with its memory model (a
+    few seconds); False keeps the first guess (peak bytes over the most objects seen).
 
     Raises:
         GcperfError: the recording holds too little to fit.
@@ -186,13 +258,7 @@ def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
     costs, noise, scale, pause_report = fit_pauses(rec, 1.0 / (1.0 - fit.diagnostics.get("untracked_from_birth", 0.0)))
     base_rss, per_obj, mem_report = _memory(rec, fit, win.baseline_objects)
     default = SizeMix()
-    mean = default.mean_bytes()
-    # what a lasting object owns beyond its own header and slots: at most MAX_PAYLOAD blocks,
-    # small ones (pymalloc) while they can carry it
-    extra = max(per_obj - mean, 0.0)
-    payload = float(min(MAX_PAYLOAD, math.ceil(extra / 256.0))) if extra >= 8 else 0.0
-    block = int(min(max(round(extra / payload), 8), MAX_SIZE_BYTES)) if payload else 64
-    payload_sizes = SizeMix((block,), (1.0,))
+    payload, payload_sizes = _payload(max(per_obj - default.mean_bytes(), 0.0))
     tail = max(win.mutator_s - float(win.table["m_s"].iloc[-1]), 0.0)
     end_count = (rec.doc.get("end") or {}).get("count")
     tail_count0 = float(end_count[0]) if end_count else None
@@ -208,6 +274,9 @@ def calibrate(rec: Recording, *, name: str | None = None) -> Calibration:
                         min_phase_s=MIN_PHASE_S, sizes=default, payload_per_object=payload,
                         payload_sizes=payload_sizes, pause_costs=costs, pause_noise=noise, pause_scale=scale,
                         baseline_rss_mb=base_rss, provenance=provenance)
+    if base_rss is not None and fit_memory:
+        wl, fit_report = _fit_peak(wl, rec, per_obj - default.mean_bytes(), mem_report["peak_rss_mib"])
+        mem_report.update(fit_report)
     report = {
         "population": {"medians_s": [None if math.isinf(m) else float(m) for m in fit.medians],
                        "weights": [float(w) for w in fit.weights], "cyclic": [float(q) for q in fit.cyclic],
