@@ -28,9 +28,17 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from gcperf.calibration.cli import _clean  # noqa: E402
 from gcperf.calibration.calibrate import calibrate  # noqa: E402
-from gcperf.calibration.validate import METRICS, SEEDS, evaluate, format_result, held_out_settings, measure  # noqa: E402
+from gcperf.calibration.cli import _clean  # noqa: E402
+from gcperf.calibration.validate import (  # noqa: E402
+    METRICS,
+    SEEDS,
+    evaluate,
+    find_startup,
+    format_result,
+    held_out_settings,
+    measure,
+)
 from gcperf.errors import GcperfError  # noqa: E402
 from gcperf.interpreters import resolve  # noqa: E402
 from gcperf.recording import load_recording  # noqa: E402
@@ -113,10 +121,20 @@ def _one(prog: Path, version: str, python: str, out: Path, reps: int, seeds: int
     if not rec_path.exists():
         record([str(prog)], rec_path, RecordOptions(python=py.path), command=["run_validation.py", prog.name])
     rec = load_recording(rec_path)
-    settings = held_out_settings(tuple(rec.doc["interpreter"]["thresholds"]))
-    if not real_path.exists():
-        real = measure(py, [str(prog)], settings, reps)
-        real["loadavg_1min"] = os.getloadavg()[0]
+    startup_path = data / f"{prog.stem}.startup.json"
+    if not startup_path.exists():
+        found = find_startup(py, [str(prog)], rec.default_thresholds, timeout_s=None)
+        atomic_write_text(startup_path, json.dumps({"startup": found, "rule": find_startup.__doc__.split("\n\n")[1]
+                                                    .strip()}, indent=1) + "\n")
+    startup = json.loads(startup_path.read_text())["startup"]
+    settings = held_out_settings(rec.default_thresholds, tuple(startup) if startup else None)
+    known = set(pd.read_csv(real_path)["setting"]) if real_path.exists() else set()
+    missing = [st for st in settings if st.label not in known]
+    if missing:
+        # (settings added since the file was written are measured and appended)
+        new = measure(py, [str(prog)], missing, reps)
+        new["loadavg_1min"] = os.getloadavg()[0]
+        real = pd.concat([pd.read_csv(real_path), new], ignore_index=True) if known else new
         atomic_write_text(real_path, real.to_csv(index=False))
     real = pd.read_csv(real_path)
     real["thresholds"] = real["thresholds"].map(json.loads)

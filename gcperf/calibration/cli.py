@@ -126,12 +126,16 @@ def add_validate_parser(sub) -> None:
     p = sub.add_parser("validate", help="record, calibrate, predict held-out settings and run them for real",
                        usage="gcperf validate [options] -- script.py [args ...]",
                        description="Record the program at the default, calibrate a model, predict held-out GC "
-                                   "settings (0.3x, 3x, 10x, 50x threshold0, threshold1 and threshold2 raised) and "
-                                   "run the real program at each; print predicted against measured.")
+                                   "settings (0.3x, 3x, 10x, 50x threshold0, threshold1 and threshold2 raised, "
+                                   "gc.freeze() after start-up where it has one) and run the real program at each; "
+                                   "print predicted against measured.")
     p.add_argument("--python", metavar="INTERPRETER", help="the CPython to run it with (default: this one)")
     p.add_argument("--reps", type=_positive_int, default=3, help="real runs per setting (medians; default 3)")
     p.add_argument("--settings", help="settings to check instead of the held-out set: 'T0,T1,T2;T0,T1,T2'")
     p.add_argument("--timeout", type=seconds, metavar="S", help="stop any run of the program after S seconds")
+    p.add_argument("--freeze-at", type=seconds, metavar="S",
+                   help="the program's start-up ends S seconds after its start: the held-out settings include "
+                        "gc.freeze() there (default: found from when it stops importing modules, if it does)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the JSON result to FILE (never overwritten)")
     p.add_argument("program", nargs=argparse.REMAINDER, help="the script and its arguments (after --)")
@@ -155,7 +159,7 @@ def _cmd_validate(args) -> int:
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr))
     with tempfile.TemporaryDirectory(prefix="gcperf-validate-") as tmp:
         res = validate(program, python, reps=args.reps, settings=settings, workdir=tmp, timeout_s=args.timeout,
-                       say=say)
+                       freeze_at_s=args.freeze_at, say=say)
     res.pop("recording", None)
     text = json.dumps(_clean(res), indent=1, default=_plain, allow_nan=False)
     if out is not None:

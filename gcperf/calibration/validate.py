@@ -42,24 +42,62 @@ RSS_BOUND = 1.5
 METRICS = ("gen0", "gen1", "gen2", "pause_total_ms", "pause_p99_ms", "peak_rss_mib")
 
 
+#: A program has a start-up when the imports of its first STARTUP_MAX_SHARE of run time are at
+#: least STARTUP_MIN_IMPORTS and most of all it imports (``find_startup``).
+STARTUP_MAX_SHARE = 0.5
+STARTUP_MIN_IMPORTS = 10
+STARTUP_IMPORT_SHARE = 0.8
+FREEZE_LABEL = "freeze after start-up"
+
+
 @dataclass(frozen=True)
 class Setting:
-    """A GC setting to validate: a label and the thresholds."""
+    """A GC setting to validate: a label, the thresholds, and when ``gc.freeze()`` is called.
+
+    Attributes:
+        freeze_at: None, or (seconds after the program's start, that as a share of the run):
+            the real run calls ``gc.freeze()`` then, the model after the phase nearest that
+            share of its program time.
+    """
 
     label: str
     thresholds: tuple[int, int, int]
+    freeze_at: tuple[float, float] | None = None
 
 
-def held_out_settings(default: tuple[int, int, int]) -> list[Setting]:
+def held_out_settings(default: tuple[int, int, int], startup: tuple[float, float] | None = None) -> list[Setting]:
     """The default and the held-out settings: 0.3x, 3x, 10x, 50x threshold0; threshold1 and
-    threshold2 raised fivefold."""
+    threshold2 raised fivefold; ``gc.freeze()`` after start-up where the program has one
+    (``startup``: its end, as :func:`find_startup` gives it)."""
     t0, t1, t2 = default
     out = [Setting("default", (t0, t1, t2))]
     for m in (0.3, 3, 10, 50):
         out.append(Setting(f"{m:g}x threshold0", (max(1, int(round(t0 * m))), t1, t2)))
     out.append(Setting("5x threshold1", (t0, t1 * 5, t2)))
     out.append(Setting("5x threshold2", (t0, t1, t2 * 5)))
+    if startup is not None:
+        out.append(Setting(FREEZE_LABEL, (t0, t1, t2), startup))
     return out
+
+
+def find_startup(python: Interpreter, argv: list[str], default: tuple[int, int, int], *,
+                 timeout_s: float | None, cwd: str | None = None) -> tuple[float, float] | None:
+    """Where the program's start-up ends: (seconds after its start, share of its run), or None.
+
+    One run at the default with an audit hook on imports. The start-up is the program loading
+    its code: it ends with the last first-time import in the first STARTUP_MAX_SHARE of the run,
+    if those are at least STARTUP_MIN_IMPORTS and STARTUP_IMPORT_SHARE of all its imports (a
+    program that keeps importing as it goes, or imports next to nothing, has none). A program
+    whose start-up is something else (building a cache, loading data) says so with
+    ``gcperf validate --freeze-at S``.
+    """
+    doc = _run_measure(python, argv, default, ["--imports"], timeout_s=timeout_s, cwd=cwd)
+    times = sorted(doc.get("import_times_s") or [])
+    wall = float(doc["wall_s"])
+    early = [t for t in times if t <= STARTUP_MAX_SHARE * wall]
+    if wall <= 0 or len(early) < STARTUP_MIN_IMPORTS or len(early) < STARTUP_IMPORT_SHARE * len(times):
+        return None
+    return float(early[-1]), float(early[-1] / wall)
 
 
 def parse_settings(text: str, default: tuple[int, int, int]) -> list[Setting]:
@@ -87,16 +125,12 @@ def _p99(p: list[float]) -> float:
     return float(np.percentile(p, 99)) if p else 0.0
 
 
-def run_real(python: Interpreter, argv: list[str], thresholds: tuple[int, int, int], *, timeout_s: float | None,
-             cwd: str | None = None) -> dict:
-    """One run of the real program at ``thresholds``: the metrics of :data:`METRICS`.
-
-    Raises:
-        GcperfError: the program fails or is killed.
-    """
+def _run_measure(python: Interpreter, argv: list[str], thresholds: tuple[int, int, int], options: list[str], *,
+                 timeout_s: float | None, cwd: str | None = None) -> dict:
+    """measure.py's JSON for one run of the program."""
     with tempfile.TemporaryDirectory(prefix="gcperf-validate-") as tmp:
         out = os.path.join(tmp, "m.json")
-        cmd = [python.path, str(MEASURE), out, *map(str, thresholds), *argv]
+        cmd = [python.path, str(MEASURE), out, *map(str, thresholds), *options, *argv]
         try:
             proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout_s, cwd=cwd)
         except subprocess.TimeoutExpired:
@@ -105,26 +139,51 @@ def run_real(python: Interpreter, argv: list[str], thresholds: tuple[int, int, i
             last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
             raise GcperfError(f"the program failed at thresholds {thresholds} (exit {proc.returncode}): {last[0]}")
         with open(out) as f:
-            doc = json.load(f)
+            return json.load(f)
+
+
+def run_real(python: Interpreter, argv: list[str], thresholds: tuple[int, int, int], *, timeout_s: float | None,
+             cwd: str | None = None, freeze_at_s: float | None = None) -> dict:
+    """One run of the real program at ``thresholds`` (``gc.freeze()`` at ``freeze_at_s`` seconds
+    after its start, if given): the metrics of :data:`METRICS`.
+
+    Raises:
+        GcperfError: the program fails or is killed.
+    """
+    opts = [] if freeze_at_s is None else [f"--freeze-at={freeze_at_s!r}"]
+    doc = _run_measure(python, argv, thresholds, opts, timeout_s=timeout_s, cwd=cwd)
     pauses = [p for g in doc["pauses_s"] for p in g]
     return {"gen0": doc["collections"][0], "gen1": doc["collections"][1], "gen2": doc["collections"][2],
             "pause_total_ms": 1e3 * sum(pauses), "pause_p99_ms": 1e3 * _p99(pauses),
             **{f"pause_gen{g}_ms": 1e3 * sum(doc["pauses_s"][g]) for g in range(3)},
             "peak_rss_mib": doc["peak_rss_kib"] / 1024.0, "wall_s": doc["wall_s"],
-            "measure_version": doc.get("measure_version", 1)}
+            "measure_version": doc.get("measure_version", 1), "froze_at_s": doc.get("froze_at_s"),
+            "frozen_objects": doc.get("frozen_objects")}
 
 
-def predict(cal: Calibration, version: str, thresholds: tuple[int, int, int], seeds: int = SEEDS) -> dict:
-    """Medians over seeds of the model's metrics at ``thresholds``."""
+def freeze_phase(cal: Calibration, share: float) -> str:
+    """The model's phase after which ``gc.freeze()`` comes: the one whose end is nearest
+    ``share`` of the program time."""
+    ends = np.cumsum([p.duration_s for p in cal.workload.phases])
+    k = int(np.argmin(np.abs(ends - share * ends[-1])))
+    return cal.workload.phases[k].name
+
+
+def predict(cal: Calibration, version: str, thresholds: tuple[int, int, int], seeds: int = SEEDS,
+            freeze_share: float | None = None) -> dict:
+    """Medians over seeds of the model's metrics at ``thresholds`` (with ``gc.freeze()`` after
+    ``freeze_share`` of the program time, if given)."""
     import time
 
     from ..runner import simulate
     from ..scenario import GCSettings, Scenario
 
+    frz = freeze_phase(cal, freeze_share) if freeze_share is not None else None
     rows = []
     for s in range(seeds):
         t0 = time.perf_counter()
-        r = simulate(Scenario(cal.workload, GCSettings(version=version, thresholds=thresholds), seed=s, memory=True))
+        r = simulate(Scenario(cal.workload, GCSettings(version=version, thresholds=thresholds, freeze_after=frz),
+                              seed=s, memory=True))
         sm = r.summary.iloc[0]
         rows.append({"gen0": sm["collections_gen0"], "gen1": sm["collections_gen1"], "gen2": sm["collections_gen2"],
                      "pause_total_ms": sm["pause_total_ms"], "pause_p99_ms": sm["pause_p99_ms"],
@@ -188,7 +247,8 @@ def measure(python: Interpreter, argv: list[str], settings: list[Setting], reps:
     for rep in range(reps):
         for st in settings:
             say(f"  run {rep + 1}/{reps} at {st.label} {st.thresholds}")
-            m = run_real(python, argv, st.thresholds, timeout_s=timeout_s)
+            m = run_real(python, argv, st.thresholds, timeout_s=timeout_s,
+                         freeze_at_s=st.freeze_at[0] if st.freeze_at else None)
             rows.append({"setting": st.label, "thresholds": list(st.thresholds), "rep": rep, **m})
     return pd.DataFrame(rows)
 
@@ -198,7 +258,7 @@ def evaluate(cal: Calibration, version: str, settings: list[Setting], real: pd.D
     """Predict every setting and put the predictions next to the real runs' medians."""
     rows = []
     for st in settings:
-        pred = predict(cal, version, st.thresholds, seeds)
+        pred = predict(cal, version, st.thresholds, seeds, st.freeze_at[1] if st.freeze_at else None)
         med = real[real["setting"] == st.label].median(numeric_only=True)
         row = {"setting": st.label, "thresholds": list(st.thresholds)}
         for m in METRICS:
@@ -212,8 +272,13 @@ def evaluate(cal: Calibration, version: str, settings: list[Setting], real: pd.D
 
 
 def validate(argv: list[str], python: Interpreter, *, reps: int = 3, settings: list[Setting] | None = None,
-             workdir: str | Path, timeout_s: float | None = None, say=lambda s: None) -> dict:
-    """Record, calibrate, predict and measure; returns the JSON-able result (``table`` as records)."""
+             workdir: str | Path, timeout_s: float | None = None, freeze_at_s: float | None = None,
+             say=lambda s: None) -> dict:
+    """Record, calibrate, predict and measure; returns the JSON-able result (``table`` as records).
+
+    ``freeze_at_s``: the program's start-up ends this many seconds after its start (None: found
+    from its imports, :func:`find_startup`); only used with the held-out settings.
+    """
     if reps < 1:
         raise GcperfError(f"--reps must be at least 1, got {reps}")
     workdir = Path(workdir)
@@ -223,7 +288,17 @@ def validate(argv: list[str], python: Interpreter, *, reps: int = 3, settings: l
     rec = load_recording(rec_path)
     say("calibrating ...")
     cal = calibrate(rec)
-    settings = settings or held_out_settings(tuple(rec.doc["interpreter"]["thresholds"]))  # type: ignore[arg-type]
+    if settings is None:
+        default = rec.default_thresholds
+        if freeze_at_s is None:
+            say("finding the end of its start-up (one run, imports timed) ...")
+            startup = find_startup(python, argv, default, timeout_s=timeout_s)
+        else:
+            startup = (freeze_at_s, min(freeze_at_s / max(rec.wall_s, 1e-9), 1.0))
+        if startup is not None:
+            say(f"  start-up ends {startup[0]:.3f} s in ({100 * startup[1]:.0f} % of the run): gc.freeze() there "
+                "is one of the settings")
+        settings = held_out_settings(default, startup)
     say(f"running the program at {len(settings)} settings, {reps} times each ...")
     real = measure(python, argv, settings, reps, timeout_s=timeout_s, say=say)
     say("predicting ...")

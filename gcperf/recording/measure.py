@@ -1,12 +1,17 @@
 """Run a program at one GC setting and report what its collector did (stdlib only, Python 3.8+).
 
-    python measure.py OUT.json T0 T1 T2 script.py [args...]
+    python measure.py OUT.json T0 T1 T2 [--freeze-at=S] [--imports] script.py [args...]
 
 Used by ``gcperf validate`` to run the real program at the settings it predicts. Lighter than
 the recorder: it sets the thresholds, times every collection with ``gc.callbacks`` (two clock
 reads and a list append per collection) and, when the program ends, writes one JSON object:
 collections per generation, every pause (seconds), the program's run time, its peak resident
 memory (``VmHWM``) and its exit status. The program runs as ``__main__`` via ``runpy``.
+
+``--freeze-at=S``: a timer thread calls ``gc.freeze()`` S seconds after the program's start
+(the setting "freeze after start-up"); ``froze_at_s`` says when it did. ``--imports``: an audit
+hook notes when each module is first imported (``import_times_s``; it costs a call per audit
+event, so it is for the run that finds the start-up, not for the measured ones).
 """
 
 import gc
@@ -17,10 +22,10 @@ import runpy
 import sys
 import time
 
-
 #: 2: peak RSS from /proc/self/status VmHWM (ru_maxrss keeps the forking parent's peak across
-#: exec on Linux: version 1 reported gcperf's own ~800 MiB for small programs)
-MEASURE_VERSION = 2
+#: exec on Linux: version 1 reported gcperf's own ~800 MiB for small programs); 3: --freeze-at,
+#: --imports
+MEASURE_VERSION = 3
 
 
 def _peak_rss_kib():
@@ -35,9 +40,20 @@ def _peak_rss_kib():
 
 
 def main():
-    out, t0, t1, t2, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    path = os.path.abspath(path)
-    sys.argv = [path] + sys.argv[6:]
+    out, t0, t1, t2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    rest = sys.argv[5:]
+    freeze_at = None
+    imports = None
+    while rest and rest[0].startswith("--"):
+        opt = rest.pop(0)
+        if opt.startswith("--freeze-at="):
+            freeze_at = float(opt.split("=", 1)[1])
+        elif opt == "--imports":
+            imports = []
+        else:
+            raise SystemExit("measure.py: unknown option " + opt)
+    path = os.path.abspath(rest[0])
+    sys.argv = [path] + rest[1:]
     sys.path[0] = os.path.dirname(path)
     pauses = [[], [], []]
     clock = time.perf_counter
@@ -53,6 +69,23 @@ def main():
     gc.callbacks.append(callback)
     status = 0
     begin = clock()
+    froze = [None]
+    if imports is not None:
+        def on_audit(event, args):
+            if event == "import":
+                imports.append(clock() - begin)
+        sys.addaudithook(on_audit)
+    if freeze_at is not None:
+        import threading
+
+        def freeze():
+            gc.freeze()
+            froze[0] = clock() - begin
+            froze.append(gc.get_freeze_count())
+
+        timer = threading.Timer(freeze_at, freeze)
+        timer.daemon = True
+        timer.start()
     try:
         runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
@@ -62,7 +95,10 @@ def main():
     sys.stdout.flush()
     doc = {"collections": [len(p) for p in pauses], "pauses_s": pauses, "wall_s": wall,
            "peak_rss_kib": _peak_rss_kib(), "measure_version": MEASURE_VERSION, "exit_status": status,
-           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3]}
+           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3], "froze_at_s": froze[0],
+           "frozen_objects": froze[1] if len(froze) > 1 else None}
+    if imports is not None:
+        doc["import_times_s"] = imports
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(doc, f)
