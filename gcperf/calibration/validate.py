@@ -313,12 +313,12 @@ def format_result(res: dict) -> str:
     t = pd.DataFrame(res["table"])
     lines = [f"{' '.join(res['program'])} on CPython {res['version']}: predicted vs measured "
              f"(real: median of {res['reps']} runs; model: median of {res['seeds']} seeds)"]
-    hdr = f"{'setting':<18} {'gen0':>13} {'gen1':>11} {'gen2':>9} {'total pause ms':>17} {'p99 ms':>13} {'peak RSS MiB':>15} {'change pred/real':>17}"
+    hdr = f"{'setting':<22} {'gen0':>13} {'gen1':>11} {'gen2':>9} {'total pause ms':>17} {'p99 ms':>13} {'peak RSS MiB':>15} {'change pred/real':>17}"
     lines.append(hdr)
     for _, r in t.iterrows():
         def pr(m, fmt="{:.0f}", r=r):
             return f"{fmt.format(r['pred_' + m])}/{fmt.format(r['real_' + m])}"
-        lines.append(f"{r['setting']:<18} {pr('gen0'):>13} {pr('gen1'):>11} {pr('gen2'):>9} "
+        lines.append(f"{r['setting']:<22} {pr('gen0'):>13} {pr('gen1'):>11} {pr('gen2'):>9} "
                      f"{pr('pause_total_ms', '{:.1f}'):>17} {pr('pause_p99_ms', '{:.2f}'):>13} "
                      f"{pr('peak_rss_mib', '{:.1f}'):>15} {r['pred_change']:>8.2f}/{r['real_change']:<8.2f}")
     s = res["summary"]
