@@ -24,7 +24,7 @@ _lock = threading.Lock()
 def _warm_up(version: str) -> None:
     import numpy as np
 
-    from .allocator import MemoryModel, geometry_for
+    from .memory import MemoryModel, geometry_for
     from .stream import _SizeTable
     from .workload import Phase
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
-from .memqueue import QueuedMemory
+from .memory.queued import QueuedMemory
 from .policy import GenerationalPolicy
 from .stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
 from .versions import VersionPreset
@@ -112,13 +112,13 @@ class Machine:
         memory: an ``allocator.MemoryModel`` (None: no memory model).
         baseline_bytes: resident bytes of the interpreter itself, added to the footprint.
         memory_thread: run the memory model on a thread of its own (same results); None: when
-            the process may use two or more CPUs (``memqueue.thread_default``).
+            the process may use two or more CPUs (``memory.queued.thread_default``).
     """
 
     def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s,
                  memory=None, baseline_bytes: int = 0, memory_thread: bool | None = None):
         # the engine only tells the memory model what happens and reads its statistics at the
-        # end (memqueue.py): footprints are filled into the timeline and the collections then
+        # end (memory/queued.py): footprints are filled into the timeline and the collections then
         self.memory = QueuedMemory(memory, memory_thread) if memory is not None else None
         self._mem_timeline: list[tuple[int, int, int]] = []  # (timeline row, stats ticket, garbage bytes)
         self._mem_records: list[tuple[int, int]] = []  # (collection record, stats ticket)

@@ -73,7 +73,7 @@ def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: 
 
 
 def _memory_model(version: str):
-    from .allocator import MemoryModel, geometry_for
+    from .memory import MemoryModel, geometry_for
 
     return MemoryModel(geometry_for(version))
 
@@ -108,7 +108,7 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
 
     Args:
         memory_thread: run the memory model on a thread of its own (the results are the same);
-            None: when the process may use two or more CPUs (``memqueue.thread_default``).
+            None: when the process may use two or more CPUs (``memory.queued.thread_default``).
         threshold_pattern: threshold0 of successive collection windows, repeated (what
             ``gcperf record`` does to a program); None: the scenario's fixed thresholds.
         progress: called with (allocation slots done, total slots) at every stop of the engine

@@ -1,4 +1,4 @@
-"""The allocator model (gcperf/allocator.py): unit tests, a reference, real interpreters, speed.
+"""The allocator model (gcperf/memory/: pymalloc.py, glibc.py, model.py): unit tests, a reference, real interpreters, speed.
 
 * ``RefPymalloc``/``RefGlibc`` below are plain per-event transcriptions of the
   same rules, written for clarity: pymalloc keeps real block offsets, free lists
@@ -28,8 +28,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from interpreters import find_interpreter, interpreter_params
 
-from gcperf import allocator as al
-from gcperf.allocator import (
+from gcperf.errors import GcperfError
+from gcperf.memory import (
     NEVER,
     AllocatorGeometry,
     MemoryModel,
@@ -38,7 +38,7 @@ from gcperf.allocator import (
     mmapped_size,
     size_class,
 )
-from gcperf.errors import GcperfError
+from gcperf.memory import layout as al
 
 PAGE = 4096
 KiB = 1024

@@ -1,4 +1,4 @@
-"""The memory model behind a queue (memqueue.py): on its own thread it gives the very same results."""
+"""The memory model behind a queue (gcperf/memory/queued.py): on its own thread it gives the very same results."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from gcperf import GCSettings, Scenario, simulate
-from gcperf.allocator import NEVER, MemoryModel, geometry_for
 from gcperf.errors import GcperfError
-from gcperf.memqueue import QueuedMemory, _IdPool, thread_default
+from gcperf.memory import NEVER, MemoryModel, geometry_for
+from gcperf.memory.queued import QueuedMemory, _IdPool, thread_default
 
 
 def _tables(r):

@@ -73,7 +73,7 @@ _pc = time.perf_counter_ns
 
 
 def _read_control(path):
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -86,7 +86,7 @@ def _rss_kib():
         return -1
 
 
-class Recorder(object):
+class Recorder:
     """The hook's state: a row buffer, the pattern, the budget and the program's gc calls."""
 
     def __init__(self, control):

@@ -1,4 +1,8 @@
-"""CPython's memory allocators, simulated allocation by allocation.
+"""CPython's memory allocators, simulated allocation by allocation: the driver.
+
+The allocators themselves are ``pymalloc.py`` and ``glibc.py``; this module keeps the
+objects whose free is pending (a timing wheel and a heap), walks a batch of allocations and
+frees in program order through them, and is the Python face of it all (:class:`MemoryModel`).
 
 Two allocators serve a CPython object (../shared/CPYTHON_GC.md section 7;
 docs/allocator.md describes the model and its measured agreement):
@@ -31,699 +35,132 @@ whose free is pending, so memory follows the live population.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from .errors import GcperfError
-
-NEVER = np.iinfo(np.int64).max
-"""``free_seq`` of an object that is never freed (or freed later through its row)."""
-
-SYSTEM_PAGE = 4096
-ALIGNMENT_SHIFT = 4
-POOL_OVERHEAD = 48  # sizeof(struct pool_header) rounded to ALIGNMENT
-NUM_CLASSES = 32
-ARENA_OBJECT_BYTES = 48  # sizeof(struct arena_object) on 64-bit
-
-# glibc (2.36, x86-64) constants
-MINSIZE = 32
-TOP_PAD = 128 * 1024  # DEFAULT_TOP_PAD from sysdeps/generic/malloc-machine.h
-MMAP_THRESHOLD_START = 128 * 1024
-MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
-TRIM_THRESHOLD_START = 128 * 1024
-CONSOLIDATION_THRESHOLD = 65536  # FASTBIN_CONSOLIDATION_THRESHOLD
-TCACHE_BINS = 64
-TCACHE_COUNT = 7
-TCACHE_MAX_CHUNK = 1040  # largest chunk size with a tcache bin
-NBINS = 128
-
-# ---- column layouts of the state tables (module constants are frozen by numba)
-# globals
-(G_N_CURRENT, G_N_TOTAL, G_N_RECLAIMED, G_N_HIGHWATER, G_USABLE_HEAD, G_UNUSED_HEAD, G_UNUSED_TAIL,
- G_UNUSED_COUNT, G_REAL_MAXARENAS, G_REAL_UNUSED, G_POOLS_IN_USE, G_POOLS_TOUCHED, G_PYM_PAGES,
- G_PYM_BYTES, G_REQ_BYTES, G_BLOCKS, G_MMAP_THRESHOLD, G_TRIM_THRESHOLD, G_MMAPPED, G_N_MMAPPED,
- G_TOP_START, G_BRK_END, G_TOUCHED, G_LAST_CHUNK, G_CFREE_HEAD, G_CFREE_COUNT, G_HEAP_INUSE,
- G_PEAK, G_ROW_FREE_TOP, G_ROWS_LIVE, G_HEAP_N, G_COUNTER, G_STATUS, G_WBASE, G_FCOUNT, G_CCOUNT, G_NBINNED,
- G_ARENA_VECTOR, G_FNEXT, G_RNEXT, G_CUR_POS, G_CUR_END, G_CUR_BASE, G_EFREE_HEAD, G_EFREE_COUNT, G_RUN_HEAD,
- G_RUN_TAIL, G_RUN_CHUNKS) = range(48)
-G_SIZE = 48
-# arena table, one row per arena_object slot
-A_MAPPED, A_NFREE, A_NTOTAL, A_NCARVED, A_FREEPOOLS, A_NEXT, A_PREV, A_PAGES = range(8)
-A_COLS = 8
-# pool table (int32), max_pools rows per arena slot; the kernels see it flat, P_STRIDE values a pool
-P_COUNT, P_SZIDX, P_CARVED, P_NEXT, P_PREV, P_PAGES = range(6)
-P_COLS = 8
-P_SHIFT = 3  # log2(P_COLS)
-# chunk table of the glibc model (heap chunks and mmapped chunks)
-C_ADDR, C_SIZE, C_STATE, C_PREVA, C_NEXTA, C_BNEXT, C_BPREV, C_BIN = range(8)
-C_COLS = 8
-CS_RECORD_FREE, CS_BINNED, CS_INUSE, CS_TCACHE, CS_MMAPPED = range(5)
-# list heads: usedpools[32], then nfp2lasta[0..max_pools]
-L_NFP = NUM_CLASSES
-# glibc list heads: bins[128], tcache heads[64], tcache counts[64], a bitmap of the non-empty bins
-B_TC_HEAD = NBINS
-B_TC_COUNT = NBINS + TCACHE_BINS
-B_MAP = NBINS + 2 * TCACHE_BINS
-B_SIZE = B_MAP + NBINS // 64
-# geometry vector handed to the kernels
-(GEO_POOL_SIZE, GEO_MAX_POOLS, GEO_USABLE, GEO_KEEP_ONE, GEO_SMALL, GEO_POOL_PAGES, GEO_WHEEL_BITS,
- GEO_REC_SHIFT) = range(8)
-# heap of pending frees: (free_seq, registration counter, row)
-H_KEY, H_CNT, H_ROW = range(3)
-# records (int32, 2**rec_shift words): an object's blocks, its requested bytes (low and high
-# 32 bits), a tag (the position in its bucket for a ring entry, the state for a row), then the
-# k block handles (pool index, or -1 - chunk record). Rows (the row table) are kept only for
-# user rows and frees in the fine wheel or the heap; frees in the ring are records in chunks.
-X_NB, X_REQ_LO, X_REQ_HI, X_TAG, X_H = range(5)
-ROW_FREE, ROW_PENDING, ROW_USER = 0, 1, 2
-# kernel status codes (G_STATUS) asking the Python side to grow a table
-NEED_NOTHING, NEED_ARENAS, NEED_CHUNKS, NEED_ROWS, NEED_HEAP, BAD_ROW, NEED_ENTRIES = 0, 1, 2, 3, 4, 5, 6
-# Pending frees (see _run): a ring of 2**wheel_bits buckets of 2**wheel_bits positions each
-# (a horizon of 4**wheel_bits positions), beyond it a heap. A bucket's records are appended in
-# registration order to chunks of E_CHUNK records; when the bucket comes, (position, record)
-# pairs are sorted by position (stable radix sort) into the current run. Registrations for the
-# current bucket go to a fine wheel (one FIFO list of rows per position) with a bitmap.
-WHEEL_BITS = 12
-E_CHUNK = 32
-# int32 wheel array: fine heads, fine tails, ring head chunk, ring tail chunk, ring count (2**bits each)
-W_FH, W_FT, W_RH, W_RT, W_RC = range(5)
-# positions are kept below this, so bucket arithmetic cannot overflow
-MAX_SEQ = 1 << 62
-
-# Every kernel is cached on disk and compiled without the numba runtime's reference counting:
-# the arrays all come from numpy, and incref/decref on each call of a helper taking a dozen
-# arrays would cost more than the allocator's own work. error_model="numpy": no zero-division
-# checks (no divisor is ever zero); nogil: the GIL is released while a kernel runs (the memory
-# model may run on a thread of its own, see memqueue.py).
-_KERNEL: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
-# Hot array accesses index with ``U(i)``, an unsigned integer: numba turns a negative signed index
-# into ``i + len`` (Python's wraparound) on every access, and those extra instructions cost about a
-# quarter of the kernel's time. No index in the kernels is ever negative.
-U = np.uint64
-
-
-@dataclass(frozen=True)
-class AllocatorGeometry:
-    """The constants of pymalloc that differ between builds and versions.
-
-    Attributes:
-        pool_size: bytes per pool (``POOL_SIZE``); 4096 up to 3.9, 16384 from 3.10.
-        arena_size: bytes per arena (``ARENA_SIZE``); 256 KiB up to 3.9, 1 MiB from 3.10.
-        usable_pools: pools of an arena whose mmap address is not pool-aligned
-            (``ARENA_SIZE / POOL_SIZE``, minus one when the pool is larger than a
-            page: 63 from 3.10).
-        keep_one_empty_arena: False for 3.8 (every wholly free arena is unmapped),
-            True from 3.9 (the last arena of ``usable_arenas`` is kept, bpo-37257).
-        small_threshold: largest request served by pymalloc (``SMALL_REQUEST_THRESHOLD``).
-        aligned_arena_share: share of new arenas whose address happens to be
-            pool-aligned and which therefore get ``arena_size / pool_size`` pools,
-            applied as a deterministic equidistributed sequence (arena k is aligned
-            when ``floor((k+1)*share) > floor(k*share)``). 0 by default: from 3.10
-            the arenas of about 3 processes in 4 all have 63 pools and those of the
-            others all 64 (consecutive mmaps share an alignment); 0.25 models the
-            average over processes. Irrelevant when ``usable_pools`` is the maximum.
-    """
-
-    pool_size: int = 16384
-    arena_size: int = 1 << 20
-    usable_pools: int = 63
-    keep_one_empty_arena: bool = True
-    small_threshold: int = 512
-    aligned_arena_share: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.small_threshold < 16 or self.small_threshold > 512 or self.small_threshold % 16:
-            raise GcperfError(f"small_threshold must be a multiple of 16 in 16..512, got {self.small_threshold}")
-        if self.pool_size % 16 or self.pool_size < POOL_OVERHEAD + 2 * self.small_threshold:
-            raise GcperfError(
-                f"pool_size must be a multiple of 16 holding two blocks of the largest class "
-                f"(>= {POOL_OVERHEAD + 2 * self.small_threshold}), got {self.pool_size}"
-            )
-        if self.arena_size % self.pool_size or self.arena_size < 2 * self.pool_size:
-            raise GcperfError(
-                f"arena_size must be a multiple of pool_size ({self.pool_size}) of at least two pools, "
-                f"got {self.arena_size}"
-            )
-        if not 2 <= self.usable_pools <= self.max_pools:
-            raise GcperfError(f"usable_pools must be in 2..{self.max_pools}, got {self.usable_pools}")
-        if not 0.0 <= self.aligned_arena_share <= 1.0:
-            raise GcperfError(f"aligned_arena_share must be in [0, 1], got {self.aligned_arena_share}")
-
-    @property
-    def max_pools(self) -> int:
-        """Pools an arena holds when its address is pool-aligned (``MAX_POOLS_IN_ARENA``)."""
-        return self.arena_size // self.pool_size
-
-    def blocks_per_pool(self, size_class: int) -> int:
-        """Blocks of size class ``size_class`` (0..31, block ``16*(c+1)`` bytes) in one pool."""
-        return (self.pool_size - POOL_OVERHEAD) // (16 * (size_class + 1))
-
-
-_VERSION_RE = re.compile(r"^3\.(\d+)(?:\.\d+)?$")
-
-
-def geometry_for(version: str) -> AllocatorGeometry:
-    """pymalloc geometry of 64-bit Linux CPython ``version`` ("3.8" .. "3.14", or "3.12.1").
-
-    Raises:
-        GcperfError: the version is malformed or outside 3.8-3.14.
-    """
-    m = _VERSION_RE.match(str(version).strip())
-    if not m or not 8 <= int(m.group(1)) <= 14:
-        raise GcperfError(f"version must be 3.8 .. 3.14 (optionally with a micro level), got {version!r}")
-    minor = int(m.group(1))
-    if minor <= 9:
-        # 4 KiB pools are page-aligned whatever mmap returns: always 64 pools
-        return AllocatorGeometry(pool_size=4096, arena_size=256 << 10, usable_pools=64,
-                                 keep_one_empty_arena=minor >= 9)
-    # 3.10+: 16 KiB pools (USE_LARGE_POOLS) in 1 MiB arenas (USE_LARGE_ARENAS); 63 usable, as in
-    # about three processes out of four (an arena gets 64 only at a 16 KiB-aligned address, and the
-    # arenas of one process mostly share one alignment: see docs/allocator.md)
-    return AllocatorGeometry(pool_size=16384, arena_size=1 << 20, usable_pools=63, keep_one_empty_arena=True)
-
-
-def size_class(nbytes: int) -> int:
-    """pymalloc size class of a 1..512-byte request: ``(nbytes - 1) >> 4``."""
-    return (nbytes - 1) >> ALIGNMENT_SHIFT
-
-
-def chunk_size(nbytes: int) -> int:
-    """glibc chunk size of a malloc request (``request2size``, 64-bit)."""
-    return max(MINSIZE, (nbytes + 8 + 15) & ~15)
-
-
-def mmapped_size(nbytes: int) -> int:
-    """Bytes glibc maps for a request served by mmap (chunk plus header, whole pages)."""
-    return (chunk_size(nbytes) + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE
-
-
-# --------------------------------------------------------------------------- pymalloc
-
-
-@njit(**_KERNEL)
-def _new_arena(G, A, P, C, B, geo, share):
-    # the arena_object array doubles when its unused list runs dry (16 slots first); it is
-    # PyMem_RawRealloc'ed, a glibc heap chunk that often ends up above the program's chunks
-    if G[G_REAL_UNUSED] == 0:
-        grow = 16 if G[G_REAL_MAXARENAS] == 0 else G[G_REAL_MAXARENAS]
-        G[G_REAL_MAXARENAS] += grow
-        G[G_REAL_UNUSED] += grow
-        G[G_ARENA_VECTOR] = _glibc_realloc(G[G_ARENA_VECTOR], G[G_REAL_MAXARENAS] * ARENA_OBJECT_BYTES, G, C, B)
-    G[G_REAL_UNUSED] -= 1
-    a = G[G_UNUSED_HEAD]
-    G[G_UNUSED_HEAD] = A[a, A_NEXT]
-    if G[G_UNUSED_HEAD] == -1:
-        G[G_UNUSED_TAIL] = -1
-    G[G_UNUSED_COUNT] -= 1
-    # a pool-aligned address gives one more pool (deterministic equidistributed choice)
-    k = G[G_N_TOTAL]
-    ntotal = geo[GEO_USABLE]
-    if ntotal < geo[GEO_MAX_POOLS] and share > 0.0 and np.floor((k + 1) * share) > np.floor(k * share):
-        ntotal = geo[GEO_MAX_POOLS]
-    G[G_N_CURRENT] += 1
-    G[G_N_TOTAL] += 1
-    if G[G_N_CURRENT] > G[G_N_HIGHWATER]:
-        G[G_N_HIGHWATER] = G[G_N_CURRENT]
-    A[a, A_MAPPED] = 1
-    A[a, A_NFREE] = ntotal
-    A[a, A_NTOTAL] = ntotal
-    A[a, A_NCARVED] = 0
-    A[a, A_FREEPOOLS] = -1
-    A[a, A_NEXT] = -1
-    A[a, A_PREV] = -1
-    A[a, A_PAGES] = 0
-    base = a * geo[GEO_MAX_POOLS]
-    for q in range(base, base + geo[GEO_MAX_POOLS]):
-        pq = q << P_SHIFT
-        P[pq + P_COUNT] = 0
-        P[pq + P_SZIDX] = -1
-        P[pq + P_CARVED] = 0
-        P[pq + P_NEXT] = -1
-        P[pq + P_PREV] = -1
-        P[pq + P_PAGES] = 0
-    return a
-
-
-@njit(**_KERNEL)
-def _allocate_from_new_pool(c, G, A, P, L, C, B, geo, share):
-    # obmalloc.c allocate_from_new_pool(): no used pool of class c
-    if G[G_USABLE_HEAD] == -1:
-        a = _new_arena(G, A, P, C, B, geo, share)
-        G[G_USABLE_HEAD] = a
-        L[L_NFP + A[a, A_NFREE]] = a
-    a = G[G_USABLE_HEAD]
-    nf = A[a, A_NFREE]
-    # the head has the fewest free pools, so taking one keeps the list sorted
-    if L[L_NFP + nf] == a:
-        L[L_NFP + nf] = -1
-    if nf > 1:
-        L[L_NFP + nf - 1] = a
-    pool = A[a, A_FREEPOOLS]
-    if pool != -1:
-        A[a, A_FREEPOOLS] = P[(pool << P_SHIFT) + P_NEXT]
-        pp = pool << P_SHIFT
-    else:
-        pool = a * geo[GEO_MAX_POOLS] + A[a, A_NCARVED]
-        A[a, A_NCARVED] += 1
-        G[G_POOLS_TOUCHED] += 1
-        pp = pool << P_SHIFT
-        P[pp + P_SZIDX] = -1
-    A[a, A_NFREE] = nf - 1
-    if nf - 1 == 0:
-        # wholly allocated: leaves usable_arenas (it is the head)
-        after = A[a, A_NEXT]
-        G[G_USABLE_HEAD] = after
-        if after != -1:
-            A[after, A_PREV] = -1
-        A[a, A_NEXT] = -1
-    G[G_POOLS_IN_USE] += 1
-    # the class had no used pool, so the pool becomes the whole list
-    L[c] = pool
-    P[pp + P_NEXT] = -1
-    P[pp + P_PREV] = -1
-    P[pp + P_COUNT] = 1
-    if P[pp + P_SZIDX] != c:
-        # (re)initialise: block 0 handed out, block 1 becomes the free list
-        P[pp + P_SZIDX] = c
-        P[pp + P_CARVED] = 1
-        # pages written: the header, block 0 and the free-list link at block 1
-        pages = (POOL_OVERHEAD + ((c + 1) << ALIGNMENT_SHIFT) + 8 + SYSTEM_PAGE - 1) // SYSTEM_PAGE
-        if pages > geo[GEO_POOL_PAGES]:
-            pages = geo[GEO_POOL_PAGES]
-        if pages > P[pp + P_PAGES]:
-            A[a, A_PAGES] += pages - P[pp + P_PAGES]
-            G[G_PYM_PAGES] += pages - P[pp + P_PAGES]
-            P[pp + P_PAGES] = pages
-    # else: same class as before, its free list (all its carved blocks) is kept
-    return pool
-
-
-@njit(**_KERNEL)
-def _insert_to_freepool(pool, G, A, P, L, geo):
-    # obmalloc.c insert_to_freepool(): the pool just became empty
-    pp = pool << P_SHIFT
-    c = P[pp + P_SZIDX]
-    nxt = P[pp + P_NEXT]
-    prv = P[pp + P_PREV]
-    if prv != -1:
-        P[(prv << P_SHIFT) + P_NEXT] = nxt
-    else:
-        L[c] = nxt
-    if nxt != -1:
-        P[(nxt << P_SHIFT) + P_PREV] = prv
-    G[G_POOLS_IN_USE] -= 1
-    a = pool // geo[GEO_MAX_POOLS]
-    P[pp + P_NEXT] = A[a, A_FREEPOOLS]
-    P[pp + P_PREV] = -1
-    A[a, A_FREEPOOLS] = pool
-    nf = A[a, A_NFREE]
-    lastnf = L[L_NFP + nf] if nf > 0 else -1
-    if lastnf == a:
-        p = A[a, A_PREV]
-        L[L_NFP + nf] = p if (p != -1 and A[p, A_NFREE] == nf) else -1
-    nf += 1
-    A[a, A_NFREE] = nf
-    if nf == A[a, A_NTOTAL] and (geo[GEO_KEEP_ONE] == 0 or A[a, A_NEXT] != -1):
-        # wholly free: unlink from usable_arenas and unmap
-        prv = A[a, A_PREV]
-        nxt = A[a, A_NEXT]
-        if prv == -1:
-            G[G_USABLE_HEAD] = nxt
-        else:
-            A[prv, A_NEXT] = nxt
-        if nxt != -1:
-            A[nxt, A_PREV] = prv
-        A[a, A_MAPPED] = 0
-        G[G_N_CURRENT] -= 1
-        G[G_N_RECLAIMED] += 1
-        G[G_PYM_PAGES] -= A[a, A_PAGES]
-        G[G_POOLS_TOUCHED] -= A[a, A_NCARVED]
-        A[a, A_PAGES] = 0
-        A[a, A_NCARVED] = 0
-        # the slot goes to the front of the unused list
-        A[a, A_NEXT] = G[G_UNUSED_HEAD]
-        A[a, A_PREV] = -1
-        G[G_UNUSED_HEAD] = a
-        if G[G_UNUSED_TAIL] == -1:
-            G[G_UNUSED_TAIL] = a
-        G[G_UNUSED_COUNT] += 1
-        G[G_REAL_UNUSED] += 1
-        return
-    if nf == 1:
-        # it was wholly allocated, hence not in usable_arenas: goes to the front
-        h = G[G_USABLE_HEAD]
-        A[a, A_NEXT] = h
-        A[a, A_PREV] = -1
-        if h != -1:
-            A[h, A_PREV] = a
-        G[G_USABLE_HEAD] = a
-        if L[L_NFP + 1] == -1:
-            L[L_NFP + 1] = a
-        return
-    if L[L_NFP + nf] == -1:
-        L[L_NFP + nf] = a
-    if a == lastnf:
-        return
-    # slide right, to just after the last arena that had the old count
-    prv = A[a, A_PREV]
-    nxt = A[a, A_NEXT]
-    if prv != -1:
-        A[prv, A_NEXT] = nxt
-    else:
-        G[G_USABLE_HEAD] = nxt
-    A[nxt, A_PREV] = prv
-    A[a, A_PREV] = lastnf
-    after = A[lastnf, A_NEXT]
-    A[a, A_NEXT] = after
-    if after != -1:
-        A[after, A_PREV] = a
-    A[lastnf, A_NEXT] = a
-
-
-# --------------------------------------------------------------------------- glibc
-
-
-@njit(**_KERNEL)
-def _bin_index(sz):
-    # glibc bin_index for 64-bit: exact 16-byte small bins below 1024, then
-    # logarithmically spaced large bins (largebin_index_64)
-    if sz < 1024:
-        return sz >> 4
-    if (sz >> 6) <= 48:
-        return 48 + (sz >> 6)
-    if (sz >> 9) <= 20:
-        return 91 + (sz >> 9)
-    if (sz >> 12) <= 10:
-        return 110 + (sz >> 12)
-    if (sz >> 15) <= 4:
-        return 119 + (sz >> 15)
-    if (sz >> 18) <= 2:
-        return 124 + (sz >> 18)
-    return 126
-
-
-@njit(**_KERNEL)
-def _new_record(G, C):
-    r = G[G_CFREE_HEAD]
-    G[G_CFREE_HEAD] = C[r, C_BNEXT]
-    G[G_CFREE_COUNT] -= 1
-    C[r, C_BNEXT] = -1
-    C[r, C_BPREV] = -1
-    C[r, C_BIN] = -1
-    return r
-
-
-@njit(**_KERNEL)
-def _drop_record(G, C, r):
-    C[r, C_STATE] = CS_RECORD_FREE
-    C[r, C_BNEXT] = G[G_CFREE_HEAD]
-    G[G_CFREE_HEAD] = r
-    G[G_CFREE_COUNT] += 1
-
-
-@njit(**_KERNEL)
-def _bin_insert(G, C, B, r):
-    # a bin is kept sorted by size, the most recently binned first among equal sizes: its first
-    # chunk of at least n bytes is then glibc's best fit (the smallest; ties: the most recent)
-    G[G_NBINNED] += 1
-    size = C[r, C_SIZE]
-    b = _bin_index(size)
-    prv = -1
-    nxt = B[b]
-    while nxt != -1 and C[nxt, C_SIZE] < size:
-        prv = nxt
-        nxt = C[nxt, C_BNEXT]
-    C[r, C_BIN] = b
-    C[r, C_BNEXT] = nxt
-    C[r, C_BPREV] = prv
-    if nxt != -1:
-        C[nxt, C_BPREV] = r
-    if prv != -1:
-        C[prv, C_BNEXT] = r
-    else:
-        B[b] = r
-    B[B_MAP + (b >> 6)] |= np.int64(1) << (b & 63)
-    C[r, C_STATE] = CS_BINNED
-
-
-@njit(**_KERNEL)
-def _bin_remove(G, C, B, r):
-    G[G_NBINNED] -= 1
-    nxt = C[r, C_BNEXT]
-    prv = C[r, C_BPREV]
-    if prv != -1:
-        C[prv, C_BNEXT] = nxt
-    else:
-        b = C[r, C_BIN]
-        B[b] = nxt
-        if nxt == -1:
-            B[B_MAP + (b >> 6)] &= ~(np.int64(1) << (b & 63))
-    if nxt != -1:
-        C[nxt, C_BPREV] = prv
-    C[r, C_BNEXT] = -1
-    C[r, C_BPREV] = -1
-    C[r, C_BIN] = -1
-
-
-@njit(**_KERNEL)
-def _best_fit(C, B, nb):
-    # smallest free chunk of at least nb bytes (ties: most recently binned): in nb's own bin, the
-    # first chunk that is large enough; else the first chunk of the next non-empty bin (found in
-    # the bitmap of non-empty bins, as glibc's binmap), all of whose chunks are larger
-    b = _bin_index(nb)
-    r = B[b]
-    while r != -1 and C[r, C_SIZE] < nb:
-        r = C[r, C_BNEXT]
-    if r != -1:
-        return r
-    b += 1
-    if b == NBINS:
-        return -1
-    w = b >> 6
-    word = B[B_MAP + w] & (np.int64(-1) << (b & 63))
-    while word == 0:
-        w += 1
-        if w == NBINS >> 6:
-            return -1
-        word = B[B_MAP + w]
-    return B[(w << 6) + trailing_zeros(word)]
-
-
-@njit(**_KERNEL)
-def _glibc_malloc(nbytes, G, C, B):
-    if nbytes == 0:
-        nbytes = 1  # _PyMem_RawMalloc asks malloc for 1 byte
-    nb = nbytes + 8 + 15
-    nb -= nb & 15
-    if nb < MINSIZE:
-        nb = MINSIZE
-    if nb <= TCACHE_MAX_CHUNK:
-        t = (nb - MINSIZE) >> 4
-        r = B[B_TC_HEAD + t]
-        if r != -1:
-            B[B_TC_HEAD + t] = C[r, C_BNEXT]
-            B[B_TC_COUNT + t] -= 1
-            C[r, C_BNEXT] = -1
-            C[r, C_STATE] = CS_INUSE
-            G[G_HEAP_INUSE] += nb
-            return r
-    r = _best_fit(C, B, nb) if G[G_NBINNED] > 0 else -1
-    if r != -1:
-        _bin_remove(G, C, B, r)
-        C[r, C_STATE] = CS_INUSE
-        rest = C[r, C_SIZE] - nb
-        if rest >= MINSIZE:
-            # split: the front is returned, the remainder stays free
-            q = _new_record(G, C)
-            C[q, C_ADDR] = C[r, C_ADDR] + nb
-            C[q, C_SIZE] = rest
-            C[r, C_SIZE] = nb
-            nxt = C[r, C_NEXTA]
-            C[q, C_PREVA] = r
-            C[q, C_NEXTA] = nxt
-            C[r, C_NEXTA] = q
-            if nxt != -1:
-                C[nxt, C_PREVA] = q
-            else:
-                G[G_LAST_CHUNK] = q
-            _bin_insert(G, C, B, q)
-        G[G_HEAP_INUSE] += C[r, C_SIZE]
-        return r
-    top = G[G_BRK_END] - G[G_TOP_START]
-    if top < nb + MINSIZE:
-        if nb >= G[G_MMAP_THRESHOLD]:
-            size = nb + 8 + SYSTEM_PAGE - 1
-            size -= size % SYSTEM_PAGE
-            r = _new_record(G, C)
-            C[r, C_ADDR] = -1
-            C[r, C_SIZE] = size
-            C[r, C_STATE] = CS_MMAPPED
-            C[r, C_PREVA] = -1
-            C[r, C_NEXTA] = -1
-            G[G_MMAPPED] += size
-            G[G_N_MMAPPED] += 1
-            return r
-        # sbrk enough for the request, the top pad and a minimal top chunk
-        grow = nb + TOP_PAD + MINSIZE - top + SYSTEM_PAGE - 1
-        grow -= grow % SYSTEM_PAGE
-        G[G_BRK_END] += grow
-    r = _new_record(G, C)
-    C[r, C_ADDR] = G[G_TOP_START]
-    C[r, C_SIZE] = nb
-    C[r, C_STATE] = CS_INUSE
-    last = G[G_LAST_CHUNK]
-    C[r, C_PREVA] = last
-    C[r, C_NEXTA] = -1
-    if last != -1:
-        C[last, C_NEXTA] = r
-    G[G_LAST_CHUNK] = r
-    G[G_TOP_START] += nb
-    # the chunk is written by its user, and the new top's header after it
-    if G[G_TOP_START] + 16 > G[G_TOUCHED]:
-        G[G_TOUCHED] = G[G_TOP_START] + 16
-    G[G_HEAP_INUSE] += nb
-    return r
-
-
-@njit(**_KERNEL)
-def _glibc_free(r, G, C, B):
-    size = C[r, C_SIZE]
-    if C[r, C_STATE] == CS_MMAPPED:
-        if size > G[G_MMAP_THRESHOLD] and size <= MMAP_THRESHOLD_MAX:
-            G[G_MMAP_THRESHOLD] = size
-            G[G_TRIM_THRESHOLD] = 2 * size
-        G[G_MMAPPED] -= size
-        G[G_N_MMAPPED] -= 1
-        _drop_record(G, C, r)
-        return
-    G[G_HEAP_INUSE] -= size
-    if size <= TCACHE_MAX_CHUNK:
-        t = (size - MINSIZE) >> 4
-        if B[B_TC_COUNT + t] < TCACHE_COUNT:
-            # cached without coalescing; looks in use to its neighbours
-            C[r, C_STATE] = CS_TCACHE
-            C[r, C_BNEXT] = B[B_TC_HEAD + t]
-            B[B_TC_HEAD + t] = r
-            B[B_TC_COUNT + t] += 1
-            return
-    prv = C[r, C_PREVA]
-    if prv != -1 and C[prv, C_STATE] == CS_BINNED:
-        _bin_remove(G, C, B, prv)
-        C[prv, C_SIZE] += C[r, C_SIZE]
-        nxt = C[r, C_NEXTA]
-        C[prv, C_NEXTA] = nxt
-        if nxt != -1:
-            C[nxt, C_PREVA] = prv
-        else:
-            G[G_LAST_CHUNK] = prv
-        _drop_record(G, C, r)
-        r = prv
-    nxt = C[r, C_NEXTA]
-    if nxt == -1:
-        # borders the top chunk: merged into it
-        merged = C[r, C_SIZE] + G[G_BRK_END] - G[G_TOP_START]
-        G[G_TOP_START] = C[r, C_ADDR]
-        prv = C[r, C_PREVA]
-        G[G_LAST_CHUNK] = prv
-        if prv != -1:
-            C[prv, C_NEXTA] = -1
-        _drop_record(G, C, r)
-    else:
-        if C[nxt, C_STATE] == CS_BINNED:
-            _bin_remove(G, C, B, nxt)
-            C[r, C_SIZE] += C[nxt, C_SIZE]
-            after = C[nxt, C_NEXTA]
-            C[r, C_NEXTA] = after
-            if after != -1:
-                C[after, C_PREVA] = r
-            else:
-                G[G_LAST_CHUNK] = r
-            _drop_record(G, C, nxt)
-        merged = C[r, C_SIZE]
-        _bin_insert(G, C, B, r)
-    top = G[G_BRK_END] - G[G_TOP_START]
-    if merged >= CONSOLIDATION_THRESHOLD and top >= G[G_TRIM_THRESHOLD]:
-        # systrim(): give back whole pages above the top pad
-        extra = top - MINSIZE - 1 - TOP_PAD
-        if extra > 0:
-            extra -= extra % SYSTEM_PAGE
-            G[G_BRK_END] -= extra
-            if G[G_TOUCHED] > G[G_BRK_END]:
-                G[G_TOUCHED] = G[G_BRK_END]
-
-
-@njit(**_KERNEL)
-def _glibc_realloc(r, nbytes, G, C, B):
-    # realloc() growing a chunk (r = -1: malloc): into the top chunk or a free
-    # neighbour when they border it, else malloc, copy and free the old chunk
-    if r == -1:
-        return _glibc_malloc(nbytes, G, C, B)
-    nb = nbytes + 8 + 15
-    nb -= nb & 15
-    if nb < MINSIZE:
-        nb = MINSIZE
-    old = C[r, C_SIZE]
-    if C[r, C_STATE] == CS_MMAPPED:
-        # mremap: the mapping follows, no threshold change
-        size = nb + 8 + SYSTEM_PAGE - 1
-        size -= size % SYSTEM_PAGE
-        G[G_MMAPPED] += size - old
-        C[r, C_SIZE] = size
-        return r
-    if old >= nb:
-        return r
-    nxt = C[r, C_NEXTA]
-    if nxt == -1 and old + G[G_BRK_END] - G[G_TOP_START] >= nb + MINSIZE:
-        C[r, C_SIZE] = nb
-        G[G_TOP_START] = C[r, C_ADDR] + nb
-        if G[G_TOP_START] + 16 > G[G_TOUCHED]:
-            G[G_TOUCHED] = G[G_TOP_START] + 16
-        G[G_HEAP_INUSE] += nb - old
-        return r
-    if nxt != -1 and C[nxt, C_STATE] == CS_BINNED and old + C[nxt, C_SIZE] >= nb:
-        _bin_remove(G, C, B, nxt)
-        C[r, C_SIZE] = old + C[nxt, C_SIZE]
-        after = C[nxt, C_NEXTA]
-        C[r, C_NEXTA] = after
-        if after != -1:
-            C[after, C_PREVA] = r
-        else:
-            G[G_LAST_CHUNK] = r
-        _drop_record(G, C, nxt)
-        rest = C[r, C_SIZE] - nb
-        if rest >= MINSIZE:
-            q = _new_record(G, C)
-            C[q, C_ADDR] = C[r, C_ADDR] + nb
-            C[q, C_SIZE] = rest
-            C[r, C_SIZE] = nb
-            after = C[r, C_NEXTA]
-            C[q, C_PREVA] = r
-            C[q, C_NEXTA] = after
-            C[r, C_NEXTA] = q
-            if after != -1:
-                C[after, C_PREVA] = q
-            else:
-                G[G_LAST_CHUNK] = q
-            _bin_insert(G, C, B, q)
-        G[G_HEAP_INUSE] += C[r, C_SIZE] - old
-        return r
-    q = _glibc_malloc(nbytes, G, C, B)
-    _glibc_free(r, G, C, B)
-    return q
-
-
-# --------------------------------------------------------------------------- events
-
-
-@njit(**_KERNEL)
-def _heap_resident(G):
-    t = G[G_TOUCHED]
-    return (t + SYSTEM_PAGE - 1) // SYSTEM_PAGE * SYSTEM_PAGE
+from ..errors import GcperfError
+from .glibc import (
+    _glibc_free,
+    _glibc_malloc,
+    _heap_resident,
+)
+from .layout import (
+    _KERNEL,
+    A_COLS,
+    A_NEXT,
+    A_PAGES,
+    A_PREV,
+    ALIGNMENT_SHIFT,
+    ARENA_OBJECT_BYTES,
+    B_SIZE,
+    B_TC_COUNT,
+    BAD_ROW,
+    C_BNEXT,
+    C_COLS,
+    C_STATE,
+    CS_RECORD_FREE,
+    E_CHUNK,
+    G_ARENA_VECTOR,
+    G_BLOCKS,
+    G_BRK_END,
+    G_CCOUNT,
+    G_CFREE_COUNT,
+    G_CFREE_HEAD,
+    G_COUNTER,
+    G_CUR_BASE,
+    G_CUR_END,
+    G_CUR_POS,
+    G_EFREE_COUNT,
+    G_EFREE_HEAD,
+    G_FCOUNT,
+    G_FNEXT,
+    G_HEAP_INUSE,
+    G_HEAP_N,
+    G_LAST_CHUNK,
+    G_MMAP_THRESHOLD,
+    G_MMAPPED,
+    G_N_CURRENT,
+    G_N_HIGHWATER,
+    G_N_MMAPPED,
+    G_N_RECLAIMED,
+    G_N_TOTAL,
+    G_PEAK,
+    G_POOLS_IN_USE,
+    G_POOLS_TOUCHED,
+    G_PYM_BYTES,
+    G_PYM_PAGES,
+    G_REAL_MAXARENAS,
+    G_REAL_UNUSED,
+    G_REQ_BYTES,
+    G_RNEXT,
+    G_ROW_FREE_TOP,
+    G_ROWS_LIVE,
+    G_RUN_CHUNKS,
+    G_RUN_HEAD,
+    G_RUN_TAIL,
+    G_SIZE,
+    G_STATUS,
+    G_TOUCHED,
+    G_TRIM_THRESHOLD,
+    G_UNUSED_COUNT,
+    G_UNUSED_HEAD,
+    G_UNUSED_TAIL,
+    G_USABLE_HEAD,
+    G_WBASE,
+    GEO_MAX_POOLS,
+    GEO_POOL_PAGES,
+    GEO_REC_SHIFT,
+    GEO_SMALL,
+    GEO_WHEEL_BITS,
+    H_CNT,
+    H_KEY,
+    H_ROW,
+    MAX_SEQ,
+    MMAP_THRESHOLD_MAX,
+    MMAP_THRESHOLD_START,
+    NEED_ARENAS,
+    NEED_CHUNKS,
+    NEED_ENTRIES,
+    NEED_HEAP,
+    NEED_NOTHING,
+    NEED_ROWS,
+    NEVER,
+    NUM_CLASSES,
+    P_CARVED,
+    P_COLS,
+    P_COUNT,
+    P_NEXT,
+    P_PAGES,
+    P_PREV,
+    P_SHIFT,
+    P_SZIDX,
+    POOL_OVERHEAD,
+    ROW_FREE,
+    ROW_PENDING,
+    ROW_USER,
+    SYSTEM_PAGE,
+    TRIM_THRESHOLD_START,
+    W_FH,
+    W_FT,
+    W_RC,
+    W_RH,
+    W_RT,
+    WHEEL_BITS,
+    X_H,
+    X_NB,
+    X_REQ_HI,
+    X_REQ_LO,
+    X_TAG,
+    U,
+)
+from .pymalloc import (
+    AllocatorGeometry,
+    _allocate_from_new_pool,
+    _insert_to_freepool,
+)
 
 
 @njit(**_KERNEL)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GcperfError
+from ..errors import GcperfError
 
 _STOP = None
 # calls in flight at most: the engine waits when the worker is this far behind, which
@@ -84,7 +84,7 @@ class _IdPool:
 
 
 class QueuedMemory:
-    """A :class:`~gcperf.allocator.MemoryModel` driven through a FIFO of calls.
+    """A :class:`~gcperf.memory.MemoryModel` driven through a FIFO of calls.
 
     Args:
         model: the memory model; only this object touches it until :meth:`close`.
