@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..workload import Lifetime, Phase, SizeMix, Workload
-from .population import PopulationFit, _alive
+from .population import PopulationFit, alive_share
 
 #: Components that carry less than this share of lasting objects are dropped (and the rest
 #: renormalised): they change no observable and only lengthen the workload file.
@@ -76,7 +76,6 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
     comps, w = lifetimes_of(fit)
     dur = fit.dur.copy()
     rates = fit.rates.copy()
-    drift = fit.drift.copy()
     cnow = np.broadcast_to(np.asarray(fit.cyclic_now, dtype=float), dur.shape).copy()
     atom = fit.atomic_k.copy()
     burst = fit.burst_share.copy()
@@ -90,13 +89,12 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             # counts the same until a collection) that count0 says, at whatever pace the last
             # windows had (a program that ends with a long stretch of work that keeps nothing, such
             # as rendering or a solver's loop, must not go on building its last window's heap)
-            own = sum(float(wc) * _alive(tail_s, 0.0, tail_s, float(m), float(sg))
+            own = sum(float(wc) * alive_share(tail_s, 0.0, tail_s, float(m), float(sg))
                       for wc, m, sg in zip(fit.weights, fit.medians, fit.sigma, strict=True))
             tail_rate = max(float(tail_count0), 0.0) / max(own, 1e-3) / tail_s
             tail_now = 0.0
         dur = np.append(dur, tail_s)
         rates = np.append(rates, tail_rate)
-        drift = np.append(drift, drift[-1])
         cnow = np.append(cnow, tail_now)
         atom = np.append(atom, atom[-1])
         burst = np.append(burst, 0.0)  # (the tail ends with the program, not with a call)
@@ -106,20 +104,20 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
     if payload_sizes is not None:
         kw["payload_sizes"] = payload_sizes
 
-    def phase(pname: str, d: float, n_lasting: float, n_drift: float, n_now: float, atomic: float,
+    def phase(pname: str, d: float, n_lasting: float, n_now: float, atomic: float,
               in_one_call: bool = False) -> Phase:
         """A phase of ``d`` mutator seconds that makes these numbers of objects."""
-        lam, dr, now = n_lasting / d, n_drift / d, n_now / d
+        lam, now = n_lasting / d, n_now / d
         # objects freed at once: enough to carry the window's cyclic garbage (only the share of
-        # objects that are not atomic tuples can be cyclic, as in the stream) and the drift
+        # objects that are not atomic tuples can be cyclic, as in the stream)
         tracked = max(1.0 - atomic, 1e-6)
-        imm = max(now / tracked, now + dr)
+        imm = now / tracked
         total = lam + imm
         if total * d < 0.5:  # nothing happens here: keep the time, one harmless object
             total = max(0.5 / d, 1e-9)
-            lam_share, dr_share, now_share = 0.0, 0.0, 0.0
+            lam_share, now_share = 0.0, 0.0
         else:
-            lam_share, dr_share, now_share = lam / total, dr / total, now / total
+            lam_share, now_share = lam / total, now / total
         lts: list[Lifetime] = []
         imm_share = 1.0 - lam_share
         if imm_share > 1e-12:
@@ -135,13 +133,9 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             last = lts[-1]
             lts[-1] = Lifetime(last.name, last.share + (1.0 - total_share), last.kind, last.scale_s, last.sigma,
                                last.cyclic_share)
-        # uncounted frees sit at the bottom of the immediate band, below the cyclic ones
-        room = lts[0].share * (1.0 - (1.0 - atomic) * (lts[0].cyclic_share or 0.0)) if lts[0].kind == "immediate" else 0.0
-        unc = min(dr_share, room)
         calls = max(int(round(total * d)), 1) if in_one_call else 1
         return Phase(name=pname, duration_s=d, alloc_rate_per_s=total, lifetimes=tuple(lts), cyclic_share=0.0,
-                     atomic_tuple_share=atomic, payload_per_object=payload_per_object, uncounted_free_share=float(unc),
-                     call_allocations=calls, **kw)
+                     atomic_tuple_share=atomic, payload_per_object=payload_per_object, call_allocations=calls, **kw)
 
     phases = []
     for i, (a, b) in enumerate(_segments(dur, min_phase_s, cut_after=burst > 0)):
@@ -150,19 +144,18 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
             continue
         nb = rates[a:b] * dur[a:b]
         atomic = float((nb * atom[a:b]).sum() / nb.sum()) if nb.sum() > 0 else float(atom[a:b].mean())
-        n_lasting, n_drift, n_now = float(nb.sum()), float((drift[a:b] * dur[a:b]).sum()), float(cnow[a:b].sum())
+        n_lasting, n_now = float(nb.sum()), float(cnow[a:b].sum())
         # a collection that waited for the end of a C call (3.12+): that call's share of the
         # segment's last window is made in one call at the segment's end
         s = float(min(max(burst[b - 1], 0.0), 1.0))
         if s > 0:
             k = b - 1
             d_call = s * float(dur[k])
-            parts = (s * rates[k] * dur[k], s * drift[k] * dur[k], s * cnow[k])
+            parts = (s * rates[k] * dur[k], s * cnow[k])
             if d - d_call > 0:
-                phases.append(phase(f"w{i:05d}", d - d_call, n_lasting - parts[0], n_drift - parts[1],
-                                    n_now - parts[2], atomic))
+                phases.append(phase(f"w{i:05d}", d - d_call, n_lasting - parts[0], n_now - parts[1], atomic))
             phases.append(phase(f"w{i:05d}_call", max(d_call, 1e-9), *parts, atomic, in_one_call=True))
         else:
-            phases.append(phase(f"w{i:05d}", d, n_lasting, n_drift, n_now, atomic))
+            phases.append(phase(f"w{i:05d}", d, n_lasting, n_now, atomic))
     return Workload(name=name, description=description, phases=tuple(phases), refs_per_object=0.0,
                     baseline_objects=int(baseline_objects), **extra)

@@ -18,7 +18,7 @@ The model (all times on the mutator clock, ``observe.py``):
   component c are cyclic garbage, which waits in its generation for a collection of it (and
   lowers no count0: the collection resets count0 first); ``cyclic_now[k]`` is the cyclic
   garbage made and dropped within window k (objects). Free lists move count0 only
-  while they fill or drain, a bounded amount, so the fit's drift is zero.
+  while they fill or drain, a bounded amount, so the fit has no term for them.
 
 Every window measures count0 when its collection starts (``P[k]``): births, less the deaths of
 GC objects in the window that reference counting frees (old objects' too: a free lowers
@@ -89,7 +89,6 @@ class PopulationFit:
         burst_share: per window, the share of its objects made inside the one C call that
             ended it (count0 past threshold0 when the collection started, 3.12+).
         rates: lasting objects per mutator second, per window.
-        drift: count0-only increments per mutator second, per window.
         dur: window lengths (mutator seconds).
         diagnostics: fit quality (relative errors per kind of observation).
     """
@@ -101,7 +100,6 @@ class PopulationFit:
     cyclic_now: np.ndarray
     atomic: float
     rates: np.ndarray
-    drift: np.ndarray
     dur: np.ndarray
     atomic_k: np.ndarray
     burst_share: np.ndarray
@@ -123,7 +121,7 @@ def _integral(x, med, sigma):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _alive(t_end, t0, t1, med, sigma):  # pragma: no cover - compiled
+def alive_share(t_end, t0, t1, med, sigma):  # pragma: no cover - compiled
     """Share alive at t_end of objects born uniformly in [t0, t1].
 
     ``sigma < 0`` marks a *batch* component: time is cut into periods of ``med`` seconds (from
@@ -182,7 +180,7 @@ def _tables(ends, gen, births, meds, sigmas, atomic):  # pragma: no cover - comp
         horizon = np.inf if math.isinf(med) else (2.0 * med if sigma < 0.0 else med * math.exp(6.0 * sigma))
         for j in range(K):
             b = births[j]
-            a_prev = _alive(ends[j], starts[j], ends[j], med, sigma)
+            a_prev = alive_share(ends[j], starts[j], ends[j], med, sigma)
             own[j, c] = a_prev
             if b <= 0.0:
                 continue
@@ -190,7 +188,7 @@ def _tables(ends, gen, births, meds, sigmas, atomic):  # pragma: no cover - comp
             for k in range(j + 1, K):
                 if ends[k - 1] - ends[j] > horizon:
                     break
-                a = _alive(ends[k], starts[j], ends[j], med, sigma)
+                a = alive_share(ends[k], starts[j], ends[j], med, sigma)
                 dd = b * (a_prev - a)
                 oldd[k, c] += dd
                 if k <= promo[j]:
@@ -364,7 +362,6 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     base = float(win.baseline_objects)
     meas_g1 = (g1 >= 0) & auto
     meas_g2 = (g2 >= 0) & auto
-    drift_n = np.zeros(K)  # free-list drift: bounded by the free lists' sizes, so none (see above)
     ym = np.flatnonzero(meas_y & auto)
     # count0 also counts the window's cyclic garbage until a collection frees it: a young
     # collection's collected objects are exactly that; what is left is the lasting objects'
@@ -400,7 +397,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         w = np.zeros(C)
         w[-1] = 1.0
         q = np.zeros(C)
-        births = _forward_births(ends, cnt, drift_n, meds, w, w, sigmas, alpha * y_alive, meas_y, cap)
+        births = _forward_births(ends, cnt, meds, w, w, sigmas, alpha * y_alive, meas_y, cap)
         best = (score(alpha, w, q, births, untracked), w, q, births)
         for _ in range(iterations):
             own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, untracked)
@@ -433,7 +430,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
             q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
             # births: from the measured young where there is one (anchors), else from count0's
             # balance, forward in time (old deaths depend on earlier births)
-            births = _forward_births(ends, cnt, drift_n, meds, w, w * (1.0 - q), sigmas, alpha * y_alive, meas_y,
+            births = _forward_births(ends, cnt, meds, w, w * (1.0 - q), sigmas, alpha * y_alive, meas_y,
                                      cap)
             e = score(alpha, w, q, births, untracked)
             if e < best[0]:
@@ -454,20 +451,20 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, atomic_k)
     cyc_now = _young_cyclic(gen, auto, coll, dur, ends)
     q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
-    diag = _diagnostics(births, own, oldd, G1, G2, w, q, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2,
+    diag = _diagnostics(births, own, oldd, G1, G2, w, q, cnt, y_alive, meas_y, g1, g2, meas_g1, meas_g2,
                         base, alpha)
     diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
-    return PopulationFit(meds, sigmas, w, q, cyc_now, atomic, births / dur, drift_n / dur, dur, atomic_k, burst_share,
+    return PopulationFit(meds, sigmas, w, q, cyc_now, atomic, births / dur, dur, atomic_k, burst_share,
                          diag)
 
 
 @njit(cache=True)
-def _forward_births(ends, cnt, drift_n, meds, w, wd, sigmas, y_alive, meas_y, cap):  # pragma: no cover - compiled
+def _forward_births(ends, cnt, meds, w, wd, sigmas, y_alive, meas_y, cap):  # pragma: no cover - compiled
     """Births per window with the weights held: from the measured young where there is one,
-    else from count0's balance ``alive = P + old deaths - drift``, walking forward in time.
+    else from count0's balance ``alive = P + old deaths``, walking forward in time.
     ``wd`` weighs the deaths that lower count0 (the cyclic ones wait for a collection, whose
     frees find count0 just reset to zero)."""
     K = ends.shape[0]
@@ -481,8 +478,8 @@ def _forward_births(ends, cnt, drift_n, meds, w, wd, sigmas, y_alive, meas_y, ca
     for k in range(K):
         own = 0.0
         for c in range(C):
-            own += w[c] * _alive(ends[k], starts[k], ends[k], meds[c], sigmas[c])
-        alive = y_alive[k] if meas_y[k] else max(cnt[k] + oldd[k] - drift_n[k], 0.0)
+            own += w[c] * alive_share(ends[k], starts[k], ends[k], meds[c], sigmas[c])
+        alive = y_alive[k] if meas_y[k] else max(cnt[k] + oldd[k], 0.0)
         b = min(alive / max(own, 1e-12), cap[k])
         births[k] = b
         if b <= 0.0:
@@ -496,11 +493,11 @@ def _forward_births(ends, cnt, drift_n, meds, w, wd, sigmas, y_alive, meas_y, ca
                 continue
             sigma = sigmas[c]
             horizon = 2.0 * med if sigma < 0.0 else med * math.exp(6.0 * sigma)
-            a_prev = _alive(ends[k], starts[k], ends[k], med, sigma)
+            a_prev = alive_share(ends[k], starts[k], ends[k], med, sigma)
             for m in range(k + 1, K):
                 if ends[m - 1] - ends[k] > horizon:
                     break
-                a = _alive(ends[m], starts[k], ends[k], med, sigma)
+                a = alive_share(ends[m], starts[k], ends[k], med, sigma)
                 oldd[m] += wd[c] * b * (a_prev - a)
                 a_prev = a
     return births
@@ -526,13 +523,13 @@ def _available(gen, dy, d1, d2):
     return av
 
 
-def _diagnostics(births, own, oldd, G1, G2, w, q, cnt, drift_n, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
+def _diagnostics(births, own, oldd, G1, G2, w, q, cnt, y_alive, meas_y, g1, g2, meas_g1, meas_g2, base,
                  alpha=1.0) -> dict:
     out: dict = {}
     pred_y = births * (own @ w) / alpha
     out["young_rel_err_median"] = float(np.median(np.abs(pred_y[meas_y] / np.maximum(y_alive[meas_y], 1) - 1)))
     # (cyclic deaths lower no count0: the collection that frees them resets it first)
-    pred_c = births * (own @ w) - oldd @ (w * (1.0 - q)) + drift_n
+    pred_c = births * (own @ w) - oldd @ (w * (1.0 - q))
     ok = cnt > 0
     out["count0_rel_err_median"] = float(np.median(np.abs(pred_c[ok] / cnt[ok] - 1))) if ok.any() else float("nan")
     if meas_g1.any():
