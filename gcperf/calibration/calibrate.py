@@ -3,7 +3,7 @@
 Three fits, each from the recording alone (nothing here knows which program it is):
 
 1. the population (``population.py``): births per window, the lifetime mixture, cyclic and
-   atomic shares, free-list drift, from count0, the generation sizes and the collected counts;
+   atomic shares and C-call bursts, from count0, the generation sizes and the collected counts;
 2. the pause model of this program's heap: the recorded pauses against the objects each
    collection examined (where measured) and the garbage it freed, fitted as a
    :class:`~gcperf.costs.CostModel` (fixed cost, cost per examined object rising with the set's

@@ -27,7 +27,7 @@ def add_calibrate_parser(sub) -> None:
     """Register ``gcperf calibrate``."""
     p = sub.add_parser("calibrate", help="fit a workload model and pause costs to a recording",
                        description="Fit a workload model (phases, births, lifetimes, cyclic and atomic shares, "
-                                   "free-list drift, baseline objects and RSS, object sizes) and the pause model of "
+                                   "C-call bursts, baseline objects and RSS, object sizes) and the pause model of "
                                    "this program's heap to one recording (gcperf record). The model is a workload "
                                    "JSON file that gcperf run -w, sweeps and recommend accept.")
     p.add_argument("recording", help="the recording file (gcperf record)")
