@@ -212,6 +212,7 @@ class Recorder:
                 self.exc_id += 1  # (the window ended: an armed watchdog stands down)
                 self.set_threshold(t0, th[1], th[2])
                 self.expected_t0 = t0
+                self.cut_t0 = None  # (a cut's threshold can only be seen in the window it ended)
             if self.bounded and t0 > self.default_t0 and self.pace_ns > 0:
                 self._bound(t0, t)
         self.t_prev_stop = t
