@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,7 @@ from gcperf.calibration.machine_costs import (  # noqa: E402
 from gcperf.calibration.machine_costs import measure as _measure  # noqa: E402
 from gcperf.costs import COSTS_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: E402
 from gcperf.errors import GcperfError  # noqa: E402
+from gcperf.interpreters import find as find_interpreter  # noqa: E402
 
 PROBE = ROOT / "gcperf" / "calibration" / "probe.py"
 DEFAULT_OUTPUT = ROOT / "gcperf" / "data" / "costs.json"
@@ -63,24 +62,6 @@ def measure(minor: str, exe: Path, quick: bool, command: str) -> dict[str, Any]:
         raise CalibrationError(str(exc)) from None
 
 
-def find_interpreter(minor: str) -> Path | None:
-    """Return the newest pyenv build of ``minor`` (e.g. "3.11"), else ``python3.X`` on PATH."""
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    pattern = re.compile(rf"^{re.escape(minor)}\.(\d+)$")  # release builds only, not 3.13.0t
-    builds = []
-    versions_dir = pyenv_root / "versions"
-    if versions_dir.is_dir():
-        for entry in versions_dir.iterdir():
-            m = pattern.match(entry.name)
-            exe = entry / "bin" / "python"
-            if m and exe.exists():
-                builds.append((int(m.group(1)), exe))
-    if builds:
-        return max(builds)[1]
-    found = shutil.which(f"python{minor}")
-    return Path(found) if found else None
-
-
 def collect_raw(args: argparse.Namespace, machine: dict[str, Any],
                 command: str) -> dict[str, list]:
     """Return the raw probe runs per minor version: measured now, or read from --refit-from."""
@@ -95,7 +76,8 @@ def collect_raw(args: argparse.Namespace, machine: dict[str, Any],
         return raws
     interpreters = {}
     for minor in args.versions:
-        exe = find_interpreter(minor)
+        found = find_interpreter(minor)  # (the newest pyenv release build, else python3.X on PATH)
+        exe = Path(found.path) if found is not None else None
         if exe is None:
             print(f"skip {minor}: no interpreter found (pyenv or python{minor} on PATH)",
                   file=sys.stderr)
