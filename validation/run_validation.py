@@ -33,6 +33,9 @@ from gcperf.calibration.cli import _clean  # noqa: E402
 from gcperf.calibration.validate import (  # noqa: E402
     METRICS,
     SEEDS,
+    STARTUP_IMPORT_SHARE,
+    STARTUP_MAX_SHARE,
+    STARTUP_MIN_IMPORTS,
     evaluate,
     find_startup,
     format_result,
@@ -124,17 +127,18 @@ def _one(prog: Path, version: str, python: str, out: Path, reps: int, seeds: int
     startup_path = data / f"{prog.stem}.startup.json"
     if not startup_path.exists():
         found = find_startup(py, [str(prog)], rec.default_thresholds, timeout_s=None)
-        atomic_write_text(startup_path, json.dumps({"startup": found, "rule": find_startup.__doc__.split("\n\n")[1]
-                                                    .strip()}, indent=1) + "\n")
+        rule = {"max_share_of_run": STARTUP_MAX_SHARE, "min_imports": STARTUP_MIN_IMPORTS,
+                "min_share_of_imports": STARTUP_IMPORT_SHARE}
+        atomic_write_text(startup_path, json.dumps({"startup": found, "rule": rule}, indent=1) + "\n")
     startup = json.loads(startup_path.read_text())["startup"]
     settings = held_out_settings(rec.default_thresholds, tuple(startup) if startup else None)
-    known = set(pd.read_csv(real_path)["setting"]) if real_path.exists() else set()
-    missing = [st for st in settings if st.label not in known]
+    old = pd.read_csv(real_path) if real_path.exists() else None
+    missing = [st for st in settings if old is None or st.label not in set(old["setting"])]
     if missing:
         # (settings added since the file was written are measured and appended)
         new = measure(py, [str(prog)], missing, reps)
         new["loadavg_1min"] = os.getloadavg()[0]
-        real = pd.concat([pd.read_csv(real_path), new], ignore_index=True) if known else new
+        real = pd.concat([old, new], ignore_index=True) if old is not None else new
         atomic_write_text(real_path, real.to_csv(index=False))
     real = pd.read_csv(real_path)
     real["thresholds"] = real["thresholds"].map(json.loads)

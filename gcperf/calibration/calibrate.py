@@ -262,7 +262,8 @@ def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = Tru
     costs, noise, scale, pause_report = fit_pauses(rec, 1.0 / (1.0 - fit.diagnostics.get("untracked_from_birth", 0.0)))
     base_rss, per_obj, mem_report = _memory(rec, fit, win.baseline_objects)
     default = SizeMix()
-    payload, payload_sizes = _payload(max(per_obj - default.mean_bytes(), 0.0))
+    extra = per_obj - default.mean_bytes()  # (first guess of what each object owns)
+    payload, payload_sizes = _payload(extra)
     tail = max(win.mutator_s - float(win.table["m_s"].iloc[-1]), 0.0)
     end_count = (rec.doc.get("end") or {}).get("count")
     tail_count0 = float(end_count[0]) if end_count else None
@@ -279,7 +280,7 @@ def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = Tru
                         payload_sizes=payload_sizes, pause_costs=costs, pause_noise=noise, pause_scale=scale,
                         baseline_rss_mb=base_rss, provenance=provenance)
     if base_rss is not None and fit_memory:
-        wl, fit_report = _fit_peak(wl, rec, per_obj - default.mean_bytes(), mem_report["peak_rss_mib"])
+        wl, fit_report = _fit_peak(wl, rec, extra, mem_report["peak_rss_mib"])
         mem_report.update(fit_report)
     report = {
         "population": {"medians_s": [None if math.isinf(m) else float(m) for m in fit.medians],

@@ -69,7 +69,7 @@ def main():
     gc.callbacks.append(callback)
     status = 0
     begin = clock()
-    froze = [None]
+    froze = {}  # when gc.freeze() ran (seconds after the start) and what it froze
     if imports is not None:
         def on_audit(event, args):
             if event == "import":
@@ -80,8 +80,8 @@ def main():
 
         def freeze():
             gc.freeze()
-            froze[0] = clock() - begin
-            froze.append(gc.get_freeze_count())
+            froze["at_s"] = clock() - begin
+            froze["objects"] = gc.get_freeze_count()
 
         timer = threading.Timer(freeze_at, freeze)
         timer.daemon = True
@@ -95,8 +95,8 @@ def main():
     sys.stdout.flush()
     doc = {"collections": [len(p) for p in pauses], "pauses_s": pauses, "wall_s": wall,
            "peak_rss_kib": _peak_rss_kib(), "measure_version": MEASURE_VERSION, "exit_status": status,
-           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3], "froze_at_s": froze[0],
-           "frozen_objects": froze[1] if len(froze) > 1 else None}
+           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3], "froze_at_s": froze.get("at_s"),
+           "frozen_objects": froze.get("objects")}
     if imports is not None:
         doc["import_times_s"] = imports
     tmp = out + ".tmp"
