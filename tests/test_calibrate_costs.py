@@ -91,3 +91,9 @@ def test_calibrate_costs_refuses_what_is_not_cpython(tmp_path):
     proc = _gcperf("calibrate-costs", "--python", "/bin/ls", costs=tmp_path / "c.json")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert not (tmp_path / "c.json").exists()
+
+
+def test_calibrate_costs_refuses_an_output_it_cannot_write_before_probing(tmp_path):
+    proc = _gcperf("calibrate-costs", "--quick", "-o", str(tmp_path / "missing" / "c.json"), costs=tmp_path / "u.json")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "does not exist" in proc.stderr
+    assert "probing" not in proc.stderr and not (tmp_path / "missing").exists()

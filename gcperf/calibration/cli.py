@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -89,17 +90,24 @@ def _cmd_calibrate_costs(args) -> int:
         raise GcperfError(f"{python.path} is a free-threaded build; its collector is not the one this model "
                           "describes")
     path = Path(args.output) if args.output else user_costs_path()
-    entries = existing_entries(path, WRITTEN_BY)  # refuses a file gcperf did not write, before probing
+    # everything that can refuse the output is checked before the probe runs: a file gcperf did
+    # not write, a folder that is missing (-o) or not writable; gcperf's own data folder is made
+    entries = existing_entries(path, WRITTEN_BY)
+    if args.output is None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GcperfError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+    elif not path.parent.is_dir():
+        raise GcperfError(f"cannot write {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise GcperfError(f"cannot write {path}: folder {path.parent} is not writable")
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     command = shlex.join(["gcperf", *sys.argv[1:]])
     minor, entry, model = calibrate_costs(python.path, runs=args.runs, quick=args.quick, command=command, say=say)
     entries[minor] = entry
     doc = costs_document(entries, WRITTEN_BY, "Cost constants of CPython's cyclic GC measured on this machine by "
                                               "gcperf calibrate-costs; see docs/costs.md.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GcperfError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
     atomic_write_text(path, json.dumps(_clean(doc), indent=1, allow_nan=False) + "\n")
     if args.json:
         print(json.dumps(_clean({"version": minor, "path": str(path), **entry}), indent=1, allow_nan=False))
