@@ -247,6 +247,74 @@ def test_the_model_reaches_the_recorded_and_the_real_peak_rss(recorded):
     assert sim.summary.iloc[0]["peak_footprint_mb"] == pytest.approx(real["peak_rss_mib"], rel=0.20), mem
 
 
+GROWTH_PROGRAM = textwrap.dedent("""
+    import random
+    random.seed(2)
+    rows = []
+    for i in range(200000):
+        r = {"id": i, "tags": [str(i % 7), "x"], "v": [i, i * 2]}
+        if i % 4 == 0:
+            rows.append(r)
+        if i % 50000 == 49999:
+            rows = rows[len(rows) // 2:]   # half of the kept rows die together
+        if i % 40 == 0:
+            a = []; b = [a]; a.append(b)    # a small cycle
+    print(len(rows))
+""")
+
+
+@pytest.fixture(scope="module")
+def recorded_growth(tmp_path_factory):
+    d = tmp_path_factory.mktemp("growth")
+    prog = d / "growth.py"
+    prog.write_text(GROWTH_PROGRAM)
+    out = d / "growth.gcrec.json.gz"
+    record([str(prog)], out, RecordOptions(python=sys.executable))
+    return prog, out
+
+
+def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_growth):
+    """Run through the recording's own windows (another seed than the fit's), the model pauses
+    per collection as long as the program did, generation by generation. (How well that carries
+    to other settings is the validation suite's question: results/validation/.)"""
+    from gcperf import GCSettings, Scenario
+    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS
+    from gcperf.runner import simulate
+
+    _, out = recorded_growth
+    rec = load_recording(out)
+    cal = calibrate(rec, fit_memory=False)
+    levels = cal.report["pauses"]["levels"]
+    assert levels["applied"], levels
+    c = rec.collections
+    auto = ~c["explicit"].astype(bool)
+    windows_t0 = tuple(int(max(x - 1, 1)) for x in c["count0"][auto])
+    res = simulate(Scenario(cal.workload, GCSettings(version=rec.version), seed=PAUSE_LEVEL_SEEDS + 5, memory=False),
+                   threshold_pattern=windows_t0)
+    s = res.collections
+    for g in (0, 1):
+        recorded_ms = c["pause_s"][auto & (c["generation"] == g)].mean() * 1e3
+        assert s["pause_ms"][s["generation"] == g].mean() == pytest.approx(recorded_ms, rel=0.25), (g, levels)
+
+
+def test_pause_levels_are_not_set_from_a_model_that_misses_the_recording(recorded_growth):
+    """A model whose population does not reproduce the recording's collections keeps the cost
+    fit's levels, and says so (here: the recording's windows shown as a third as long as they
+    were, so the model collects about three times as often over them)."""
+    from gcperf.calibration.calibrate import _fit_pause_levels
+
+    _, out = recorded_growth
+    rec = load_recording(out)
+    cal = calibrate(rec, fit_memory=False)
+    before = cal.workload.pause_scale
+    rec.collections["count0"] = rec.collections["count0"] // 3
+    wl, levels = _fit_pause_levels(cal.workload, rec)
+    assert not levels["applied"]
+    assert "young collections" in levels["reason"]
+    assert levels["young_collections"]["modelled"] > 2 * levels["young_collections"]["recorded"]
+    assert wl.pause_scale == before
+
+
 STARTUP_PROGRAM = textwrap.dedent("""
     import json, decimal, fractions, email.parser, http.client, xml.dom.minidom, argparse, logging, csv, difflib
     import random

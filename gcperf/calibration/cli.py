@@ -58,6 +58,13 @@ def _cmd_calibrate(args) -> int:
     c = cal.costs
     print(f"  pause model: {c.fixed_us:.2f} us + {c.per_object_ns:.1f} ns per examined object "
           f"(x{c.cache_factor:.2f} beyond the caches) + {c.per_garbage_ns:.0f} ns per freed object")
+    lv = r["pauses"].get("levels") or {}
+    if lv.get("applied"):
+        sc = r["pauses"]["pause_scale"]
+        print(f"  pause levels per generation, set on the recording's windows: x{sc[0]:.2f}, x{sc[1]:.2f}, x{sc[2]:.2f}")
+    elif lv.get("reason"):
+        print(f"  warning: {lv['reason']} (the model's population does not reproduce this recording's "
+              "collections; check its predictions with gcperf validate)")
     print(f"wrote {out}; try: gcperf run -w {out} -V {rec.version}")
     return 0
 
