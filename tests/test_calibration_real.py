@@ -300,8 +300,8 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
 def test_pause_levels_are_not_set_from_a_model_that_misses_the_recording(recorded_growth):
     """A model whose population does not reproduce the recording's collections keeps the cost
     fit's levels, and says so (here: the recording's windows shown as a third as long as they
-    were, so the model collects about three times as often over them)."""
-    from gcperf.calibration.calibrate import _fit_pause_levels
+    were, so the model collects far more often over them)."""
+    from gcperf.calibration.calibrate import PAUSE_LEVEL_COUNT_TOLERANCE, _fit_pause_levels
 
     _, out = recorded_growth
     rec = load_recording(out)
@@ -311,7 +311,8 @@ def test_pause_levels_are_not_set_from_a_model_that_misses_the_recording(recorde
     wl, levels = _fit_pause_levels(cal.workload, rec)
     assert not levels["applied"]
     assert "young collections" in levels["reason"]
-    assert levels["young_collections"]["modelled"] > 2 * levels["young_collections"]["recorded"]
+    young = levels["young_collections"]
+    assert young["modelled"] > (1 + PAUSE_LEVEL_COUNT_TOLERANCE) * young["recorded"]
     assert wl.pause_scale == before
 
 

@@ -50,8 +50,6 @@ def lifetimes_of(fit: PopulationFit) -> tuple[list[Lifetime], np.ndarray]:
     for med, sg, q in zip(fit.medians[keep], fit.sigma[keep], fit.cyclic[keep], strict=True):
         if math.isinf(med):
             comps.append(Lifetime("forever", 1.0, "forever", 0.0, 1.0, float(q)))
-        elif sg < 0:
-            comps.append(Lifetime(f"batch_{med:.3g}s", 1.0, "batch", float(med), 1.0, float(q)))
         else:
             comps.append(Lifetime(f"median_{med:.3g}s", 1.0, "lognormal", float(med), float(sg), float(q)))
     return comps, w
