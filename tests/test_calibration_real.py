@@ -42,14 +42,19 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cal")
-    prog = d / "prog.py"
-    prog.write_text(PROGRAM)
-    out = d / "prog.gcrec.json.gz"
+def _record(tmp_path_factory, name: str, source: str):
+    """Write ``source`` as NAME.py in a fresh folder, record it under python3: (program, recording)."""
+    d = tmp_path_factory.mktemp(name)
+    prog = d / f"{name}.py"
+    prog.write_text(source)
+    out = d / f"{name}.gcrec.json.gz"
     record([str(prog)], out, RecordOptions(python=sys.executable))
     return prog, out
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    return _record(tmp_path_factory, "prog", PROGRAM)
 
 
 def _gcperf(*args, cwd=None):
@@ -265,12 +270,7 @@ GROWTH_PROGRAM = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def recorded_growth(tmp_path_factory):
-    d = tmp_path_factory.mktemp("growth")
-    prog = d / "growth.py"
-    prog.write_text(GROWTH_PROGRAM)
-    out = d / "growth.gcrec.json.gz"
-    record([str(prog)], out, RecordOptions(python=sys.executable))
-    return prog, out
+    return _record(tmp_path_factory, "growth", GROWTH_PROGRAM)
 
 
 def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_growth, monkeypatch):
@@ -281,12 +281,8 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     varies from recording to recording (62-177 young collections over 138 windows were seen),
     and what is tested is the levels. (How well they carry to other settings is the validation
     suite's question: results/validation/.)"""
-    import numpy as np
-
     import gcperf.calibration.calibrate as calibrate_module
-    from gcperf import GCSettings, Scenario
-    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS
-    from gcperf.runner import simulate
+    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS, replay_windows
 
     monkeypatch.setattr(calibrate_module, "PAUSE_LEVEL_COUNT_TOLERANCE", float("inf"))
     _, out = recorded_growth
@@ -296,17 +292,8 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     assert levels["applied"], levels
     c = rec.collections
     auto = ~c["explicit"].astype(bool)
-    windows_t0 = tuple(int(max(x - 1, 1)) for x in c["count0"][auto])
-
-    def modelled(seeds):
-        runs = [simulate(Scenario(cal.workload, GCSettings(version=rec.version), seed=s, memory=False),
-                         threshold_pattern=windows_t0).collections for s in seeds]
-        gen = np.concatenate([r["generation"].to_numpy() for r in runs])
-        ms = np.concatenate([r["pause_ms"].to_numpy() for r in runs])
-        return gen, ms
-
-    fit_gen, fit_ms = modelled(range(PAUSE_LEVEL_SEEDS))
-    other_gen, other_ms = modelled(range(PAUSE_LEVEL_SEEDS + 5, PAUSE_LEVEL_SEEDS + 8))
+    fit_gen, fit_ms = replay_windows(cal.workload, rec, range(PAUSE_LEVEL_SEEDS))
+    other_gen, other_ms = replay_windows(cal.workload, rec, range(PAUSE_LEVEL_SEEDS + 5, PAUSE_LEVEL_SEEDS + 8))
     for g in (0, 1):
         recorded_ms = c["pause_s"][auto & (c["generation"] == g)].mean() * 1e3
         assert fit_ms[fit_gen == g].mean() == pytest.approx(recorded_ms, rel=1e-6), (g, levels)

@@ -166,6 +166,29 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tu
     return costs, noise, tuple(scale), report
 
 
+def replay_windows(wl: Workload, rec: Recording, seeds) -> tuple[np.ndarray, np.ndarray] | None:
+    """The model run through the recording's own collection windows, once per seed: the
+    generation and pause (ms) of every modelled collection, pooled; None when the recording has
+    no automatic collection.
+
+    Each window's threshold0 is the count0 its collection started at, less one: the threshold
+    pattern as it happened, the watchdog's cut excursions included (no memory model).
+    """
+    from ..runner import simulate
+    from ..scenario import GCSettings, Scenario
+
+    c = rec.collections
+    auto = ~c["explicit"].to_numpy().astype(bool)
+    windows_t0 = tuple(int(max(x - 1, 1)) for x in c["count0"].to_numpy()[auto])
+    if not windows_t0:
+        return None
+    settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
+    runs = [simulate(Scenario(wl, settings, seed=s, memory=False), threshold_pattern=windows_t0).collections
+            for s in seeds]
+    return (np.concatenate([r["generation"].to_numpy() for r in runs]),
+            np.concatenate([r["pause_ms"].to_numpy(dtype=float) for r in runs]))
+
+
 def _fit_pause_levels(wl: Workload, rec: Recording) -> tuple[Workload, dict]:
     """Set each generation's pause per collection, as the model runs, to the recorded one.
 
@@ -174,31 +197,23 @@ def _fit_pause_levels(wl: Workload, rec: Recording) -> tuple[Workload, dict]:
     (a young generation with the containers created untracked, older generations grown from a
     fitted survival): on the validation suite the model's total pause at the very setting it
     was recorded at was 40-160 % off for half of the programs. So the model is run through the
-    recording's own collection windows (each window's threshold0 is the count0 its collection
-    started at, less one: the threshold pattern as it happened, the watchdog's cut excursions
-    included; PAUSE_LEVEL_SEEDS seeds, no memory model) and each generation's factor is
+    recording's own collection windows (:func:`replay_windows`, PAUSE_LEVEL_SEEDS seeds) and
+    each generation's factor is
     multiplied by recorded / modelled mean pause per automatic collection. A generation that
     either side never collected keeps its factor; so do all of them when the model's young
     collections over those windows are more than PAUSE_LEVEL_COUNT_TOLERANCE off the recording's
     (its population is wrong there, which the report says).
     """
-    from ..runner import simulate
-    from ..scenario import GCSettings, Scenario
-
     c = rec.collections
     auto = ~c["explicit"].to_numpy().astype(bool)
     gen = c["generation"].to_numpy()
     pause_ms = c["pause_s"].to_numpy(dtype=float) * 1e3
-    windows_t0 = tuple(int(max(x - 1, 1)) for x in c["count0"].to_numpy()[auto])
     levels: dict = {"applied": False}
-    if not windows_t0:
+    replay = replay_windows(wl, rec, range(PAUSE_LEVEL_SEEDS))
+    if replay is None:
         levels["reason"] = "no automatic collection recorded"
         return wl, levels
-    sims = [simulate(Scenario(wl, GCSettings(version=rec.version, thresholds=rec.default_thresholds), seed=s,
-                              memory=False), threshold_pattern=windows_t0).collections
-            for s in range(PAUSE_LEVEL_SEEDS)]
-    sim_gen = np.concatenate([s["generation"].to_numpy() for s in sims])
-    sim_ms = np.concatenate([s["pause_ms"].to_numpy(dtype=float) for s in sims])
+    sim_gen, sim_ms = replay
     rec_young = int((auto & (gen == 0)).sum())
     sim_young = float((sim_gen == 0).sum()) / PAUSE_LEVEL_SEEDS
     levels["young_collections"] = {"recorded": rec_young, "modelled": sim_young}
