@@ -4,7 +4,8 @@ Each recorded window (the mutator time between two collections) becomes a phase 
 window's rates, unless it is shorter than ``min_phase_s``: short neighbours are merged, their
 rates averaged by duration. The lifetime mixture and cyclic shares are the same in every phase;
 the rates of lasting objects, of count0-only increments (free lists) and of cyclic garbage made
-within a window vary, and so does the share of atomic tuples. So the workload follows the program's own changes of pace
+within a window vary, and so does the share of objects that never reach generation 1 (tuples
+of atomic values and containers created untracked). So the workload follows the program's own changes of pace
 (start-up, bursts, a heap that fills), and any GC setting can be simulated on it.
 """
 
@@ -102,9 +103,15 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
     if payload_sizes is not None:
         kw["payload_sizes"] = payload_sizes
 
+    # of the lasting objects that never reach generation 1 alive, those created untracked are in
+    # no generation at all; only the tuples sit in the young generation (and are examined)
+    # until a collection untracks them
+    untracked = float(min(max(fit.untracked, 0.0), 1.0))
+
     def phase(pname: str, d: float, n_lasting: float, n_now: float, atomic: float,
               in_one_call: bool = False) -> Phase:
-        """A phase of ``d`` mutator seconds that makes these numbers of objects."""
+        """A phase of ``d`` mutator seconds that makes these numbers of objects; ``atomic`` is the
+        share of them that never reach generation 1 alive (tuples and created-untracked)."""
         lam, now = n_lasting / d, n_now / d
         # objects freed at once: enough to carry the window's cyclic garbage (only the share of
         # objects that are not atomic tuples can be cyclic, as in the stream)
@@ -133,7 +140,8 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
                                last.cyclic_share)
         calls = max(int(round(total * d)), 1) if in_one_call else 1
         return Phase(name=pname, duration_s=d, alloc_rate_per_s=total, lifetimes=tuple(lts), cyclic_share=0.0,
-                     atomic_tuple_share=atomic, payload_per_object=payload_per_object, call_allocations=calls, **kw)
+                     atomic_tuple_share=max(atomic - min(untracked, atomic), 0.0),
+                     untracked_share=min(untracked, atomic), payload_per_object=payload_per_object, call_allocations=calls, **kw)
 
     phases = []
     for i, (a, b) in enumerate(_segments(dur, min_phase_s, cut_after=burst > 0)):

@@ -88,9 +88,15 @@ class PopulationFit:
         weights: share of lasting objects per component (sums to 1).
         cyclic: per component, the share of its deaths that are cyclic garbage.
         cyclic_now: cyclic garbage made and dropped within each window (objects).
-        atomic: share of lasting objects that are tuples of atomic values (over the run).
+        atomic: share of lasting objects that never reach generation 1 alive: tuples of
+            atomic values (untracked by the first collection that sees them) and objects
+            created untracked, together (over the run).
         atomic_k: the same, per window (programs change what they make: a phase that builds
             records of tuples, one that renders text).
+        untracked: of those, the share of lasting objects created untracked (counted by count0,
+            never in a generation: dicts of atomic values up to 3.13), ``1 - 1/alpha``; the
+            rest of ``atomic_k`` are tuples, which sit in the young generation until a
+            collection untracks them.
         burst_share: per window, the share of its objects made inside the one C call that
             ended it (count0 past threshold0 when the collection started, 3.12+).
         rates: lasting objects per mutator second, per window.
@@ -108,6 +114,7 @@ class PopulationFit:
     dur: np.ndarray
     atomic_k: np.ndarray
     burst_share: np.ndarray
+    untracked: float = 0.0
     diagnostics: dict = field(default_factory=dict)
 
 
@@ -437,7 +444,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
     return PopulationFit(meds, sigmas, w, q, cyc_now, atomic, births / dur, dur, atomic_k, burst_share,
-                         diag)
+                         1.0 - 1.0 / alpha, diag)
 
 
 @njit(cache=True)
