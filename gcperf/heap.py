@@ -205,15 +205,30 @@ class Heap:
     Args:
         baseline_objects: tracked, never-freed objects already in generation 2 at
             the start (the interpreter's own objects after start-up).
+        frozen_objects: tracked, never-freed objects in the permanent generation at the start
+            (a ``gc.freeze()`` before the simulated part).
+        young_objects: tracked, never-freed objects already in generations 0 and 1.
+        immortal_objects: the interpreter's tracked immortal objects, which 3.12 keeps in the
+            permanent generation (CPYTHON_GC.md §10.4): ``gc.unfreeze()`` moves them into
+            generation 2 with the rest, and the next full collection moves them back, so they
+            are never survivors (nor in ``long_lived_total``); they count in the generation
+            sizes and the freeze count. 0 for every other version (3.13+ untracks them).
     """
 
-    def __init__(self, baseline_objects: int = 0, memory: bool = False):
+    def __init__(self, baseline_objects: int = 0, memory: bool = False, frozen_objects: int = 0,
+                 immortal_objects: int = 0, young_objects: tuple[int, int] = (0, 0)):
         self.gens: list[list[Cohort]] = [[], [], []]
         self.permanent: list[Cohort] = []
         self.memory = memory
-        if baseline_objects:
-            m = _EMPTY if memory else None
-            self.gens[2].append(Cohort(-1, _EMPTY, int(baseline_objects), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
+        m = _EMPTY if memory else None
+        for g, n in ((0, young_objects[0]), (1, young_objects[1]), (2, baseline_objects)):
+            if n:
+                self.gens[g].append(Cohort(-1, _EMPTY, int(n), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
+        if frozen_objects:
+            self.permanent.append(Cohort(-1, _EMPTY, int(frozen_objects), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
+        # where the immortal objects are: the permanent generation, or generation 2 after an unfreeze
+        self.immortal_objects = int(immortal_objects)
+        self.immortal_in_gen2 = False
 
     def sizes(self, tau: int) -> tuple[int, int, int, int]:
         """Tracked objects present at ``tau`` in generations 0, 1, 2 and permanent.
@@ -221,7 +236,10 @@ class Heap:
         The open segment (not yet a cohort) is not included: see the engine.
         """
         g0, g1, g2 = (sum(c.tracked(tau) for c in gen) for gen in self.gens)
-        return g0, g1, g2, sum(c.tracked(tau) for c in self.permanent)
+        perm = sum(c.tracked(tau) for c in self.permanent)
+        if self.immortal_in_gen2:
+            return g0, g1, g2 + self.immortal_objects, perm
+        return g0, g1, g2, perm + self.immortal_objects
 
     def garbage(self, tau: int) -> int:
         """Uncollected cyclic garbage at ``tau`` in all generations."""
@@ -277,6 +295,10 @@ class Heap:
             k = int(c.rc.searchsorted(tau))
             kept.append(Cohort(c.start, c.rc[k:], c.immortal, cyc, head, _EMPTY, 0, row, nb))
         survivors = examined - freed - untracked
+        if g == 2:
+            # 3.12's update_refs moves the immortal objects it meets back into the permanent
+            # generation before anything is counted (no-op unless an unfreeze brought them here)
+            self.immortal_in_gen2 = False
         merged = merge_cohorts(kept, tau)
         for i in range(g + 1):
             self.gens[i] = []
@@ -293,11 +315,13 @@ class Heap:
         self.permanent.extend(c for gen in reversed(self.gens) for c in gen)  # oldest first
         self.permanent.append(segment)
         self.gens = [[], [], []]
+        self.immortal_in_gen2 = False
 
     def unfreeze(self) -> None:
         """``gc.unfreeze()``: the permanent generation joins generation 2 (as its oldest part)."""
         self.gens[2] = self.permanent + self.gens[2]
         self.permanent = []
+        self.immortal_in_gen2 = self.immortal_objects > 0
 
     def _balance(self, tau: int) -> None:
         # Keep generation 2 at O(log n) cohorts: merge the newest two while the

@@ -505,8 +505,21 @@ class Machine:
         self.memory.advance(seq)
 
     def finish(self) -> None:
-        """Close the books at the end of the run: garbage still uncollected counts until the end."""
+        """Close the books at the end of the run: garbage still uncollected counts until the end;
+        :attr:`end_state` holds what the ``gc`` module would report then."""
         seq = NEVER - 1
+        g0, g1, g2, perm = self.heap.sizes(seq)
+        g0 += self._segment_counts(seq)[0]
+        pol = self.policy
+        self.end_state = {
+            "count": [int(x) for x in pol.count],  # gc.get_count()
+            "generation_sizes": [int(g0), int(g1), int(g2)],  # len(gc.get_objects(g))
+            "freeze_count": int(perm),  # gc.get_freeze_count()
+            "thresholds": [int(x) for x in pol.thresholds],
+            "enabled": bool(pol.enabled),
+            "long_lived_pending": int(pol.long_lived_pending),
+            "long_lived_total": int(pol.long_lived_total),
+        }
         if self.memory is not None:
             self.peak_garbage_bytes = max(self.peak_garbage_bytes,
                                           self.heap.garbage_bytes(seq) + self._segment_counts(seq)[2])

@@ -261,9 +261,10 @@ class GenerationalPolicy:
         """``gc.freeze()``: counts to zero; long-lived state is kept."""
         self.count = [0, 0, 0]
 
-    def set_threshold(self, thresholds: tuple[int, int, int]) -> None:
-        """``gc.set_threshold(t0, t1, t2)``."""
-        self.thresholds = check_thresholds(thresholds)
+    def set_threshold(self, thresholds: tuple[int, ...]) -> None:
+        """``gc.set_threshold(t0[, t1[, t2]])``: the thresholds not given keep their values."""
+        given = check_threshold_values(thresholds)
+        self.thresholds = (*given, *self.thresholds[len(given):])  # type: ignore[assignment]
 
     def snapshot(self) -> dict[str, int]:
         """The counters, for records and debugging."""
@@ -306,6 +307,22 @@ class PatternPolicy(GenerationalPolicy):
         t0 = self.pattern[self._next % len(self.pattern)]
         self._next += 1
         self.thresholds = (t0, self.thresholds[1], self.thresholds[2])
+
+
+def check_threshold_values(values: object) -> tuple[int, ...]:
+    """Validate the one to three values of a ``gc.set_threshold`` call (threshold0 first).
+
+    Raises:
+        GcperfError: not one to three integers, or one of them out of range
+            (as :func:`check_thresholds`).
+    """
+    try:
+        items: tuple = tuple(values)  # type: ignore[arg-type]
+    except TypeError:
+        raise GcperfError(f"set_threshold takes one to three integers, got {values!r}") from None
+    if not 1 <= len(items) <= 3:
+        raise GcperfError(f"set_threshold takes one to three integers, got {values!r}")
+    return check_thresholds((*items, *(0,) * (3 - len(items))))[: len(items)]
 
 
 def check_thresholds(thresholds: object) -> tuple[int, int, int]:

@@ -100,7 +100,7 @@ class Loop:
 @dataclass(frozen=True)
 class Call:
     """A gc module call: ``collect`` (args: generation), ``disable``, ``enable``,
-    ``freeze``, ``unfreeze``."""
+    ``freeze``, ``unfreeze``, ``set_threshold`` (args: one to three thresholds)."""
 
     name: str
     args: tuple = ()
@@ -140,6 +140,19 @@ class Program:
     thresholds: tuple[int, int, int] | None = None
     name: str = "program"
     preallocate: bool = False  # kept objects go to a list made beforehand (no list growth)
+    # the start state: gc.freeze() after the harness's last collection (the interpreter's objects
+    # become frozen; long_lived_total stays), then this many objects made and kept (count0 and
+    # generation 0 start there); simulate with :meth:`start_state`
+    start_frozen: bool = False
+    start_young: int = 0
+
+    def start_state(self, long_lived_total: int) -> dict:
+        """``simulate_trace`` keyword arguments for the start state the script sets up, given the
+        ``long_lived_total`` it reports."""
+        n = int(long_lived_total)
+        return {"baseline_objects": 0 if self.start_frozen else n, "frozen_objects": n if self.start_frozen else 0,
+                "long_lived_total": n, "young_objects": (self.start_young, 0),
+                "counts": (self.start_young, 0, 0)}
 
     # ----------------------------------------------------------------- trace
     def trace(self, sizes: dict[str, int] | None = None) -> Trace:
@@ -189,7 +202,9 @@ class Program:
         The JSON has, for the measured region only, ``collections`` and
         ``collected`` (objects found unreachable) per generation from
         ``gc.get_stats()``, plus ``long_lived_total`` (the start state),
-        ``version`` and ``thresholds``. Nothing is hooked into the collector:
+        ``version`` and ``thresholds`` (at the end), and ``end``: ``gc.get_count()``, the
+        generation sizes and ``gc.get_freeze_count()`` when the region ends (the
+        simulation's ``end_state``). Nothing is hooked into the collector:
         a ``gc.callbacks`` hook would itself allocate (its info dict is a counted
         allocation right after a full collection empties the free lists).
 
@@ -207,8 +222,15 @@ class Program:
                 pre += p
                 body += code
             elif isinstance(block, Call):
-                args = ", ".join(str(a) for a in block.args)
-                body.append(f"gc.{block.name}({args})")
+                if block.name == "set_threshold":
+                    # a METH_VARARGS call builds an args tuple, a counted allocation whenever the
+                    # tuple free list is empty (after a full collection); a prebuilt exact tuple
+                    # passed as *args is used as it is
+                    pre.append(f"args_{k} = {tuple(int(a) for a in block.args)!r}")
+                    body.append(f"gc.set_threshold(*args_{k})")
+                else:
+                    args = ", ".join(str(a) for a in block.args)
+                    body.append(f"gc.{block.name}({args})")
             elif isinstance(block, Thin):
                 total = self._keeps()
                 body += [f"for j in range({total}):", f"    if j % {block.keep_every}:", "        keep[j] = None"]
@@ -226,6 +248,7 @@ class Program:
             "class C:",
             "    __slots__ = ('r', 'b')",
             f"keep = [None] * {self._keeps()}" if self.preallocate else "keep = []",
+            f"young = []; young_range = range({int(self.start_young)})",
             *pre,
             *(_MEMORY_SETUP if memory_report else []),
             "gc.disable()",
@@ -237,10 +260,20 @@ class Program:
             "n_old = len(gc.get_objects(2))",
             # this last collection leaves counts at zero and n_old survivors in gen 2
             "gc.collect()",
+            *(["gc.freeze()"] if self.start_frozen else []),
+            *(["for _ in young_range:", "    young.append(A())"] if self.start_young else []),
             *(["sys._debugmallocstats()", "rss_before = rss()"] if memory_report else []),
             "gc.enable()",
             *body,
             "gc.disable()",
+            # the end state: the counts first (read before their tuple is made; unpacked, the
+            # tuple is gone before any generation is listed), then each generation's list made,
+            # measured and freed before the next (they move count0, not the generations)
+            "ec0, ec1, ec2 = gc.get_count()",
+            "e0 = len(gc.get_objects(0))",
+            "e1 = len(gc.get_objects(1))",
+            "e2 = len(gc.get_objects(2))",
+            "ef = gc.get_freeze_count()",
             # VmHWM: the peak of this process image (ru_maxrss can carry the parent's over fork/exec)
             *(["rss_after = rss()",
                "rss_peak = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]",
@@ -250,6 +283,7 @@ class Program:
             "    'collections': [after[0][0] - c0, after[1][0] - c1, after[2][0] - c2 - 1],",
             "    'collected': [after[0][1] - x0, after[1][1] - x1, after[2][1] - x2],",
             "    'long_lived_total': n_old, 'version': sys.version.split()[0],",
+            "    'end': {'count': [ec0, ec1, ec2], 'generation_sizes': [e0, e1, e2], 'freeze_count': ef},",
             "    'thresholds': list(gc.get_threshold()),",
             "    " + ("'sizes': sizes, 'rss_kib_before': rss_before, 'rss_kib_after': rss_after, 'rss_kib_peak': rss_peak,"
                       if memory_report else "") + "}))",
@@ -292,6 +326,8 @@ def _call(b: TraceBuilder, c: Call) -> None:
         b.collect(*c.args)
     elif c.name in ("disable", "enable", "freeze", "unfreeze"):
         getattr(b, c.name)()
+    elif c.name == "set_threshold":
+        b.set_threshold(*c.args)
     else:
         raise GcperfError(f"unknown gc call {c.name!r}")
 

@@ -11,6 +11,7 @@ import pandas as pd
 from . import __version__
 from .costs import CostModel, cost_model_for
 from .engine import run_machine
+from .errors import GcperfError
 from .heap import Heap
 from .kernels import ensure_kernels
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
@@ -32,12 +33,17 @@ class RunResult:
         timeline: heap samples over time (``schema.TIMELINE_COLUMNS``).
         summary: one row with the inputs and the outcome (``schema.SUMMARY_COLUMNS``).
         inputs: the inputs as plain data (workload spec included), for provenance.
+        end_state: what the ``gc`` module would report when the run ends: ``count``
+            (``gc.get_count()``), ``generation_sizes`` (``len(gc.get_objects(g))``),
+            ``freeze_count`` (``gc.get_freeze_count()``), ``thresholds``, ``enabled``, and the
+            full-collection rule's ``long_lived_pending`` and ``long_lived_total``.
     """
 
     collections: pd.DataFrame
     timeline: pd.DataFrame
     summary: pd.DataFrame
     inputs: dict = field(default_factory=dict)
+    end_state: dict = field(default_factory=dict)
 
     def summary_dict(self) -> dict:
         """The summary row as a plain dict (JSON-friendly values)."""
@@ -94,7 +100,7 @@ def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunR
         outcome.update(memory_stats(tl, None, None, None))
     row = {**summary_inputs, **outcome, "gcperf_version": __version__, "schema_version": SCHEMA_VERSION}
     summary = pd.DataFrame([row], columns=list(SUMMARY_COLUMNS))
-    return RunResult(coll, tl, summary, inputs)
+    return RunResult(coll, tl, summary, inputs, dict(m.end_state))
 
 
 def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = None,
@@ -151,7 +157,7 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     memory = _memory_model(gc.version) if sc.memory else None
     pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale)
     base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
-    m = Machine(stream, policy, Heap(baseline, memory=sc.memory), pre, pause,
+    m = Machine(stream, policy, Heap(baseline, memory=sc.memory, immortal_objects=pre.startup_frozen), pre, pause,
                 memory, int(base_rss) if sc.memory else 0, memory_thread)
     m.on_progress = progress
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
@@ -174,6 +180,16 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     return _tables(m, wall, inputs, summary_inputs)
 
 
+def _start_counts(counts: object) -> tuple[int, int, int]:
+    try:
+        items = tuple(counts)  # type: ignore[arg-type]
+    except TypeError:
+        items = ()
+    if len(items) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in items):
+        raise GcperfError(f"counts must be three non-negative integers (gc.get_count()), got {counts!r}")
+    return tuple(int(v) for v in items)  # type: ignore[return-value]
+
+
 def simulate_trace(
     trace: Trace,
     version: str = "3.13",
@@ -185,15 +201,27 @@ def simulate_trace(
     cost: CostModel | None = None,
     baseline_rss_bytes: int = 0,
     memory_thread: bool | None = None,
+    *,
+    counts: tuple[int, int, int] = (0, 0, 0),
+    long_lived_total: int | None = None,
+    frozen_objects: int = 0,
+    young_objects: tuple[int, int] = (0, 0),
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
+
+    The start state is any a real process can be in: ``gc.get_count()`` (``counts``),
+    objects in generations 0 and 1 (``young_objects``), 2 (``baseline_objects``) and frozen
+    (``frozen_objects``), all of which live to the end, the
+    full-collection rule's ``long_lived_total``, thresholds and ``gc.isenabled()``. On 3.12 the
+    interpreter's start-up immortal objects are in the permanent generation too
+    (``VersionPreset.startup_frozen``, CPYTHON_GC.md §10.4). What the ``gc`` module would
+    report at the end is in the result's ``end_state``.
 
     Args:
         trace: the events.
         version: CPython version.
         thresholds: thresholds at the start (None: the version default).
-        baseline_objects: tracked objects in generation 2 at the start, which is
-            also ``long_lived_total`` (as after a full collection).
+        baseline_objects: tracked objects in generation 2 at the start.
         enabled: whether automatic collection is on at the start.
         refs_per_object: references per object, for the cost model.
         chunk_slots: slots per batch (results do not depend on it).
@@ -201,15 +229,37 @@ def simulate_trace(
         baseline_rss_bytes: resident memory before the trace starts (added to the
             footprint; the memory model runs when the trace has sizes).
         memory_thread: as for :func:`simulate`.
+        counts: ``gc.get_count()`` at the start.
+        long_lived_total: survivors of the last full collection (None: ``baseline_objects``,
+            as right after one).
+        frozen_objects: tracked objects in the permanent generation at the start (frozen by
+            the program; 3.12's immortal objects come on top).
+        young_objects: tracked objects in generations 0 and 1 at the start.
+
+    Raises:
+        GcperfError: a start state no interpreter can be in (negative numbers, not three counts).
     """
     pre = preset(version)
     settings = GCSettings(version=version, thresholds=thresholds, enabled=enabled)
-    policy = GenerationalPolicy(settings.effective_thresholds, long_lived_total=baseline_objects, enabled=enabled)
+    counts = _start_counts(counts)
+    try:
+        y0, y1 = young_objects
+    except (TypeError, ValueError):
+        raise GcperfError(f"young_objects must be two non-negative integers, got {young_objects!r}") from None
+    for name, value in (("baseline_objects", baseline_objects), ("frozen_objects", frozen_objects),
+                        ("long_lived_total", long_lived_total), ("young_objects", y0), ("young_objects", y1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+            raise GcperfError(f"{name} must be a non-negative integer, got {value!r}")
+    llt = baseline_objects if long_lived_total is None else int(long_lived_total)
+    policy = GenerationalPolicy(settings.effective_thresholds, long_lived_total=llt, enabled=enabled)
+    policy.count = list(counts)
     cm = cost if cost is not None else cost_model_for(pre.minor)
     mem = trace.sizes is not None
     if mem:
         ensure_kernels(version)
-    m = Machine(TraceStream(trace, chunk_slots), policy, Heap(baseline_objects, memory=mem), pre,
+    heap = Heap(baseline_objects, memory=mem, frozen_objects=int(frozen_objects), immortal_objects=pre.startup_frozen,
+                young_objects=(int(y0), int(y1)))
+    m = Machine(TraceStream(trace, chunk_slots), policy, heap, pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
                 memory_thread)
     wall = run_machine(m, None, None, 2)
@@ -227,5 +277,6 @@ def simulate_trace(
         "duration_s": trace.n * trace.alloc_interval_s,
     }
     inputs = {"trace": trace.name, "version": version, "thresholds": list(settings.effective_thresholds),
-              "baseline_objects": baseline_objects, "cost_model": cm.source}
+              "baseline_objects": baseline_objects, "counts": list(counts), "long_lived_total": llt,
+              "frozen_objects": int(frozen_objects), "young_objects": [int(y0), int(y1)], "cost_model": cm.source}
     return _tables(m, wall, inputs, summary_inputs)

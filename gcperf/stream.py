@@ -857,6 +857,10 @@ class TraceStream(Stream):
                 return None
             return int(tr.death[j]), f
 
+        if tr.n == 0:  # an empty trace (gc calls only, or nothing): one empty chunk
+            e = np.empty(0, dtype=np.int64)
+            yield Chunk(0, 0, e, e, None, None, e, own_slot_object, [], e, NEVER, NEVER)
+            return
         for j0 in range(0, tr.n, C):
             n = min(C, tr.n - j0)
             a, b = np.searchsorted(rc_slots_all, [j0, j0 + n])

@@ -205,11 +205,14 @@ class TraceBuilder:
         """``gc.unfreeze()``."""
         self._op("unfreeze")
 
-    def set_threshold(self, t0: int, t1: int = 10, t2: int = 10) -> None:
-        """``gc.set_threshold(t0, t1, t2)``."""
-        from .policy import check_thresholds
+    def set_threshold(self, t0: int, t1: int | None = None, t2: int | None = None) -> None:
+        """``gc.set_threshold(t0[, t1[, t2]])``: thresholds not given keep their values, as in CPython."""
+        from .policy import check_threshold_values
 
-        self._op("set_threshold", check_thresholds((t0, t1, t2)))
+        given = (t0,) if t1 is None else (t0, t1) if t2 is None else (t0, t1, t2)
+        if t1 is None and t2 is not None:
+            raise GcperfError("set_threshold: give t1 to give t2 (gc.set_threshold takes them in order)")
+        self._op("set_threshold", check_threshold_values(given))
 
     @contextmanager
     def c_call(self):
@@ -230,10 +233,8 @@ class TraceBuilder:
         Raises:
             GcperfError: no allocation, an object freed twice or before it exists.
         """
-        if self.n == 0:
-            raise GcperfError("a trace needs at least one allocation")
-        alloc_seq = np.concatenate(self._alloc_seq)
-        flags = np.concatenate(self._flags)
+        alloc_seq = np.concatenate(self._alloc_seq) if self._alloc_seq else np.empty(0, dtype=np.int64)
+        flags = np.concatenate(self._flags) if self._flags else np.empty(0, dtype=np.uint8)
         death = np.full(self.n, NEVER, dtype=np.int64)
         head = np.full(self.n, NEVER, dtype=np.int64)
         for first, d, h in self._resolved:

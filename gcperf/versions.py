@@ -36,6 +36,10 @@ class VersionPreset:
             the default start state of a simulation).
         interpreter_rss_kib: resident memory of a fresh interpreter (VmRSS), the
             baseline of the simulated footprint.
+        startup_frozen: tracked immortal objects of a fresh interpreter that sit in the
+            permanent generation (``gc.get_freeze_count()`` before any ``gc.freeze()``):
+            375 on 3.12, whose ``update_refs`` moves immortal objects there (3.13+ untracks
+            them; 0 before 3.12). CPYTHON_GC.md §10.4.
     """
 
     name: str
@@ -46,6 +50,7 @@ class VersionPreset:
     atomic_dicts_tracked: bool = False
     interpreter_objects: int = 6000
     interpreter_rss_kib: int = 9000
+    startup_frozen: int = 0
 
     @property
     def minor(self) -> str:
@@ -64,7 +69,10 @@ _PRESETS: dict[str, VersionPreset] = {
     "3.9": VersionPreset("3.9", (700, 10, 10), False, False, interpreter_objects=4594, interpreter_rss_kib=7668),
     "3.10": VersionPreset("3.10", (700, 10, 10), False, False, interpreter_objects=4718, interpreter_rss_kib=7816),
     "3.11": VersionPreset("3.11", (700, 10, 10), False, False, interpreter_objects=11090, interpreter_rss_kib=13548),
-    "3.12": VersionPreset("3.12", (700, 10, 10), True, True, interpreter_objects=4973, interpreter_rss_kib=9648),
+    # startup_frozen: `gc.get_freeze_count()` of a fresh 3.12.1 (`python3.12 -I`), the same before
+    # and after gc.collect() and after importing json, ast and collections (2026-12-03)
+    "3.12": VersionPreset("3.12", (700, 10, 10), True, True, interpreter_objects=4973, interpreter_rss_kib=9648,
+                          startup_frozen=375),
     "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081, interpreter_rss_kib=9336),
     # 3.14.5 and later: the generational collector forward-ported from 3.13
     # (gh-142516); 3.14.0-3.14.4 shipped the incremental collector, not modelled yet.

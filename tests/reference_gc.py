@@ -152,7 +152,7 @@ def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects:
                 gens[2] = permanent + gens[2]
                 permanent = []
             elif name == "set_threshold":
-                th = list(args)
+                th = list(args) + th[len(args):]
     return log
 
 

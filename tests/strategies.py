@@ -66,7 +66,9 @@ def traces(draw, max_ops: int = 120):
         elif op == "unfreeze":
             b.unfreeze()
         elif op == "set_threshold":
-            b.set_threshold(draw(st.integers(0, 12)), draw(st.integers(0, 4)), draw(st.integers(0, 4)))
+            given = draw(st.integers(1, 3))  # gc.set_threshold(t0[, t1[, t2]])
+            vals = (draw(st.integers(0, 12)), draw(st.integers(0, 4)), draw(st.integers(0, 4)))[:given]
+            b.set_threshold(*vals)
     return b.build()
 
 

@@ -40,6 +40,15 @@ def test_public_api_is_exactly_all():
         (lambda: Scenario(seed=-1), "seed must be an integer >= 0, got -1"),
         (lambda: Scenario("nope"), "unknown workload 'nope'"),
         (lambda: Scenario(gc=GCSettings(freeze_after="x")), "phase 'x' is not in workload 'web'"),
+        (lambda: gcperf.TraceBuilder().set_threshold(5, None, 3), "set_threshold: give t1 to give t2"),
+        (lambda: gcperf.TraceBuilder().set_threshold(-1), "threshold0 must be in 0..2147483647"),
+        (lambda: gcperf.TraceBuilder().set_threshold(5, 2**31), "threshold1 must be in 0..2147483647"),
+        (lambda: gcperf.simulate_trace(gcperf.TraceBuilder().build(), counts=(1, 2)),
+         "counts must be three non-negative integers"),
+        (lambda: gcperf.simulate_trace(gcperf.TraceBuilder().build(), frozen_objects=-3),
+         "frozen_objects must be a non-negative integer, got -3"),
+        (lambda: gcperf.simulate_trace(gcperf.TraceBuilder().build(), young_objects=(1,)),
+         "young_objects must be two non-negative integers"),
     ],
 )
 def test_bad_input_names_field_and_value(make, message):

@@ -4,8 +4,10 @@ Each program is rendered as a Python script (``Program.python``) and as a trace
 (``Program.trace``). The script runs on every CPython found on the machine (one
 test per modelled version; missing versions are skipped with a reason) and
 reports, from ``gc.get_stats()``, how many collections of each generation ran
-in the measured region and how many objects they found unreachable. gcperf
-must reproduce both exactly, starting from the state the script reports.
+in the measured region and how many objects they found unreachable, and the end
+state (``gc.get_count()``, the generation sizes, ``gc.get_freeze_count()``,
+``gc.get_threshold()``). gcperf must reproduce all of it exactly, starting from
+the state the script sets up and reports.
 """
 
 from __future__ import annotations
@@ -77,6 +79,47 @@ PROGRAMS = {
         ),
         thresholds=(10, 3, 3),
     ),
+    # gc.set_threshold with one or two values keeps the others
+    "set-threshold-partial": Program(
+        (
+            Loop(30_000, (Keep(), Temp())),
+            Call("set_threshold", (50,)),
+            Loop(20_000, (Keep(), AssignCycle("a"))),
+            Call("set_threshold", (300, 2)),
+            Loop(30_000, (Keep(), Ring(20))),
+            Call("set_threshold", (1000, 5, 2)),
+            Loop(10_000, (Keep(),)),
+        ),
+        thresholds=(700, 4, 3),
+    ),
+    # 3.12: the start-up immortal objects are frozen; unfreeze puts them in generation 2 ...
+    "unfreeze-leaves-immortals-in-gen2": Program(
+        (Loop(20_000, (Keep(),)), Call("freeze"), Loop(20_000, (Keep(),)), Call("unfreeze"), Loop(3_000, (Keep(),)))
+    ),
+    # ... and the next full collection moves them back, not counting them as survivors
+    "unfreeze-then-full-collections": Program(
+        (
+            Loop(20_000, (Keep(),)),
+            Call("freeze"),
+            Call("unfreeze"),
+            Call("collect", (2,)),
+            Loop(400_000, (Keep(), Temp(), Ring(50))),
+        ),
+        thresholds=(100, 10, 10),
+    ),
+    # a start state with objects frozen, long_lived_total from before the freeze, and count0
+    # and generation 0 already at 300
+    "start-frozen-and-young": Program(
+        (Loop(100_000, (Keep(), Ring(10))), Call("unfreeze"), Loop(50_000, (Keep(), AssignCycle("a")))),
+        start_frozen=True,
+        start_young=300,
+    ),
+    # an empty trace is valid; so is one of gc calls only, from a start with count0 at 120
+    "empty": Program(()),
+    "gc-calls-only": Program(
+        (Call("collect", (0,)), Call("freeze"), Call("collect", (1,)), Call("unfreeze"), Call("set_threshold", (5,))),
+        start_young=120,
+    ),
 }
 
 
@@ -94,10 +137,13 @@ def test_collections_match_real_interpreter(minor, name, traces):
     real = run_program(minor, prog.python())
     _, full_version = find_interpreter(minor)
     sim = simulate_trace(traces[name], full_version, thresholds=prog.thresholds,
-                         baseline_objects=real["long_lived_total"])
+                         **prog.start_state(real["long_lived_total"]))
     c = sim.collections
     collected = [int(c.garbage_freed[c.generation == g].sum()) for g in range(3)]
     assert (sim.generation_counts(), collected) == (real["collections"], real["collected"])
+    e = sim.end_state
+    end = {"count": e["count"], "generation_sizes": e["generation_sizes"], "freeze_count": e["freeze_count"]}
+    assert (end, e["thresholds"]) == (real["end"], real["thresholds"])
     if name == "long-lived-rule-vetoes":
         # the case must really exercise the rule, or it proves nothing
         assert c.full_vetoed.any()
