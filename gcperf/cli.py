@@ -338,7 +338,13 @@ def _cmd_recommend(args) -> int:
     return 0
 
 
-COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, add_record_parser, add_calibrate_parser,
+def _add_compare(sub) -> None:
+    from .compare import add_compare_parser
+
+    add_compare_parser(sub, _positive_float, _nonneg_int)
+
+
+COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_compare, add_record_parser, add_calibrate_parser,
             add_calibrate_costs_parser, add_validate_parser, _add_workloads, _add_versions)
 
 
