@@ -150,6 +150,14 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
             f"  garbage bytes   peak {s['peak_garbage_mb']:.2f} MiB of cyclic garbage; "
             f"fragmentation at the end {s['final_fragmentation_mb']:.1f} MiB",
         ]
+    from .versions import preset
+
+    try:
+        ev = preset(str(s["version"])).evidence
+    except GcperfError:  # pragma: no cover - the summary's version was simulated
+        ev = ""
+    if ev and not ev.startswith("exact traces on a real interpreter here"):
+        lines.append(f"  collector       {s['version']}: {ev}")
     if elapsed_s is not None:
         rate = s["allocations"] / elapsed_s / 1e6 if elapsed_s > 0 else float("nan")
         lines.append(f"  (simulated in {elapsed_s:.2f} s: {rate:.1f} M allocations per second)")
@@ -218,7 +226,9 @@ def _cmd_versions(args) -> int:
     for v in SUPPORTED_VERSIONS:
         pre = preset(v)
         where = "at the next eval-breaker check" if pre.deferred_trigger else "inside the allocation"
-        print(f"{v:5s} thresholds {pre.thresholds}, collection runs {where}")
+        counts = "tracked objects" if pre.counts_tracked_only else "GC allocations"
+        print(f"{v:5s} releases {pre.releases}\n      thresholds {pre.thresholds}, count0 counts {counts}, "
+              f"collection runs {where}\n      evidence: {pre.evidence}")
     return 0
 
 

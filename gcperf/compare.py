@@ -157,6 +157,12 @@ def format_comparison(table: pd.DataFrame, workload_name: str, duration_s: float
             cells.append(s)
         name = f"{label} ({unit})" if unit and unit != "objects" else (f"{label} (objects)" if unit else label)
         lines.append(f"{name:36s}" + "".join(f"{c:>24s}" for c in cells))
+    from .versions import preset
+
+    for v in versions:
+        ev = preset(v).evidence
+        if not ev.startswith("exact traces on a real interpreter here"):
+            lines.append(f"  {v}: {ev}")
     return "\n".join(lines)
 
 

@@ -183,6 +183,12 @@ class Machine:
             y = ch.scan.value(local, y, k)
         else:
             k, y = ch.scan.first_trigger(local, limit, y, t0)
+            if ch.counted is not None:
+                # an allocation that count0 does not count (3.15: created untracked) cannot
+                # trigger: go on after it
+                while k < limit and not ch.counted[k]:
+                    y = ch.scan.value(k, y, k + 1)
+                    k, y = ch.scan.first_trigger(k + 1, limit, y, t0)
         self._plan_k = ch.j0 + k
         self._plan_y = y
         target = self._plan_k
@@ -220,8 +226,11 @@ class Machine:
         j = ch.j0 + local
         pol = self.policy
         t0 = pol.auto_threshold
-        pol.count[0] += 1
-        if t0 is not None and pol.count[0] > t0:
+        # an allocation count0 does not count (3.15: created untracked) moves it not and triggers nothing
+        counted = ch.counted is None or bool(ch.counted[local])
+        if counted:
+            pol.count[0] += 1
+        if counted and t0 is not None and pol.count[0] > t0:
             if self.deferred:
                 self.scheduled = True
             else:

@@ -144,6 +144,7 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
         atomic_dicts_tracked=pre.atomic_dicts_tracked,
         chunk_slots=sc.chunk_slots,
         size_rng=np.random.default_rng(size_seq) if sc.memory else None,
+        counts_tracked_only=pre.counts_tracked_only,
     )
     baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
     if threshold_pattern:
@@ -259,7 +260,7 @@ def simulate_trace(
         ensure_kernels(version)
     heap = Heap(baseline_objects, memory=mem, frozen_objects=int(frozen_objects), immortal_objects=pre.startup_frozen,
                 young_objects=(int(y0), int(y1)))
-    m = Machine(TraceStream(trace, chunk_slots), policy, heap, pre,
+    m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only), policy, heap, pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
                 memory_thread)
     wall = run_machine(m, None, None, 2)

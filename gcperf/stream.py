@@ -86,12 +86,16 @@ class Chunk:
     cand_nbytes: np.ndarray | None = None
     cand_row: np.ndarray | None = None
     fed: int = 0
+    # per slot whether its allocation moves count0 (None: every one does). Versions that count
+    # tracked objects only (3.15) do not count the objects created untracked, nor their frees.
+    counted: np.ndarray | None = None
 
     @property
     def scan(self) -> CounterScan:
         """count0 queries over this chunk (built on first use)."""
         if self._scan is None:
-            self._scan = CounterScan(1 - self.d)
+            inc = 1 - self.d if self.counted is None else self.counted.astype(np.int64) - self.d
+            self._scan = CounterScan(inc)
         return self._scan
 
 
@@ -157,6 +161,8 @@ class StatisticalStream(Stream):
             (``versions.VersionPreset``); they decide what the workload's atomic
             tuples and untracked dicts become.
         chunk_slots: slots per chunk (results do not depend on it).
+        counts_tracked_only: count0 counts tracked objects only (3.15): objects created
+            untracked neither raise it nor lower it when freed.
     """
 
     def __init__(
@@ -168,7 +174,9 @@ class StatisticalStream(Stream):
         atomic_dicts_tracked: bool = False,
         chunk_slots: int = CHUNK_SLOTS,
         size_rng: np.random.Generator | None = None,
+        counts_tracked_only: bool = False,
     ):
+        self.counts_tracked_only = counts_tracked_only
         self.workload = workload
         self.rng = rng
         # sizes come from their own generator, so the lifetimes drawn for a seed
@@ -434,6 +442,7 @@ class StatisticalStream(Stream):
             self._mbuf[self._flip] = np.empty(max(n, C), dtype=bool)
         ubuf, mbuf = self._ubuf[self._flip], self._mbuf[self._flip]
         d = np.empty(n, dtype=np.int64)
+        counted: np.ndarray | None = None
         cands, deaths, flag_parts = [], [], []
         us: list[tuple[int, int, np.ndarray, _Layout]] = []
         dense: list[tuple[np.ndarray, np.ndarray]] = []
@@ -456,6 +465,18 @@ class StatisticalStream(Stream):
                 rc = dslot != NEVER
                 if lay_q.any_c:
                     rc &= flags != FLAG_CYCLIC
+                if self.counts_tracked_only and (lay_q.a > 0 or lay_q.t > 0):
+                    # objects created untracked: no count0 step when made, none when freed
+                    untr = np.zeros(len(u), dtype=bool)
+                    own_idx = np.flatnonzero(own_dead)
+                    untr[own_idx] = (lay_q.own_flags(u[own_idx]) & FLAG_UNTRACKED) != 0
+                    lasting_untr = (flags & FLAG_UNTRACKED) != 0
+                    untr[sel] = lasting_untr
+                    if counted is None:
+                        counted = np.ones(n, dtype=bool)
+                    counted[off : off + len(u)] = ~untr
+                    d[off : off + len(u)] *= ~untr
+                    rc &= ~lasting_untr
                 rc_slots = dslot[rc]
                 inside = rc_slots < j0 + n
                 rc_in.append(rc_slots[inside] - j0)
@@ -503,6 +524,7 @@ class StatisticalStream(Stream):
 
         chunk = Chunk(j0, n, cand, np.concatenate(deaths), cand_flags, None, d, own_slot_object,
                       ops, op_slots, 4 * j0, end_seq)
+        chunk.counted = counted
         if dense:
             chunk.dense = (np.concatenate([x[0] for x in dense]), np.concatenate([x[1] for x in dense]))
         if self.size_rng is not None:
@@ -779,11 +801,16 @@ class _Layout:
 class TraceStream(Stream):
     """Replay an exact trace (see ``trace.py``) in chunks of ``chunk_slots``."""
 
-    def __init__(self, trace, chunk_slots: int = CHUNK_SLOTS):
+    def __init__(self, trace, chunk_slots: int = CHUNK_SLOTS, counts_tracked_only: bool = False):
         self.trace = trace
         self.chunk_slots = int(chunk_slots)
         self.total_slots = trace.n
-        self._rc_sorted = np.sort(trace.death[(trace.death != NEVER) & ((trace.flags & FLAG_CYCLIC) == 0)])
+        # 3.15 counts tracked objects only: objects created untracked move count0 neither way
+        self._uncounted = ((trace.flags & FLAG_UNTRACKED) != 0) if counts_tracked_only else None
+        decrements = (trace.death != NEVER) & ((trace.flags & FLAG_CYCLIC) == 0)
+        if self._uncounted is not None:
+            decrements &= ~self._uncounted
+        self._rc_sorted = np.sort(trace.death[decrements])
         self._op_seqs = np.array([op[0] for op in trace.ops], dtype=np.int64)
 
     @property
@@ -842,7 +869,10 @@ class TraceStream(Stream):
         own = np.arange(tr.n, dtype=np.int64)
         cyc = (tr.flags & FLAG_CYCLIC) != 0
         finite = tr.death != NEVER
-        rc_slots_all = np.sort(slot_of_death[finite & ~cyc])
+        dec = finite & ~cyc
+        if self._uncounted is not None:
+            dec &= ~self._uncounted
+        rc_slots_all = np.sort(slot_of_death[dec])
         # never-tracked objects stay among the candidates when memory is simulated
         # (they occupy memory); the heap ignores them either way
         keep_kind = True if tr.sizes is not None else (tr.flags & FLAG_UNTRACKED) == 0
@@ -884,6 +914,8 @@ class TraceStream(Stream):
                 int(tr.alloc_seq[j0]),
                 int(tr.alloc_seq[j0 + n]) if j0 + n < tr.n else NEVER,
             )
+            if self._uncounted is not None and self._uncounted[j0 : j0 + n].any():
+                ch.counted = ~self._uncounted[j0 : j0 + n]
             if tr.sizes is not None:
                 ch.cand_sizes = tr.sizes[cidx]
                 ch.cand_nbytes = _row_sums(ch.cand_sizes)

@@ -36,6 +36,12 @@ class VersionPreset:
             the default start state of a simulation).
         interpreter_rss_kib: resident memory of a fresh interpreter (VmRSS), the
             baseline of the simulated footprint.
+        counts_tracked_only: count0 counts tracked objects (raised when one is tracked, lowered
+            when a tracked one is freed), not GC allocations: 3.15 (CPYTHON_GC.md §1, §11).
+            Objects created untracked then move it neither way.
+        releases: the releases the preset stands for, as ``gcperf versions`` prints them.
+        evidence: where its rules come from (measured on real interpreters, or derived from
+            the source only).
         startup_frozen: tracked immortal objects of a fresh interpreter that sit in the
             permanent generation (``gc.get_freeze_count()`` before any ``gc.freeze()``):
             375 on 3.12, whose ``update_refs`` moves immortal objects there (3.13+ untracks
@@ -51,6 +57,9 @@ class VersionPreset:
     interpreter_objects: int = 6000
     interpreter_rss_kib: int = 9000
     startup_frozen: int = 0
+    counts_tracked_only: bool = False
+    releases: str = ""
+    evidence: str = ""
 
     @property
     def minor(self) -> str:
@@ -64,16 +73,23 @@ class VersionPreset:
 # site-packages (with -S it is 3990). 3.14 has no interpreter here: 3.13's figure.
 # interpreter_rss_kib: VmRSS of `python3.X -I -c "..."` reading /proc/self/status,
 # same machine and day (3.11.7 again includes the .pth imports).
+_LIVE = "exact traces on a real interpreter here (tests/test_real_interpreter.py)"
 _PRESETS: dict[str, VersionPreset] = {
-    "3.8": VersionPreset("3.8", (700, 10, 10), False, False, interpreter_objects=4480, interpreter_rss_kib=7512),
-    "3.9": VersionPreset("3.9", (700, 10, 10), False, False, interpreter_objects=4594, interpreter_rss_kib=7668),
-    "3.10": VersionPreset("3.10", (700, 10, 10), False, False, interpreter_objects=4718, interpreter_rss_kib=7816),
-    "3.11": VersionPreset("3.11", (700, 10, 10), False, False, interpreter_objects=11090, interpreter_rss_kib=13548),
+    "3.8": VersionPreset("3.8", (700, 10, 10), False, False, interpreter_objects=4480, interpreter_rss_kib=7512,
+                         releases="3.8.0-3.8.20", evidence=f"{_LIVE}: 3.8.18"),
+    "3.9": VersionPreset("3.9", (700, 10, 10), False, False, interpreter_objects=4594, interpreter_rss_kib=7668,
+                         releases="3.9.0-3.9.25", evidence=f"{_LIVE}: 3.9.18"),
+    "3.10": VersionPreset("3.10", (700, 10, 10), False, False, interpreter_objects=4718, interpreter_rss_kib=7816,
+                          releases="3.10.0-3.10.20", evidence=f"{_LIVE}: 3.10.13"),
+    "3.11": VersionPreset("3.11", (700, 10, 10), False, False, interpreter_objects=11090, interpreter_rss_kib=13548,
+                          releases="3.11.0-3.11.15", evidence=f"{_LIVE}: 3.11.7"),
     # startup_frozen: `gc.get_freeze_count()` of a fresh 3.12.1 (`python3.12 -I`), the same before
     # and after gc.collect() and after importing json, ast and collections (2026-12-03)
     "3.12": VersionPreset("3.12", (700, 10, 10), True, True, interpreter_objects=4973, interpreter_rss_kib=9648,
-                          startup_frozen=375),
-    "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081, interpreter_rss_kib=9336),
+                          startup_frozen=375, releases="3.12.0-3.12.13 (3.12.0-3.12.5: a deferred collection "
+                          "runs even while the collector is disabled)", evidence=f"{_LIVE}: 3.12.1"),
+    "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081, interpreter_rss_kib=9336,
+                          releases="3.13.0-3.13.16", evidence=f"{_LIVE}: 3.13.0"),
     # 3.14.5 and later: the generational collector forward-ported from 3.13
     # (gh-142516); 3.14.0-3.14.4 shipped the incremental collector, not modelled yet.
     "3.14": VersionPreset(
@@ -85,6 +101,25 @@ _PRESETS: dict[str, VersionPreset] = {
         atomic_dicts_tracked=True,
         interpreter_objects=5081,
         interpreter_rss_kib=9336,
+        releases="3.14.5-3.14.9 (the generational collector restored; 3.14.0-3.14.4 ran an incremental "
+                 "one, not modelled yet)",
+        evidence="CPYTHON_GC.md §11: exact traces on a 3.14.7 built from source (not on this machine); "
+                 "start-up figures are 3.13's",
+    ),
+    # 3.15: generational, (2000,10,10), counting at track time (CPYTHON_GC.md §1, §11: the source
+    # of main after the revert); no interpreter here, start-up figures are 3.13's
+    "3.15": VersionPreset(
+        "3.15",
+        (2000, 10, 10),
+        True,
+        True,
+        atomic_tuples_tracked=False,
+        atomic_dicts_tracked=True,
+        counts_tracked_only=True,
+        interpreter_objects=5081,
+        interpreter_rss_kib=9336,
+        releases="3.15.0",
+        evidence="derived from the source, not measured (CPYTHON_GC.md §1, §11; no 3.15 interpreter here)",
     ),
 }
 
@@ -107,6 +142,7 @@ KNOWN_PATCHES: dict[str, int] = {
     "3.12": 13,
     "3.13": 16,
     "3.14": 9,
+    "3.15": 0,
 }
 
 

@@ -110,8 +110,11 @@ def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects:
     for seq, kind, payload in events:
         if kind == 0:  # allocation
             i = payload
-            count[0] += 1
-            due = enabled and th[0] != 0 and count[0] > th[0]
+            # 3.15 counts tracked objects only: one created untracked is not counted
+            counted = not (pre.counts_tracked_only and trace.flags[i] & FLAG_UNTRACKED)
+            if counted:
+                count[0] += 1
+            due = counted and enabled and th[0] != 0 and count[0] > th[0]
             if due and not pre.deferred_trigger:
                 g, vetoed = select()
                 collect(g, seq, "auto", vetoed)  # the new object is not linked yet
@@ -128,7 +131,8 @@ def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects:
             else:
                 if state[i] in ("alive", "untracked"):
                     state[i] = "dead"
-                count[0] = max(0, count[0] - 1)
+                if not (pre.counts_tracked_only and trace.flags[i] & FLAG_UNTRACKED):
+                    count[0] = max(0, count[0] - 1)
         elif kind == 2:  # eval-breaker check
             if scheduled:
                 scheduled = False
