@@ -95,4 +95,7 @@ def test_info_commands(capsys):
     out = capsys.readouterr().out
     assert "web" in out and "batch" in out and "cycles" in out
     assert main(["versions"]) == 0
-    assert "3.13  thresholds (2000, 10, 10)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3.13  releases 3.13.0-3.13.16\n      thresholds (2000, 10, 10), count0 counts GC allocations" in out
+    assert "3.15  releases 3.15.0\n      thresholds (2000, 10, 10), count0 counts tracked objects" in out
+    assert "evidence: derived from the source, not measured" in out
