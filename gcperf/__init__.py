@@ -1,13 +1,46 @@
 """gcperf: a discrete-event simulator of CPython's garbage collector.
 
-The public API is listed in ``__all__``; everything else is internal.
+The public API is listed in ``__all__``; everything else is internal. A worked example::
+
+    import gcperf
+
+    # one run: the built-in web service on 3.13's collector, then with threshold0 raised
+    base = gcperf.simulate("web")
+    big = gcperf.simulate(gcperf.Scenario("web", gcperf.GCSettings(version="3.13", thresholds=(20000, 10, 10))))
+    print(base.summary_dict()["pause_total_ms"], big.summary_dict()["pause_total_ms"])
+
+    # the same program on several versions, three seeds each (``gcperf compare``)
+    table = gcperf.compare_versions("web", ["3.12", "3.13"], seeds=(0, 1, 2), memory=False)
+
+    # a sweep over a grid of settings, then the recommendation under your constraints
+    exp = gcperf.load_experiment("web-service")            # experiments/web-service.toml
+    out = gcperf.sweep(exp, "results/web-service", quick=True)
+    rec = gcperf.recommend(out, gcperf.Constraints(max_p99_pause_ms=5.0))
+    gcperf.plot_results(out, rec)
+
+    # your own program: a workload file, hand-written or made by ``gcperf calibrate``
+    wl = gcperf.load_workload("model.json")
+    gcperf.simulate(gcperf.Scenario(wl, gcperf.GCSettings(version="3.12"), seed=1))
+
+    # an exact trace, replayed collection for collection
+    b = gcperf.TraceBuilder()
+    keep = b.alloc_many(5000)
+    b.set_threshold(100)                                     # keeps threshold1 and threshold2
+    r = gcperf.simulate_trace(b.build(), "3.12")
+    r.generation_counts(), r.end_state["count"]
 """
 
 __version__ = "0.1.0"
 
+from .charts import plot_results  # noqa: E402
+from .compare import compare_versions  # noqa: E402
 from .errors import GcperfError  # noqa: E402
+from .experiment import load_experiment  # noqa: E402
+from .recommend import Constraints, recommend  # noqa: E402
 from .runner import RunResult, simulate, simulate_trace  # noqa: E402
 from .scenario import GCSettings, Scenario  # noqa: E402
+from .specs import load_workload  # noqa: E402
+from .sweep import sweep  # noqa: E402
 from .trace import Trace, TraceBuilder  # noqa: E402
 from .versions import SUPPORTED_VERSIONS, preset  # noqa: E402
 from .workload import Lifetime, Phase, SizeMix, Workload  # noqa: E402
@@ -15,6 +48,7 @@ from .workloads import BUILTIN_WORKLOADS, get_workload  # noqa: E402
 
 __all__ = [
     "BUILTIN_WORKLOADS",
+    "Constraints",
     "GCSettings",
     "GcperfError",
     "Lifetime",
@@ -27,8 +61,14 @@ __all__ = [
     "TraceBuilder",
     "Workload",
     "__version__",
+    "compare_versions",
     "get_workload",
+    "load_experiment",
+    "load_workload",
+    "plot_results",
     "preset",
+    "recommend",
     "simulate",
     "simulate_trace",
+    "sweep",
 ]

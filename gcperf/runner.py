@@ -22,6 +22,7 @@ from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 from .stream import CHUNK_SLOTS, StatisticalStream, TraceStream
 from .trace import Trace
 from .versions import preset
+from .workload import Workload
 
 
 @dataclass
@@ -103,10 +104,11 @@ def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunR
     return RunResult(coll, tl, summary, inputs, dict(m.end_state))
 
 
-def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = None,
+def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread: bool | None = None,
              threshold_pattern: tuple[int, ...] | None = None,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Simulate a scenario (the built-in default when None).
+    """Simulate a scenario (the built-in default when None; a workload name or a
+    :class:`~gcperf.workload.Workload` alone runs it with the default settings).
 
     The first run with the memory model in a process compiles (or loads) its kernels
     first; when that takes more than a moment, a warning on the ``gcperf`` logger
@@ -123,7 +125,14 @@ def simulate(scenario: Scenario | None = None, *, memory_thread: bool | None = N
     Raises:
         GcperfError: invalid scenario.
     """
-    sc = scenario if scenario is not None else Scenario()
+    if scenario is None:
+        sc = Scenario()
+    elif isinstance(scenario, Scenario):
+        sc = scenario
+    elif isinstance(scenario, (str, Workload)):
+        sc = Scenario(scenario)  # simulate("web"), simulate(my_workload): the defaults for the rest
+    else:
+        raise GcperfError(f"simulate takes a Scenario, a workload name or a Workload, got {scenario!r}")
     wl = sc.resolved_workload()
     gc = sc.gc
     pre = preset(gc.version)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from .errors import GcperfError
 from .policy import check_thresholds
 from .versions import DEFAULT_VERSION, preset
@@ -97,12 +99,16 @@ class Scenario:
     chunk_slots: int = 1 << 18
 
     def __post_init__(self) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise GcperfError(f"seed must be an integer >= 0, got {self.seed!r}")
+        object.__setattr__(self, "seed", int(self.seed))  # numpy integers as plain ints (provenance, JSON)
         if self.duration_s is not None:
             v = self.duration_s
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) \
+                    or v <= 0:
                 raise GcperfError(f"duration_s must be a number > 0, got {v!r}")
+            if isinstance(v, (np.integer, np.floating)):
+                object.__setattr__(self, "duration_s", v.item())
         tp = self.timeline_points
         if isinstance(tp, bool) or not isinstance(tp, int) or not 0 <= tp <= MAX_TIMELINE_POINTS:
             raise GcperfError(f"timeline_points must be an integer in 0..{MAX_TIMELINE_POINTS}, got {tp!r}")

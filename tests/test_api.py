@@ -108,3 +108,40 @@ def test_summary_is_consistent_with_the_collections_table():
     # collections are in time order and start after each other's pauses
     t = c["time_s"].to_numpy()
     assert (np.diff(t) >= c["pause_ms"].to_numpy()[:-1] / 1000 - 1e-12).all()
+
+
+def test_the_package_docstring_example_runs(tmp_path, monkeypatch):
+    """The worked example in ``help(gcperf)`` runs as written (paths moved into a scratch folder,
+    the web workload shortened, the sweep in this process)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from gcperf.specs import workload_to_dict
+
+    (tmp_path / "model.json").write_text(json.dumps(workload_to_dict(gcperf.get_workload("cycles"))))
+    (tmp_path / "experiments").mkdir()
+    src = Path(__file__).resolve().parents[1] / "experiments" / "web-service.toml"
+    (tmp_path / "experiments" / "web-service.toml").write_text(src.read_text())
+    monkeypatch.chdir(tmp_path)
+    code = re.search(r"example::\n\n(.*)", gcperf.__doc__, re.S).group(1)
+    code = "\n".join(line[4:] for line in code.splitlines())
+    code = code.replace('simulate("web")', 'simulate(gcperf.Scenario("web", duration_s=0.5, memory=False))')
+    code = code.replace('gcperf.Scenario("web", gcperf.GCSettings', 'gcperf.Scenario("web", duration_s=0.5, memory=False, gc=gcperf.GCSettings')
+    code = code.replace('seeds=(0, 1, 2), memory=False)', 'seeds=(0, 1, 2), memory=False, duration_s=0.3)')
+    code = code.replace("quick=True)", "quick=True, workers=1)")
+    code = code.replace("seed=1))", "seed=1, duration_s=0.2, memory=False))")
+    ns: dict = {"gcperf": gcperf}
+    exec(compile(code, "gcperf.__doc__", "exec"), ns)
+    assert len(ns["table"]) == 6 and ns["rec"] is not None
+    assert ns["r"].end_state["thresholds"] == [100, 10, 10]
+
+
+def test_simulate_takes_a_workload_name_or_workload_and_numpy_integers():
+    a = simulate(Scenario("web", duration_s=np.float64(0.2), seed=np.int64(5), memory=False))
+    assert a.summary_dict()["seed"] == 5 and type(a.inputs["seed"]) is int
+    b = simulate(Scenario(gcperf.get_workload("web"), duration_s=0.2, seed=5, memory=False))
+    assert a.summary_dict()["collections"] == b.summary_dict()["collections"]
+    assert simulate(Workload("tiny", phases=(Phase(duration_s=0.02),))).summary_dict()["workload"] == "tiny"
+    with pytest.raises(GcperfError, match="simulate takes a Scenario, a workload name or a Workload, got 3"):
+        simulate(3)
