@@ -202,13 +202,34 @@ def _cmd_run(args) -> int:
 
 
 def _add_workloads(sub) -> None:
-    p = sub.add_parser("workloads", help="list the built-in workloads")
+    p = sub.add_parser("workloads", help="list the built-in workloads (or export one as a JSON template)")
+    p.add_argument("--export", metavar="NAME", help="write built-in workload NAME as JSON, a template to edit")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="with --export: write to FILE (never over an existing file; default: stdout)")
     p.set_defaults(func=_cmd_workloads)
 
 
 def _cmd_workloads(args) -> int:
     from .workloads import BUILTIN_WORKLOADS
 
+    if args.output is not None and args.export is None:
+        raise GcperfError("-o goes with --export NAME")
+    if args.export is not None:
+        from .safeio import atomic_write_text
+        from .specs import workload_to_dict
+
+        if args.export not in BUILTIN_WORKLOADS:
+            raise GcperfError(f"unknown workload {args.export!r}; built-in: {', '.join(BUILTIN_WORKLOADS)}")
+        text = json.dumps(workload_to_dict(BUILTIN_WORKLOADS[args.export]), indent=1) + "\n"
+        if args.output is None:
+            print(text, end="")
+            return 0
+        out = Path(args.output)
+        if out.exists() or out.is_symlink():
+            raise GcperfError(f"{args.output} exists already; gcperf does not overwrite it (choose another -o)")
+        atomic_write_text(out, text)
+        print(f"workload {args.export!r} written to {args.output} (gcperf run -w {args.output})")
+        return 0
     for name, wl in BUILTIN_WORKLOADS.items():
         phases = ", ".join(f"{p.name} {p.duration_s:g} s at {p.alloc_rate_per_s / 1e6:g} M/s" for p in wl.phases)
         print(f"{name:8s} {wl.description}\n         phases: {phases}")

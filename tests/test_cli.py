@@ -99,3 +99,19 @@ def test_info_commands(capsys):
     assert "3.13  releases 3.13.0-3.13.16\n      thresholds (2000, 10, 10), count0 counts GC allocations" in out
     assert "3.15  releases 3.15.0\n      thresholds (2000, 10, 10), count0 counts tracked objects" in out
     assert "evidence: derived from the source, not measured" in out
+
+
+def test_workloads_export_writes_a_template_that_loads_as_the_same_workload(tmp_path, capsys):
+    from gcperf.specs import load_workload
+    from gcperf.workloads import BUILTIN_WORKLOADS
+
+    out = tmp_path / "web.json"
+    assert main(["workloads", "--export", "web", "-o", str(out)]) == 0
+    assert load_workload(out) == BUILTIN_WORKLOADS["web"]
+    before = out.read_text()
+    assert main(["workloads", "--export", "cycles", "-o", str(out)]) == 2  # never over an existing file
+    assert out.read_text() == before
+    assert "exists already" in capsys.readouterr().err
+    assert main(["workloads", "--export", "nope"]) == 2
+    assert main(["workloads", "-o", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
