@@ -236,6 +236,36 @@ def _cmd_workloads(args) -> int:
     return 0
 
 
+def _add_experiments(sub) -> None:
+    p = sub.add_parser("experiments", help="list the experiments (shipped with gcperf, and ./experiments/)")
+    p.add_argument("--experiments-dir", default="experiments", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_experiments)
+
+
+def _cmd_experiments(args) -> int:
+    from .experiment import packaged_experiments
+
+    found: dict[str, tuple[str, str]] = {}  # name -> (where, text)
+    for name, res in packaged_experiments().items():
+        found[name] = ("shipped", res.read_text(encoding="utf-8"))
+    local = Path(args.experiments_dir)
+    if local.is_dir():
+        for f in sorted(local.glob("*.toml")):
+            try:
+                found[f.stem] = (str(f), f.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+    for name, (where, text) in sorted(found.items()):
+        # the question: the comment lines that open the file
+        question = " ".join(line.lstrip("# ").strip() for line in text.splitlines()
+                            if line.startswith("#")) if text.startswith("#") else ""
+        first = text.split("\n\n")[0] if question else ""
+        question = " ".join(x.lstrip("# ").strip() for x in first.splitlines() if x.startswith("#")) or question
+        print(f"{name}  ({where})" + (f"\n    {question}" if question else ""))
+    print("run one with: gcperf sweep NAME [--quick]")
+    return 0
+
+
 def _add_versions(sub) -> None:
     p = sub.add_parser("versions", help="list the modelled CPython versions")
     p.set_defaults(func=_cmd_versions)
@@ -280,11 +310,11 @@ def _add_sweep(sub) -> None:
 def _cmd_sweep(args) -> int:
     from .budget import check_sweep
     from .charts import plot_results
-    from .experiment import load_experiment
+    from .experiment import load_experiment, packaged_experiments
     from .sweep import check_sweep_output, default_output, plan_sweep, print_progress, sweep
 
     if args.experiment == "all":
-        names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml"))
+        names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml")) or sorted(packaged_experiments())
         if not names:
             raise GcperfError(f"no experiments in {args.experiments_dir}/")
         if args.output is not None:
@@ -376,7 +406,7 @@ def _add_compare(sub) -> None:
 
 
 COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_compare, add_record_parser, add_calibrate_parser,
-            add_calibrate_costs_parser, add_validate_parser, _add_workloads, _add_versions)
+            add_calibrate_costs_parser, add_validate_parser, _add_workloads, _add_experiments, _add_versions)
 
 
 def build_parser() -> argparse.ArgumentParser:

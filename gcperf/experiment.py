@@ -257,26 +257,51 @@ def _check_points(e: Experiment, where: str) -> None:
             raise GcperfError(f"{where}: {err}" + (f" (grid point {grid_part})" if grid_part else "")) from None
 
 
+def packaged_experiments() -> dict[str, Any]:
+    """The experiments shipped with gcperf (``experiments/`` of the source tree, installed as
+    ``gcperf.experiments``): name -> a readable resource (``read_text``)."""
+    from importlib import resources
+
+    try:
+        root = resources.files("gcperf.experiments")
+        return {x.name[:-5]: x for x in sorted(root.iterdir(), key=lambda t: t.name) if x.name.endswith(".toml")}
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        return {}
+
+
 def load_experiment(name_or_path: str, search_dir: str | Path = "experiments") -> Experiment:
-    """Load ``experiments/<name>.toml`` or a TOML file path.
+    """Load ``experiments/<name>.toml`` (of the current folder, else the one shipped with gcperf)
+    or a TOML file path.
 
     Raises:
         GcperfError: no such experiment, unreadable or invalid file.
     """
     p = Path(name_or_path)
+    packaged = packaged_experiments()
     if not p.suffix:
         p = Path(search_dir) / f"{name_or_path}.toml"
+        if not p.is_file() and name_or_path in packaged:
+            return _parse_toml(packaged[name_or_path].read_text(encoding="utf-8"),
+                               f"gcperf.experiments/{name_or_path}.toml")
     if not p.is_file():
-        known = sorted(x.stem for x in Path(search_dir).glob("*.toml")) if Path(search_dir).is_dir() else []
-        hint = f" (known: {', '.join(known)})" if known else ""
+        known = set(packaged) if not Path(name_or_path).suffix else set()
+        if Path(search_dir).is_dir():
+            known |= {x.stem for x in Path(search_dir).glob("*.toml")}
+        hint = f" (known: {', '.join(sorted(known))})" if known else ""
         raise GcperfError(f"no experiment {name_or_path!r}{hint}")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise GcperfError(f"cannot read {p}: {e}") from None
+    return _parse_toml(text, str(p))
+
+
+def _parse_toml(text: str, where: str) -> Experiment:
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise GcperfError(f"{p}: invalid TOML: {e}") from None
-    return parse_experiment(data, str(p))
+        raise GcperfError(f"{where}: invalid TOML: {e}") from None
+    return parse_experiment(data, where)
 
 
 @functools.lru_cache(maxsize=8)

@@ -115,3 +115,19 @@ def test_workloads_export_writes_a_template_that_loads_as_the_same_workload(tmp_
     assert main(["workloads", "--export", "nope"]) == 2
     assert main(["workloads", "-o", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
+
+
+def test_shipped_experiments_work_from_any_folder(tmp_path, monkeypatch, capsys):
+    """The experiments are package data: listed, loaded and swept outside the checkout."""
+    import gcperf
+
+    monkeypatch.chdir(tmp_path)  # no experiments/ here
+    assert main(["experiments"]) == 0
+    out = capsys.readouterr().out
+    for name in ("web-service", "batch-heap", "cycles", "upgrade-3-12-to-3-13", "web-service-long"):
+        assert f"{name}  (shipped)" in out
+    assert gcperf.load_experiment("web-service").name == "web-service"
+    with pytest.raises(gcperf.GcperfError, match="no experiment 'nope' .known: batch-heap, cycles"):
+        gcperf.load_experiment("nope")
+    assert main(["sweep", "cycles", "--quick", "-j", "1", "--no-plots", "-o", str(tmp_path / "res")]) == 0
+    assert (tmp_path / "res" / "aggregate.csv").is_file()
