@@ -263,9 +263,13 @@ def packaged_experiments() -> dict[str, Any]:
     from importlib import resources
 
     try:
-        root = resources.files("gcperf.experiments")
+        root: Any = resources.files("gcperf.experiments")
+    except ModuleNotFoundError:
+        # run from a source checkout (not installed): the package sits beside experiments/
+        root = Path(__file__).resolve().parent.parent / "experiments"
+    try:
         return {x.name[:-5]: x for x in sorted(root.iterdir(), key=lambda t: t.name) if x.name.endswith(".toml")}
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         return {}
 
 
