@@ -124,14 +124,16 @@ _VERSION_RE = re.compile(r"^3\.(\d+)(?:\.\d+)?$")
 
 
 def geometry_for(version: str) -> AllocatorGeometry:
-    """pymalloc geometry of 64-bit Linux CPython ``version`` ("3.8" .. "3.14", or "3.12.1").
+    """pymalloc geometry of 64-bit Linux CPython ``version`` ("3.8" .. "3.15", or "3.12.1").
+
+    3.15 is taken to keep 3.10-3.14's geometry (derived, not measured: no 3.15 interpreter here).
 
     Raises:
-        GcperfError: the version is malformed or outside 3.8-3.14.
+        GcperfError: the version is malformed or outside 3.8-3.15.
     """
     m = _VERSION_RE.match(str(version).strip())
-    if not m or not 8 <= int(m.group(1)) <= 14:
-        raise GcperfError(f"version must be 3.8 .. 3.14 (optionally with a micro level), got {version!r}")
+    if not m or not 8 <= int(m.group(1)) <= 15:
+        raise GcperfError(f"version must be 3.8 .. 3.15 (optionally with a micro level), got {version!r}")
     minor = int(m.group(1))
     if minor <= 9:
         # 4 KiB pools are page-aligned whatever mmap returns: always 64 pools
