@@ -613,8 +613,8 @@ def test_geometry_per_version():
     assert (g38.pool_size, g38.arena_size, g38.usable_pools, g38.keep_one_empty_arena) == (4096, 256 * KiB, 64, False)
     assert (g39.pool_size, g39.arena_size, g39.usable_pools, g39.keep_one_empty_arena) == (4096, 256 * KiB, 64, True)
     assert (g313.pool_size, g313.arena_size, g313.usable_pools, g313.max_pools) == (16384, MiB, 63, 64)
-    assert geometry_for("3.12.1") == geometry_for("3.10") == geometry_for("3.14")
-    for bad in ("3.7", "3.15", "3", "python3.12", "3.12.x"):
+    assert geometry_for("3.12.1") == geometry_for("3.10") == geometry_for("3.14") == geometry_for("3.15")
+    for bad in ("3.7", "3.16", "3", "python3.12", "3.12.x"):
         with pytest.raises(GcperfError, match="version"):
             geometry_for(bad)
     with pytest.raises(GcperfError, match="usable_pools"):
