@@ -152,12 +152,9 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
         ]
     from .versions import preset
 
-    try:
-        ev = preset(str(s["version"])).evidence
-    except GcperfError:  # pragma: no cover - the summary's version was simulated
-        ev = ""
-    if ev and not ev.startswith("exact traces on a real interpreter here"):
-        lines.append(f"  collector       {s['version']}: {ev}")
+    pre = preset(str(s["version"]))  # (the version the summary's run simulated)
+    if not pre.checked_here:
+        lines.append(f"  collector       {s['version']}: {pre.evidence}")
     if elapsed_s is not None:
         rate = s["allocations"] / elapsed_s / 1e6 if elapsed_s > 0 else float("nan")
         lines.append(f"  (simulated in {elapsed_s:.2f} s: {rate:.1f} M allocations per second)")
@@ -215,6 +212,7 @@ def _cmd_workloads(args) -> int:
     if args.output is not None and args.export is None:
         raise GcperfError("-o goes with --export NAME")
     if args.export is not None:
+        from .recording.recorder import check_output
         from .safeio import atomic_write_text
         from .specs import workload_to_dict
 
@@ -224,10 +222,7 @@ def _cmd_workloads(args) -> int:
         if args.output is None:
             print(text, end="")
             return 0
-        out = Path(args.output)
-        if out.exists() or out.is_symlink():
-            raise GcperfError(f"{args.output} exists already; gcperf does not overwrite it (choose another -o)")
-        atomic_write_text(out, text)
+        atomic_write_text(check_output(args.output), text)
         print(f"workload {args.export!r} written to {args.output} (gcperf run -w {args.output})")
         return 0
     for name, wl in BUILTIN_WORKLOADS.items():
@@ -256,11 +251,9 @@ def _cmd_experiments(args) -> int:
             except (OSError, UnicodeDecodeError):
                 continue
     for name, (where, text) in sorted(found.items()):
-        # the question: the comment lines that open the file
-        question = " ".join(line.lstrip("# ").strip() for line in text.splitlines()
-                            if line.startswith("#")) if text.startswith("#") else ""
-        first = text.split("\n\n")[0] if question else ""
-        question = " ".join(x.lstrip("# ").strip() for x in first.splitlines() if x.startswith("#")) or question
+        # the question: the comment lines of the paragraph that opens the file
+        first = text.split("\n\n")[0] if text.startswith("#") else ""
+        question = " ".join(x.lstrip("# ").strip() for x in first.splitlines() if x.startswith("#"))
         print(f"{name}  ({where})" + (f"\n    {question}" if question else ""))
     print("run one with: gcperf sweep NAME [--quick]")
     return 0

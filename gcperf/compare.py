@@ -17,11 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .errors import GcperfError
-from .experiment import t975
+from .experiment import mean_ci95
 
 #: (summary column, label, unit) of the compared metrics, in print order.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -106,12 +105,8 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
         row: dict = {"version": v, "threshold0": int(g["threshold0"].iloc[0]), "threshold1": int(g["threshold1"].iloc[0]),
                      "threshold2": int(g["threshold2"].iloc[0]), "seeds": len(g)}
         for col, _, _ in METRICS:
-            x = g[col].to_numpy(dtype=float)
-            x = x[~np.isnan(x)]
-            n = len(x)
-            mean = float(x.mean()) if n else math.nan
+            mean, row[f"{col}_ci95"] = mean_ci95(g[col].to_numpy(dtype=float))
             row[f"{col}_mean"] = mean
-            row[f"{col}_ci95"] = float(t975(n - 1) * x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
             if i == 0:
                 base[col] = mean
             b = base.get(col, math.nan)
@@ -159,10 +154,7 @@ def format_comparison(table: pd.DataFrame, workload_name: str, duration_s: float
         lines.append(f"{name:36s}" + "".join(f"{c:>24s}" for c in cells))
     from .versions import preset
 
-    for v in versions:
-        ev = preset(v).evidence
-        if not ev.startswith("exact traces on a real interpreter here"):
-            lines.append(f"  {v}: {ev}")
+    lines += [f"  {v}: {preset(v).evidence}" for v in versions if not preset(v).checked_here]
     return "\n".join(lines)
 
 

@@ -387,6 +387,17 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.045, 2.042)
 
 
+def mean_ci95(values) -> tuple[float, float]:
+    """Mean and 95 % confidence half-width (Student's t) of ``values``, NaNs dropped: (nan, nan)
+    when none is left, (mean, nan) for a single value."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return math.nan, math.nan
+    return float(v.mean()), float(t975(n - 1) * v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+
+
 def t975(df: int) -> float:
     """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (NaN for df < 1)."""
     if df < 1:

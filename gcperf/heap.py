@@ -221,11 +221,10 @@ class Heap:
         self.permanent: list[Cohort] = []
         self.memory = memory
         m = _EMPTY if memory else None
-        for g, n in ((0, young_objects[0]), (1, young_objects[1]), (2, baseline_objects)):
-            if n:
-                self.gens[g].append(Cohort(-1, _EMPTY, int(n), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
-        if frozen_objects:
-            self.permanent.append(Cohort(-1, _EMPTY, int(frozen_objects), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
+        for where, n in ((self.gens[0], young_objects[0]), (self.gens[1], young_objects[1]),
+                         (self.gens[2], baseline_objects), (self.permanent, frozen_objects)):
+            if n:  # never freed, never garbage: only their number matters
+                where.append(Cohort(-1, _EMPTY, int(n), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
         # where the immortal objects are: the permanent generation, or generation 2 after an unfreeze
         self.immortal_objects = int(immortal_objects)
         self.immortal_in_gen2 = False

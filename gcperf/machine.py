@@ -518,7 +518,8 @@ class Machine:
         :attr:`end_state` holds what the ``gc`` module would report then."""
         seq = NEVER - 1
         g0, g1, g2, perm = self.heap.sizes(seq)
-        g0 += self._segment_counts(seq)[0]
+        seg_tracked, _, seg_garbage_bytes = self._segment_counts(seq)
+        g0 += seg_tracked
         pol = self.policy
         self.end_state = {
             "count": [int(x) for x in pol.count],  # gc.get_count()
@@ -530,8 +531,7 @@ class Machine:
             "long_lived_total": int(pol.long_lived_total),
         }
         if self.memory is not None:
-            self.peak_garbage_bytes = max(self.peak_garbage_bytes,
-                                          self.heap.garbage_bytes(seq) + self._segment_counts(seq)[2])
+            self.peak_garbage_bytes = max(self.peak_garbage_bytes, self.heap.garbage_bytes(seq) + seg_garbage_bytes)
         end_wall = self.wall
         left = [c.cyc[: c.garbage(seq)] for gen in (*self.heap.gens, self.heap.permanent) for c in gen]
         left += [c.cyc[: c.garbage(seq)] for c in self.seg_pieces]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import GcperfError
-from .experiment import t975
+from .experiment import mean_ci95
 from .metrics import pareto_front
 from .versions import preset
 
@@ -214,11 +214,7 @@ def default_points(agg: pd.DataFrame) -> list[int]:
 def _paired(summ: pd.DataFrame, p: int, q: int, metric: str) -> tuple[float, float]:
     a = summ[summ["point"] == p].set_index("replicate")[metric]
     b = summ[summ["point"] == q].set_index("replicate")[metric]
-    d = (a - b).dropna().to_numpy(dtype=float)
-    n = len(d)
-    if n == 0:
-        return math.nan, math.nan
-    return float(d.mean()), float(t975(n - 1) * d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return mean_ci95((a - b).dropna().to_numpy(dtype=float))
 
 
 def _same_number(v, text: str) -> bool:

@@ -31,13 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .budget import estimate, human_duration
 from .errors import GcperfError
 from .executors import choose
-from .experiment import Experiment, scenario_for, t975
+from .experiment import Experiment, mean_ci95, scenario_for
 from .lockfile import FolderLock
 from .output import sha256_file, write_csv, write_json
 from .provenance import collect_metadata
@@ -343,11 +342,7 @@ def aggregate(summary: pd.DataFrame) -> pd.DataFrame:
         for m in METRICS:
             if m not in g:
                 continue
-            v = g[m].to_numpy(dtype=float)
-            v = v[~np.isnan(v)]
-            n = len(v)
-            row[f"{m}_mean"] = float(v.mean()) if n else math.nan
-            row[f"{m}_ci95"] = float(t975(n - 1) * v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+            row[f"{m}_mean"], row[f"{m}_ci95"] = mean_ci95(g[m].to_numpy(dtype=float))
         out.append(row)
     return pd.DataFrame(out)
 

@@ -62,6 +62,12 @@ class VersionPreset:
     evidence: str = ""
 
     @property
+    def checked_here(self) -> bool:
+        """Whether the preset's rules were checked on a real interpreter on this machine (else
+        they are derived from the source, or measured elsewhere, as ``evidence`` says)."""
+        return self.evidence.startswith(_LIVE)
+
+    @property
     def minor(self) -> str:
         """The ``major.minor`` part of :attr:`name`."""
         return ".".join(self.name.split(".")[:2])

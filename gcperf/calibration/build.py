@@ -140,8 +140,8 @@ def build_workload(fit: PopulationFit, *, name: str, description: str, tail_s: f
                                last.cyclic_share)
         calls = max(int(round(total * d)), 1) if in_one_call else 1
         return Phase(name=pname, duration_s=d, alloc_rate_per_s=total, lifetimes=tuple(lts), cyclic_share=0.0,
-                     atomic_tuple_share=max(atomic - min(untracked, atomic), 0.0),
-                     untracked_share=min(untracked, atomic), payload_per_object=payload_per_object, call_allocations=calls, **kw)
+                     atomic_tuple_share=atomic - min(untracked, atomic), untracked_share=min(untracked, atomic),
+                     payload_per_object=payload_per_object, call_allocations=calls, **kw)
 
     phases = []
     for i, (a, b) in enumerate(_segments(dur, min_phase_s, cut_after=burst > 0)):
