@@ -155,3 +155,32 @@ def test_an_abandoned_queue_stops_its_worker():
     gc.collect()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_left_to_decide_the_queue_follows_the_batch_size(monkeypatch):
+    """With no explicit choice, small allocation batches move the calls in line and large ones
+    back to the worker; the model sees the same calls either way."""
+    from gcperf.memory import queued as qmod
+
+    monkeypatch.delenv("GCPERF_MEMORY_THREAD", raising=False)
+    monkeypatch.setattr(qmod, "thread_default", lambda: True)
+    direct = MemoryModel(geometry_for("3.11"), 2)
+    q = QueuedMemory(MemoryModel(geometry_for("3.11"), 2))
+    rng = np.random.default_rng(5)
+    modes, seq, tickets, want = [], 0, [], []
+    for n in [200] * 48 + [40_000] * 48 + [200] * 48:
+        seqs = seq + np.arange(n, dtype=np.int64)
+        seq += n
+        frees = seqs + rng.integers(1, 3 * n, n)
+        sizes = np.stack([rng.integers(1, 513, n), np.zeros(n, dtype=np.int64)], 1)
+        wantm = np.zeros(n, dtype=bool)
+        direct.allocate(seqs, frees, sizes, wantm)
+        q.allocate(seqs, frees, sizes, wantm)
+        direct.advance(seq)
+        q.advance(seq)
+        want.append(direct.stats())
+        tickets.append(q.stats_later())
+        modes.append(q.threaded)
+    q.close()
+    assert not modes[0] and not modes[47] and modes[95] and not modes[-1]
+    assert [q.result(t) for t in tickets] == want
