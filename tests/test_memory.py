@@ -240,3 +240,32 @@ def test_large_size_tables_draw_in_two_steps_with_the_same_distributions():
     assert np.abs(np.bincount((p - 16) // 8, minlength=40) / len(p) - 1 / 40).max() < 0.004
     # payloads fill their columns from the left
     assert not ((x[:, 1] == 0) & (x[:, 2] > 0)).any() and not ((x[:, 2] == 0) & (x[:, 3] > 0)).any()
+
+
+def test_one_compiled_kernel_serves_every_call():
+    """allocate (the stream's int32 sizes, or int64 from the API), advance and free_rows all run
+    the one specialisation of the kernel: each further one costs ~10 s of compilation on a
+    machine's first run. Sizes that do not fit int32 still work (and may compile another)."""
+    import numpy as np
+
+    from gcperf.memory import NEVER, MemoryModel, geometry_for
+    from gcperf.memory import model as mm
+
+    from gcperf.errors import GcperfError
+
+    a = MemoryModel(geometry_for("3.11"))  # up to 4 allocations per object: the kernel _run4
+    b = MemoryModel(geometry_for("3.11"))
+    seqs = np.arange(5, dtype=np.int64)
+    frees = np.array([3, NEVER, 7, NEVER, NEVER], dtype=np.int64)
+    want = np.array([False, True, False, False, True])
+    sizes = np.array([[48, 0], [64, 300_000], [1024, 0], [32, 16], [600, 0]])
+    ra = a.allocate(seqs, frees, sizes.astype(np.int32), want)
+    rb = b.allocate(seqs, frees, sizes.astype(np.int64), want)
+    assert ra.tolist() == rb.tolist()
+    for m, rows in ((a, ra), (b, rb)):
+        m.advance(8)
+        m.free_rows(rows[rows >= 0][:1])
+    assert a.stats() == b.stats()
+    assert len(mm._run4.signatures) == 1
+    with pytest.raises(GcperfError, match="sizes must be >= 0"):
+        b.allocate(seqs + 10, frees + 10, -sizes, want)

@@ -962,7 +962,11 @@ class MemoryModel:
         sizes = np.asarray(sizes)
         if sizes.ndim == 1:
             sizes = sizes[:, None]
-        # int32 sizes (the stream's) go in as they are: half the memory traffic of int64
+        # int32 sizes (the stream's; half the memory traffic of int64). Other integer sizes are
+        # narrowed when they fit, so that the kernel is compiled for one type: each further
+        # specialisation of _run4 costs ~10 s of compilation on the first run of a machine
+        if sizes.dtype != np.int32 and (sizes.size == 0 or (sizes.max() <= _INT32_MAX and sizes.min() >= 0)):
+            sizes = sizes.astype(np.int32)
         sizes = np.ascontiguousarray(sizes, dtype=np.int32 if sizes.dtype == np.int32 else np.int64)
         n = seqs.shape[0]
         if seqs.ndim != 1 or free_seqs.shape != (n,) or want_rows.shape != (n,) or sizes.shape[0] != n:
@@ -1060,5 +1064,6 @@ class MemoryModel:
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-_EMPTY_SIZES = np.zeros((0, 1), dtype=np.int64)
+_EMPTY_SIZES = np.zeros((0, 1), dtype=np.int32)  # the type the stream's sizes have: no second compilation
+_INT32_MAX = np.iinfo(np.int32).max
 _EMPTY_BOOL = np.zeros(0, dtype=np.bool_)
