@@ -248,10 +248,9 @@ def test_one_compiled_kernel_serves_every_call():
     machine's first run. Sizes that do not fit int32 still work (and may compile another)."""
     import numpy as np
 
+    from gcperf.errors import GcperfError
     from gcperf.memory import NEVER, MemoryModel, geometry_for
     from gcperf.memory import model as mm
-
-    from gcperf.errors import GcperfError
 
     a = MemoryModel(geometry_for("3.11"))  # up to 4 allocations per object: the kernel _run4
     b = MemoryModel(geometry_for("3.11"))
