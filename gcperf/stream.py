@@ -19,6 +19,7 @@ of the CALL that allocated), ``4k+2`` for the frees and deaths of slot k and
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 
 from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
 from .policy import CounterScan
-from .workload import MAX_PAYLOAD, Phase, Workload
+from .workload import MAX_PAYLOAD, Phase, SizeMix, Workload
 
 CHUNK_SLOTS = 1 << 18
 
@@ -541,7 +542,9 @@ class StatisticalStream(Stream):
     def _size_table(self, phase: Phase) -> _SizeTable:
         t = self._size_tables.get(phase.name)
         if t is None:
-            t = self._size_tables[phase.name] = _SizeTable(phase)
+            t = self._size_tables[phase.name] = _size_table_for(
+                tuple(phase.sizes.sizes_bytes), tuple(phase.sizes.weights), float(phase.payload_per_object),
+                tuple(phase.payload_sizes.sizes_bytes), tuple(phase.payload_sizes.weights))
         return t
 
     def _to_calendar(self, later: np.ndarray) -> None:
@@ -603,6 +606,15 @@ class _Sampler:
         if len(odd):
             out[odd] = np.minimum(np.searchsorted(self.cdf, u[odd], side="right"), self.last)
         return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _size_table_for(sizes: tuple, weights: tuple, payload_per_object: float, payload_sizes: tuple,
+                    payload_weights: tuple) -> _SizeTable:
+    """The size table of these distributions, built once per process: a calibrated model has
+    ~100 phases, and a sweep or a validation runs it many times (the tables are read-only)."""
+    return _SizeTable(Phase(sizes=SizeMix(sizes, weights), payload_per_object=payload_per_object,
+                            payload_sizes=SizeMix(payload_sizes, payload_weights)))
 
 
 class _SizeTable:
