@@ -21,6 +21,7 @@ import pandas as pd
 
 from .errors import GcperfError
 from .experiment import mean_ci95
+from .workload import Workload
 
 #: (summary column, label, unit) of the compared metrics, in print order.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -41,7 +42,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 OUTPUT_KIND = "compare"
 
 
-def compare_versions(workload, versions: Sequence[str], *, thresholds: Sequence[int] | None = None,
+def compare_versions(workload: str | Workload, versions: Sequence[str], *, thresholds: Sequence[int] | None = None,
                      seeds: Sequence[int] = (0, 1, 2), duration_s: float | None = None, memory: bool = True,
                      progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Simulate ``workload`` under each version, once per seed.
