@@ -398,7 +398,13 @@ def _add_compare(sub) -> None:
     add_compare_parser(sub, _positive_float, _nonneg_int)
 
 
-COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_compare, add_record_parser, add_calibrate_parser,
+def _add_diff(sub) -> None:
+    from .diff import add_diff_parser
+
+    add_diff_parser(sub)
+
+
+COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_compare, _add_diff, add_record_parser, add_calibrate_parser,
             add_calibrate_costs_parser, add_validate_parser, _add_workloads, _add_experiments, _add_versions)
 
 
