@@ -81,6 +81,9 @@ def _add_run(sub) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="write collections/timeline/summary CSVs and meta.json here")
     p.add_argument("--force", action="store_true",
                    help="replace the results of an earlier `gcperf run -o` in DIR (only gcperf's files)")
+    p.add_argument("--trace-out", metavar="FILE",
+                   help="also write the run as Chrome/Perfetto trace events (JSON: collections as slices per "
+                        "generation, heap and memory as counters; open in ui.perfetto.dev); never over a file")
     p.add_argument("--json", action="store_true", help="print the summary as strict JSON (NaN as null)")
     p.add_argument("--yes", action="store_true",
                    help="run even when the run is estimated to take more than 30 minutes")
@@ -171,6 +174,10 @@ def _cmd_run(args) -> int:
     sc = _scenario_from_args(args)
     if args.output is not None:
         check_run_output(args.output, force=args.force)  # before the work, not after
+    if args.trace_out is not None:
+        from .recording.recorder import check_output
+
+        check_output(args.trace_out)
     est = estimate(sc)
     check_run(est, args.yes)
     warm = ensure_kernels(sc.gc.version) if sc.memory else 0.0  # outside the timed simulation
@@ -184,6 +191,10 @@ def _cmd_run(args) -> int:
     summary = result.summary_dict()
     if args.output is not None:
         write_run(result, args.output, force=args.force, command=["gcperf", *sys.argv[1:]])
+    if args.trace_out is not None:
+        from .export import write_trace
+
+        write_trace(result, args.trace_out)
     if args.json:
         print(json_text(summary), end="")  # strict JSON: NaN is null
     else:
@@ -192,6 +203,8 @@ def _cmd_run(args) -> int:
             print(f"  (and {warm:.1f} s compiling the allocator kernels, once: later runs load them from the cache)")
         if args.output is not None:
             print(f"  tables written to {args.output}/")
+        if args.trace_out is not None:
+            print(f"  trace events written to {args.trace_out} (open it in ui.perfetto.dev)")
     return 0
 
 

@@ -12,8 +12,10 @@ from .provenance import collect_metadata
 from .safeio import atomic_write_text, atomic_writer, claim, inspect_output, require_replaceable
 from .schema import SCHEMA_VERSION
 
-RUN_FILES = ("collections.csv", "timeline.csv", "summary.csv", "meta.json")
-"""The files ``gcperf run -o`` writes (all it ever removes with ``--force``)."""
+RUN_FILES = ("collections.csv", "timeline.csv", "summary.csv", "meta.json", "collections.parquet", "timeline.parquet",
+             "summary.parquet")
+"""The files ``gcperf run -o`` writes (the Parquet ones when pyarrow is installed); all it ever
+replaces or removes with ``--force``."""
 
 
 def _json_default(o):
@@ -116,9 +118,18 @@ def write_run(result, folder: str | Path, force: bool = False, command: list[str
     tables = {"collections.csv": result.collections, "timeline.csv": result.timeline, "summary.csv": result.summary}
     for name, df in tables.items():
         write_csv(df, out / name)
+    from .export import write_parquet
+
+    written = list(tables) + write_parquet({n.removesuffix(".csv"): df for n, df in tables.items()}, out)
+    for name in RUN_FILES:  # Parquet files of an earlier run, now that pyarrow is gone: not this run's
+        if name.endswith(".parquet") and name not in written:
+            try:
+                (out / name).unlink(missing_ok=True)
+            except OSError as e:
+                raise GcperfError(f"cannot remove the earlier {out / name}: {e.strerror}") from None
     meta = collect_metadata(command)
     meta["schema_version"] = SCHEMA_VERSION
     meta["inputs"] = result.inputs
-    meta["tables"] = {name: sha256_file(out / name) for name in tables}
+    meta["tables"] = {name: sha256_file(out / name) for name in written}
     write_json(meta_path, meta)
     return out

@@ -47,7 +47,7 @@ from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 RUNS_FILE = "runs.jsonl"
 DETAIL_DIR = "runs"
 CHART_NAMES = ("tradeoff.png", "heatmap.png", "pauses.png", "timeline.png")
-SWEEP_FILES = ("meta.json", RUNS_FILE, "summary.csv", "aggregate.csv",
+SWEEP_FILES = ("meta.json", RUNS_FILE, "summary.csv", "aggregate.csv", "summary.parquet", "aggregate.parquet",
                f"{DETAIL_DIR}/[0-9a-f]*.timeline.csv.gz", f"{DETAIL_DIR}/[0-9a-f]*.pauses.csv.gz",
                *(f"charts/{c}" for c in CHART_NAMES))
 """The files a sweep writes into its folder: all that ``--force`` ever removes."""
@@ -319,8 +319,14 @@ def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
         row.update({k: rec["summary"].get(k) for k in SUMMARY_COLUMNS})
         rows.append(row)
     summary = pd.DataFrame(rows)
+    agg = aggregate(summary)
     write_csv(summary, out / "summary.csv")
-    write_csv(aggregate(summary), out / "aggregate.csv")
+    write_csv(agg, out / "aggregate.csv")
+    from .export import write_parquet
+
+    if not write_parquet({"summary": summary, "aggregate": agg}, out):
+        for name in ("summary.parquet", "aggregate.parquet"):  # an earlier sweep's, written with pyarrow
+            (out / name).unlink(missing_ok=True)
 
 
 def _cell(v):

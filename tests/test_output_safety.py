@@ -65,11 +65,14 @@ def test_run_into_the_current_directory_is_refused_before_any_work(project, caps
 
 
 def test_run_output_is_marked_and_force_replaces_only_gcperfs_files(project, capsys):
+    from gcperf.export import parquet_available
+
     assert main(["run", "-w", "cycles", "-d", "0.05", "--no-memory", "-o", "out"]) == 0
     marker = json.loads((project / "out" / MARKER).read_text())
     assert marker["kind"] == "run"
     meta = json.loads((project / "out" / "meta.json").read_text())
-    assert set(meta["tables"]) == {"collections.csv", "timeline.csv", "summary.csv"}
+    parquet = {"collections.parquet", "timeline.parquet", "summary.parquet"} if parquet_available() else set()
+    assert set(meta["tables"]) == {"collections.csv", "timeline.csv", "summary.csv"} | parquet
     (project / "out" / "notes.txt").write_text("my notes")
     assert main(["run", "-w", "cycles", "-d", "0.05", "--no-memory", "-o", "out"]) == 2
     assert "use --force" in err_line(capsys)
