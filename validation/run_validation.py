@@ -74,11 +74,21 @@ def summarize(out: Path) -> pd.DataFrame:
 
 
 def report(out: Path) -> str:
+    """Rebuild ``summary.csv`` and ``summary.md`` in ``out`` from the per-program results; return the text."""
     t = summarize(out)
     if t.empty:
         return "no results yet"
     t.to_csv(out / "summary.csv.tmp", index=False)
     (out / "summary.csv.tmp").replace(out / "summary.csv")
+    text = report_text(out, t)
+    atomic_write_text(out / "summary.md", text)
+    return text
+
+
+def report_text(out: Path, t: pd.DataFrame | None = None) -> str:
+    """The text of ``summary.md`` from the per-program results in ``out`` (writes nothing)."""
+    if t is None:
+        t = summarize(out)
     held = t[t.setting != "default"]
     lines = ["| measure (held-out settings) | median over the suite | worst program (its median) | target |",
              "|---|---|---|---|"]
@@ -109,7 +119,6 @@ def report(out: Path) -> str:
     text = head + "\n\n" + "\n".join(lines) + "\n"
     if fails:
         text += "\nNot calibrated (no prediction possible):\n\n" + "\n".join(fails) + "\n"
-    atomic_write_text(out / "summary.md", text)
     return text
 
 

@@ -1,0 +1,83 @@
+"""The README's sample outputs and tables are re-derived from the committed results: a number that
+goes stale fails here."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from gcperf.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RESULTS = ROOT / "results"
+
+
+def _text_blocks(text: str) -> list[list[str]]:
+    return [b.splitlines() for b in re.findall(r"```text\n(.*?)```", text, flags=re.S)]
+
+
+def _recommend_blocks() -> list[list[str]]:
+    """README blocks that show `gcperf recommend` on a committed results folder."""
+    return [b for b in _text_blocks(README.read_text(encoding="utf-8"))
+            if b and b[0].startswith("$ gcperf recommend results/")]
+
+
+def _matches(shown: list[str], actual: list[str]) -> bool:
+    """Every shown line appears in the output in order; a line "  ..." stands for any lines."""
+    i = 0
+    skipping = False
+    for line in shown:
+        if line.strip() == "...":
+            skipping = True
+            continue
+        if skipping:
+            while i < len(actual) and actual[i].rstrip() != line.rstrip():
+                i += 1
+        if i >= len(actual) or actual[i].rstrip() != line.rstrip():
+            return False
+        i += 1
+        skipping = False
+    return True
+
+
+def test_the_readme_shows_recommendations():
+    assert len(_recommend_blocks()) >= 2
+
+
+@pytest.mark.parametrize("block", _recommend_blocks(), ids=lambda b: b[0][2:60])
+def test_a_readme_recommendation_is_what_the_committed_results_give(block, capsys, monkeypatch):
+    argv = shlex.split(block[0][2:])[1:]
+    folder = ROOT / argv[1]
+    if not (folder / "summary.csv").exists():
+        pytest.skip(f"{argv[1]} is not in this checkout")
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert _matches(block[1:], out), "\n".join(["README shows:", *block[1:], "", "the results give:", *out])
+
+
+def _validation_module():
+    spec = importlib.util.spec_from_file_location("run_validation", ROOT / "validation" / "run_validation.py")
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_validation_table_is_what_the_committed_results_give():
+    out = RESULTS / "validation"
+    if not (out / "summary.md").exists():
+        pytest.skip("results/validation is not in this checkout")
+    text = _validation_module().report_text(out)
+    assert text == (out / "summary.md").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) >= 8
+    missing = [line for line in table if line not in readme]
+    assert not missing, f"README's validation table differs from results/validation/summary.md: {missing}"
