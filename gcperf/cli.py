@@ -366,10 +366,17 @@ def _cmd_plot(args) -> int:
 
 
 def _add_recommend(sub) -> None:
-    from .recommend import OBJECTIVES
-
     p = sub.add_parser("recommend", help="recommend a GC setting from sweep results and your constraints")
     p.add_argument("results", help="results folder written by `gcperf sweep`")
+    _add_constraints(p)
+    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    p.set_defaults(func=_cmd_recommend)
+
+
+def _add_constraints(p) -> None:
+    """The constraint and objective options of recommend (and report)."""
+    from .recommend import OBJECTIVES
+
     p.add_argument("--max-p99-pause-ms", type=_positive_float, metavar="MS", help="bound on the 99th-percentile pause")
     p.add_argument("--max-pause-ms", type=_positive_float, metavar="MS", help="bound on the longest pause")
     p.add_argument("--max-footprint-mb", type=_positive_float, metavar="MIB", help="bound on the peak footprint")
@@ -381,8 +388,6 @@ def _add_recommend(sub) -> None:
     p.add_argument("--trait", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
                    help="the workload trait value to recommend for, when the sweep varied it "
                         "(e.g. serve.cyclic_share=0.05; repeatable)")
-    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
-    p.set_defaults(func=_cmd_recommend)
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -411,13 +416,19 @@ def _add_compare(sub) -> None:
     add_compare_parser(sub, _positive_float, _nonneg_int)
 
 
+def _add_report(sub) -> None:
+    from .report import add_report_parser
+
+    add_report_parser(sub, _add_constraints)
+
+
 def _add_diff(sub) -> None:
     from .diff import add_diff_parser
 
     add_diff_parser(sub)
 
 
-COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_compare, _add_diff, add_record_parser, add_calibrate_parser,
+COMMANDS = (_add_run, _add_sweep, _add_plot, _add_recommend, _add_report, _add_compare, _add_diff, add_record_parser, add_calibrate_parser,
             add_calibrate_costs_parser, add_validate_parser, _add_workloads, _add_experiments, _add_versions)
 
 
