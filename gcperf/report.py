@@ -59,8 +59,30 @@ def _setting_label(row) -> str:
     return ", ".join(parts)
 
 
-def report_data(folder: str | Path, constraints=None) -> dict:
-    """Everything the page shows, as plain data.
+VALIDATION_COLUMNS = (("gen0", "gen0 collections"), ("gen1", "gen1 collections"),
+                      ("pause_total_ms", "total pause ms"), ("pause_p99_ms", "p99 pause ms"),
+                      ("peak_rss_mib", "peak RSS MiB"))
+
+
+def load_validation(path: str | Path) -> dict:
+    """A ``gcperf validate -o FILE`` result (its table of predicted against measured settings).
+
+    Raises:
+        GcperfError: missing, corrupt, or not a validation result.
+    """
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GcperfError(f"cannot read the validation {p}: {e}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("table"), list) or not doc["table"] \
+            or not all(isinstance(r, dict) and "setting" in r for r in doc["table"]):
+        raise GcperfError(f"{p} is not a `gcperf validate -o` result (no table of settings)")
+    return doc
+
+
+def report_data(folder: str | Path, constraints=None, validation: dict | None = None) -> dict:
+    """Everything the page shows, as plain data (``validation``: :func:`load_validation`'s).
 
     Raises:
         GcperfError: not a finished sweep, or corrupt results.
@@ -105,8 +127,57 @@ def report_data(folder: str | Path, constraints=None) -> dict:
                 "pause_generation": pauses["generation"].astype(int).tolist(),
             }
     return {"folder": str(folder), "experiment": meta.get("experiment", folder.name), "meta": meta,
-            "points": points, "details": details, "recommendation": rec_text,
+            "points": points, "details": details, "recommendation": rec_text, "validation": validation,
+            "calibrated_from": _calibrated_from(meta),
             "recommended_label": _label_of(rec, agg) if rec is not None else None}
+
+
+def _calibrated_from(meta: dict) -> str | None:
+    """The recording the sweep's workload was calibrated from, if it was."""
+    def find(o):
+        if isinstance(o, dict):
+            if "calibrated_from" in o:
+                return str(o["calibrated_from"])
+            for v in o.values():
+                r = find(v)
+                if r:
+                    return r
+        if isinstance(o, list):
+            for v in o:
+                r = find(v)
+                if r:
+                    return r
+        return None
+    return find(meta.get("config"))
+
+
+def _validation_html(data: dict) -> str:
+    v = data.get("validation")
+    if v is None:
+        if data.get("calibrated_from"):
+            return (f"<p>The workload was calibrated from <code>{html.escape(data['calibrated_from'])}</code>. "
+                    "No validation was given: <code>gcperf validate -o v.json -- script.py</code> runs the program "
+                    "at held-out settings, and <code>gcperf report ... --validation v.json</code> shows its "
+                    "table here.</p>")
+        return "<p>The workload is not a calibrated model of a real program: there is nothing to validate.</p>"
+    head = "".join(f"<th>{html.escape(t)} predicted</th><th>measured</th><th>error</th>" for _, t in VALIDATION_COLUMNS)
+    rows = []
+    for r in v["table"]:
+        cells = []
+        for k, _ in VALIDATION_COLUMNS:
+            pred, real, err = _num(r.get(f"pred_{k}")), _num(r.get(f"real_{k}")), _num(r.get(f"err_{k}"))
+            cells.append(f"<td>{'-' if pred is None else f'{pred:.4g}'}</td><td>{'-' if real is None else f'{real:.4g}'}"
+                         f"</td><td>{'-' if err is None else f'{100 * err:.0f} %'}</td>")
+        th = r.get("thresholds")
+        rows.append(f"<tr><td>{html.escape(str(r['setting']))}{f' {tuple(th)}' if th else ''}</td>{''.join(cells)}</tr>")
+    summ = v.get("summary") or {}
+    tau = summ.get("kendall_tau_total_pause")
+    note = (f"<p>Settings ranked by total pause: Kendall tau {tau:.2f}; least-pause setting predicted "
+            f"{html.escape(str(summ.get('least_pause_predicted')))}, measured "
+            f"{html.escape(str(summ.get('least_pause_real')))}.</p>") if isinstance(tau, (int, float)) else ""
+    return (f"<p>The model against the real program ({html.escape(str(v.get('version', '')))}), predicted and "
+            f"measured at each setting:</p><table id='validation'><tr><th>setting</th>{head}</tr>"
+            + "\n".join(rows) + "</table>" + note)
 
 
 def _label_of(rec, agg: pd.DataFrame) -> str | None:
@@ -134,6 +205,7 @@ def render(data: dict) -> str:
     title = f"gcperf report: {data['experiment']}"
     return _PAGE.format(
         title=html.escape(title), plotly=_plotly_js(), data=payload, folder=html.escape(data["folder"]),
+        validation=_validation_html(data),
         recommendation=html.escape(data["recommendation"]), head=head, rows="\n".join(rows),
         meta=html.escape(meta_text))
 
@@ -158,7 +230,8 @@ def _written_by_gcperf(path: Path) -> bool:
         return False
 
 
-def write_report(folder: str | Path, out: str | Path, constraints=None, force: bool = False) -> Path:
+def write_report(folder: str | Path, out: str | Path, constraints=None, force: bool = False,
+                 validation: str | Path | None = None) -> Path:
     """Write the page of the results in ``folder`` to ``out``: a new file, or with ``force`` over
     a report gcperf wrote earlier (never over any other file).
 
@@ -176,7 +249,8 @@ def write_report(folder: str | Path, out: str | Path, constraints=None, force: b
     else:
         p = check_output(p)
     out = p
-    page = render(report_data(folder, constraints))
+    v = load_validation(validation) if validation is not None else None
+    page = render(report_data(folder, constraints, v))
     atomic_write_bytes(out, page.encode("utf-8"))
     return out
 
@@ -205,6 +279,8 @@ pause distribution (first replicate).</p>
 <div id="pauses" style="width: 460px; height: 340px;"></div></div>
 <h2>Recommendation</h2>
 <pre id="recommendation">{recommendation}</pre>
+<h2>Validation against the real program</h2>
+{validation}
 <h2>Every setting</h2>
 <table id="settings"><tr><th>setting</th>{head}</tr>
 {rows}
@@ -282,6 +358,9 @@ def add_report_parser(sub, add_constraints) -> None:
     p.add_argument("results", help="results folder written by `gcperf sweep`")
     p.add_argument("-o", "--output", default="report.html", help="the HTML file (default: report.html here)")
     p.add_argument("--force", action="store_true", help="replace an earlier gcperf report at --output (only that)")
+    p.add_argument("--validation", metavar="FILE",
+                   help="a `gcperf validate -o FILE` result of the program the sweep's model was calibrated from: "
+                        "its table of predicted against measured settings goes into the page")
     add_constraints(p)
     p.set_defaults(func=_cmd_report)
 
@@ -291,6 +370,6 @@ def _cmd_report(args) -> int:
 
     c = Constraints(args.max_p99_pause_ms, args.max_pause_ms, args.max_footprint_mb, args.max_footprint_increase,
                     args.objective, args.py_version, dict(args.trait))
-    out = write_report(args.results, args.output, c, force=args.force)
+    out = write_report(args.results, args.output, c, force=args.force, validation=args.validation)
     print(f"report written to {out} (open it in a browser; it needs no network)")
     return 0

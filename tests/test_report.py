@@ -96,3 +96,26 @@ def test_the_page_in_a_headless_browser(tmp_path):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_a_validation_result_goes_into_the_page(tmp_path, capsys):
+    v = ROOT / "results" / "validation" / "3.11.7" / "lru_service.json"
+    if not v.exists():
+        pytest.skip("results/validation is not here")
+    import json
+
+    doc = json.loads(v.read_text())
+    out = tmp_path / "r.html"
+    assert main(["report", str(RESULTS), "-o", str(out), "--validation", str(v)]) == 0
+    page = out.read_text()
+    table = page[page.index("<table id='validation'>"):]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr>") == len(doc["table"]) + 1
+    first = doc["table"][0]
+    assert f"<td>{first['pred_gen0']:.4g}</td><td>{first['real_gen0']:.4g}</td>" in table
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"table": []}')
+    assert main(["report", str(RESULTS), "-o", str(tmp_path / "r2.html"), "--validation", str(bad)]) == 2
+    assert not (tmp_path / "r2.html").exists()
+    # without one, the page says there is nothing to validate (the web workload is not a calibrated model)
+    assert "not a calibrated model" in (write_report(RESULTS, tmp_path / "r3.html")).read_text()
