@@ -18,6 +18,8 @@ from .metrics import pareto_front
 
 LABELS = {
     "pauses_per_s_mean": "collections per second",
+    "gc_share_pct_mean": "GC share of wall time (%)",
+    "footprint_change_mb_mean": "peak footprint change from the default (MiB)",
     "pause_total_ms_mean": "total pause time (ms)",
     "gc_share_mean": "GC share of wall time",
     "pause_p99_ms_mean": "p99 pause (ms)",
@@ -61,17 +63,56 @@ def setting_label(row: pd.Series | dict) -> str:
     return " ".join(parts + traits)
 
 
+def _relative(agg: pd.DataFrame, default_points=()) -> tuple[pd.DataFrame, dict]:
+    """``agg`` with the axes that compare across runs: GC share in %, and the peak footprint as a
+    change from the default of the same version (MiB); returns it and, per version, the
+    default's absolute peak footprint (for the caption)."""
+    a = agg.copy()
+    a["gc_share_pct_mean"] = 100.0 * a["gc_share_mean"]
+    if "gc_share_ci95" in a:
+        a["gc_share_pct_ci95"] = 100.0 * a["gc_share_ci95"]
+    base: dict[str, float] = {}
+    mem = memory_metric(a)
+    if mem == "peak_footprint_mb_mean":
+        for p in default_points:
+            r = a.loc[a["point"] == p].iloc[0]
+            base.setdefault(str(r["version"]), float(r[mem]))
+        if base and all(str(v) in base for v in a["version"].astype(str).unique()):
+            a["footprint_change_mb_mean"] = a[mem] - a["version"].astype(str).map(base)
+            a["footprint_change_mb_ci95"] = a.get("peak_footprint_mb_ci95", np.nan)
+    return a, base
+
+
+def _short_label(row) -> str:
+    lab = f"({int(row['threshold0'])},{int(row['threshold1'])},{int(row['threshold2'])})"
+    fa = row.get("freeze_after")
+    if isinstance(fa, str) and fa:
+        lab += f" freeze@{fa}"
+    if not bool(row.get("enabled", True)):
+        lab += " off"
+    return lab
+
+
+MAX_LABELLED_POINTS = 30
+_DEFAULT_MARKERS = ("D", "s", "^", "v", "P", "X")
+
+
 def tradeoff_plot(agg: pd.DataFrame, x: str = "peak_footprint_mb_mean", y: str = "pauses_per_s_mean",
-                  default_points=(), chosen_points=(), ax=None):
-    """Each grid point's mean (with 95 % CI bars), the Pareto frontier, the default and chosen points marked."""
+                  default_points=(), chosen_points=(), ax=None, label_points: bool | None = None):
+    """Each grid point's mean (with 95 % CI bars), the Pareto frontier, each version's default
+    (a marker of its own) and the chosen point (a star) marked; every point labelled with its
+    thresholds when there are at most :data:`MAX_LABELLED_POINTS`."""
     plt, sns = _plt()
     if ax is None:
         ax = plt.gca()
-    hue = "version" if agg["version"].nunique() > 1 else None
-    sns.scatterplot(data=agg, x=x, y=y, hue=hue, ax=ax, s=40, zorder=3, legend=bool(hue))
+    versions = list(dict.fromkeys(agg["version"].astype(str)))
+    palette = dict(zip(versions, sns.color_palette(n_colors=max(len(versions), 1)), strict=False))
+    hue = "version" if len(versions) > 1 else None
+    sns.scatterplot(data=agg.assign(version=agg["version"].astype(str)), x=x, y=y, hue=hue, palette=palette if hue else None,
+                    ax=ax, s=45, zorder=3, legend=bool(hue), edgecolor="k", linewidth=0.4)
     xe, ye = x.replace("_mean", "_ci95"), y.replace("_mean", "_ci95")
     if xe in agg and ye in agg:
-        ax.errorbar(agg[x], agg[y], xerr=agg[xe].fillna(0), yerr=agg[ye].fillna(0), fmt="none", ecolor="0.6",
+        ax.errorbar(agg[x], agg[y], xerr=agg[xe].fillna(0), yerr=agg[ye].fillna(0), fmt="none", ecolor="0.55",
                     elinewidth=0.8, zorder=2)
     front = pareto_front(agg, x, y)
     f = agg.loc[front].sort_values(x)
@@ -79,39 +120,87 @@ def tradeoff_plot(agg: pd.DataFrame, x: str = "peak_footprint_mb_mean", y: str =
     labelled = set()
     for p in default_points:
         r = agg.loc[agg["point"] == p].iloc[0]
-        label = f"CPython default {r['version']}"
-        ax.scatter([r[x]], [r[y]], s=220, facecolors="none", edgecolors="tab:red", lw=2, zorder=4,
-                   label=None if label in labelled else label)
+        v = str(r["version"])
+        label = f"CPython default {v}"
+        k = versions.index(v) if v in versions else 0
+        ax.scatter([r[x]], [r[y]], marker=_DEFAULT_MARKERS[k % len(_DEFAULT_MARKERS)], s=170, facecolors="none",
+                   edgecolors="tab:red", lw=2, zorder=4, label=None if label in labelled else label)
         labelled.add(label)
     for p in chosen_points:
         r = agg.loc[agg["point"] == p].iloc[0]
-        ax.scatter([r[x]], [r[y]], marker="*", s=260, color="gold", edgecolors="k", zorder=5,
+        ax.scatter([r[x]], [r[y]], marker="*", s=300, color="gold", edgecolors="k", zorder=5,
                    label=f"recommended: {setting_label(r)}")
+    if label_points is None:
+        label_points = len(agg) <= MAX_LABELLED_POINTS
+    if label_points:
+        for _, r in agg.iterrows():
+            if pd.notna(r[x]) and pd.notna(r[y]):
+                ax.annotate(_short_label(r), (r[x], r[y]), xytext=(4, 3), textcoords="offset points",
+                            fontsize=6.5, color="0.25", zorder=6)
     ax.set_xlabel(LABELS.get(x, x))
     ax.set_ylabel(LABELS.get(y, y))
     ax.legend(fontsize="small", loc="best")
     return ax
 
 
-def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_points=()):
-    """Pause frequency and total pause time against peak footprint (or garbage objects), side by side."""
+def caption(agg: pd.DataFrame, summ: pd.DataFrame | None = None, base: dict | None = None) -> str:
+    """Workload, versions, simulated length, replicates and seeds of the runs a chart shows."""
+    wl = ", ".join(dict.fromkeys(agg["workload"].astype(str))) if "workload" in agg else "?"
+    vs = ", ".join(dict.fromkeys(agg["version"].astype(str)))
+    dur = ", ".join(f"{d:g}" for d in dict.fromkeys(agg["duration_s"])) if "duration_s" in agg else "?"
+    reps = ", ".join(str(int(r)) for r in dict.fromkeys(agg["replicates"])) if "replicates" in agg else "?"
+    text = f"workload {wl}; CPython {vs}; {dur} s of mutator time per run; {reps} replicates per setting"
+    if summ is not None and "seed" in summ and len(summ):
+        text += f" (seeds {int(summ['seed'].min())}..{int(summ['seed'].max())}, common to all settings)"
+    if base:
+        text += "; default peak footprint " + ", ".join(f"{v}: {b:,.1f} MiB" for v, b in base.items())
+    return text
+
+
+def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_points=(), summ: pd.DataFrame | None = None):
+    """GC share (%) and pause frequency against the peak footprint's change from the default
+    (MiB, with % on the top axis; the absolute default in the caption), side by side."""
     plt, _ = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
-    x = memory_metric(agg)
-    tradeoff_plot(agg, x=x, y="pauses_per_s_mean", default_points=default_points, chosen_points=chosen_points,
+    a, base = _relative(agg, default_points)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6))
+    x = "footprint_change_mb_mean" if "footprint_change_mb_mean" in a else memory_metric(a)
+    tradeoff_plot(a, x=x, y="gc_share_pct_mean", default_points=default_points, chosen_points=chosen_points,
                   ax=axes[0])
-    tradeoff_plot(agg, x=x, y="pause_total_ms_mean", default_points=default_points, chosen_points=chosen_points,
-                  ax=axes[1])
-    if (agg["pauses_per_s_mean"] > 0).any():  # a log axis of nothing but zeros cannot be drawn
-        axes[0].set_yscale("log")
+    # labels on the first panel only: pause frequency stacks settings that differ in threshold1
+    tradeoff_plot(a, x=x, y="pauses_per_s_mean", default_points=default_points, chosen_points=chosen_points,
+                  ax=axes[1], label_points=False)
+    if (a["pauses_per_s_mean"] > 0).any():  # a log axis of nothing but zeros cannot be drawn
+        axes[1].set_yscale("log")
     axes[1].get_legend().remove()  # the same as the first panel's
+    if x == "footprint_change_mb_mean" and len(base) == 1:
+        b = next(iter(base.values()))
+        if b > 0:
+            for ax in axes:
+                top = ax.secondary_xaxis("top", functions=(lambda m, b=b: 100.0 * m / b, lambda q, b=b: q * b / 100.0))
+                top.set_xlabel("peak footprint change from the default (%)", fontsize="small")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, caption(a, summ, base), fontsize="small", color="0.3")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
-def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: dict | None = None):
-    """``metric`` over two grid parameters; the others fixed at ``at[param]`` (else their first value)."""
+def _fmt_for(values: np.ndarray) -> str:
+    v = np.abs(values[np.isfinite(values)]) if len(values) else np.array([])
+    top = float(v.max()) if len(v) else 0.0
+    if top >= 1000:
+        return ",.0f"
+    if top >= 10:
+        return ".1f"
+    return ".3g"
+
+
+def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: dict | None = None,
+                 default_points=(), chosen_points=()):
+    """``metric`` over two grid parameters; the others fixed at ``at[param]`` (else their first
+    value) and named in the title, never averaged over. The default's cell is outlined in red,
+    the chosen one in gold. When the cells differ by less than the replicates' 95 % interval
+    the colour scale is widened to that interval (and the title says so): noise is not painted
+    as a pattern."""
     plt, sns = _plt()
     if ax is None:
         ax = plt.gca()
@@ -120,74 +209,144 @@ def heatmap_plot(agg: pd.DataFrame, x: str, y: str, metric: str, ax=None, at: di
     others = [c for c in agg.columns if c.startswith("param_") and c not in (x, y) and agg[c].nunique() > 1]
     for c in others:
         data = data[data[c] == at.get(c, data[c].iloc[0])]
-    table = data.pivot_table(index=y, columns=x, values=metric, aggfunc="mean").sort_index(ascending=False)
+    if data.groupby([x, y], dropna=False).size().max() > 1:  # pragma: no cover - every param is fixed above
+        raise GcperfError(f"heatmap of {metric}: a cell holds several grid points")
+    scale, label = (100.0, "GC share of wall time (%)") if metric == "gc_share_mean" else (1.0, LABELS.get(metric, metric))
+    d = data.assign(_v=data[metric] * scale)
+    table = d.pivot_table(index=y, columns=x, values="_v", aggfunc="first").sort_index(ascending=False)
+    points = d.pivot_table(index=y, columns=x, values="point", aggfunc="first").reindex_like(table)
+    ci_col = metric.replace("_mean", "_ci95")
+    vals = table.to_numpy(dtype=float)
+    kw = {}
+    note = ""
+    if ci_col in d and np.isfinite(vals).sum() > 1:
+        ci = float(np.nanmedian(d[ci_col].to_numpy(dtype=float) * scale))
+        spread = float(np.nanmax(vals) - np.nanmin(vals))
+        if np.isfinite(ci) and ci > 0 and spread < ci:
+            mid = float(np.nanmean(vals))
+            kw = {"vmin": mid - ci, "vmax": mid + ci}
+            note = f"\nspread {spread:.3g} < replicates' 95 % CI {ci:.3g}: differences are noise"
     # "" is how a grid says "none" (no freeze): show it so
     table = table.rename(index=lambda v: "none" if v == "" else v, columns=lambda v: "none" if v == "" else v)
-    sns.heatmap(table, annot=True, fmt=".3g", cmap="viridis", ax=ax, cbar_kws={"label": LABELS.get(metric, metric)})
+    sns.heatmap(table, annot=True, fmt=_fmt_for(vals), cmap="viridis", ax=ax, annot_kws={"fontsize": 8},
+                cbar_kws={"label": label}, **kw)
+    from matplotlib.patches import Rectangle
+
+    for pts, colour in ((default_points, "tab:red"), (chosen_points, "gold")):
+        for p in pts:
+            where = np.argwhere(points.to_numpy() == p)
+            for r, c in where:
+                ax.add_patch(Rectangle((c, r), 1, 1, fill=False, edgecolor=colour, lw=3, zorder=5))
     ax.set_xlabel(x.removeprefix("param_"))
     ax.set_ylabel(y.removeprefix("param_"))
     fixed = ", ".join(f"{c.removeprefix('param_')}={data[c].iloc[0]}" for c in others)
-    ax.set_title(LABELS.get(metric, metric) + (f" ({fixed})" if fixed else ""))
+    ax.set_title(label + (f" ({fixed})" if fixed else "") + note, fontsize="medium")
     return ax
 
 
-def heatmap_figure(agg: pd.DataFrame, x: str, y: str, metrics=None, at: dict | None = None):
-    """One heatmap per metric over two grid parameters (the others fixed as in ``at``).
+def heatmap_figure(agg: pd.DataFrame, x: str, y: str, metrics=None, at: dict | None = None, default_points=(),
+                   chosen_points=()):
+    """One heatmap per metric over two grid parameters (the others fixed as in ``at``); the
+    default's cell outlined in red, the recommendation's in gold.
 
     ``metrics`` defaults to the GC share and the memory axis (:func:`memory_metric`).
     """
     plt, _ = _plt()
     metrics = metrics or ("gc_share_mean", memory_metric(agg))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.8 * len(metrics), 5.4))
     for ax, m in zip(np.atleast_1d(axes), metrics, strict=True):
-        heatmap_plot(agg, x, y, m, ax=ax, at=at)
-    fig.tight_layout()
+        heatmap_plot(agg, x, y, m, ax=ax, at=at, default_points=default_points, chosen_points=chosen_points)
+    fig.text(0.01, 0.01, "outlined: red the default, gold the recommendation", fontsize="small", color="0.3")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
 def pause_distribution_plot(pauses: pd.DataFrame, ax=None):
-    """Empirical CDF of pause lengths per setting (column ``setting``), log x."""
+    """Complementary CDF of pause lengths per setting (column ``setting``) on log axes: the share
+    of pauses at least this long, so the tail (p99, the full collections) is where one looks;
+    p50, p99 and the longest pause of each setting marked on its curve."""
     plt, sns = _plt()
     if ax is None:
         ax = plt.gca()
-    sns.ecdfplot(data=pauses, x="pause_ms", hue="setting", ax=ax)
+    settings = list(dict.fromkeys(pauses["setting"]))
+    palette = dict(zip(settings, sns.color_palette(n_colors=max(len(settings), 1)), strict=False))
+    for setting in settings:
+        v = np.sort(pauses.loc[pauses["setting"] == setting, "pause_ms"].to_numpy(dtype=float))
+        v = v[v > 0]
+        if not len(v):
+            continue
+        share = 1.0 - np.arange(len(v)) / len(v)  # share of pauses >= v[i]
+        colour = palette[setting]
+        ax.step(v, share, where="post", color=colour, label=f"{setting} ({len(v)} pauses)")
+        for q, marker in ((50, "o"), (99, "s"), (100, "^")):
+            val = float(np.percentile(v, q)) if q < 100 else float(v[-1])
+            ax.scatter([val], [max(1.0 - q / 100.0, 1.0 / len(v))], marker=marker, color=colour, edgecolor="k",
+                       zorder=4, s=36)
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("pause (ms)")
-    ax.set_ylabel("share of collections")
+    ax.set_ylabel("share of pauses at least this long")
+    from matplotlib.lines import Line2D
+
+    marks = [Line2D([], [], marker=m, color="0.4", ls="", label=t) for m, t in (("o", "p50"), ("s", "p99"), ("^", "longest"))]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + marks, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
     return ax
 
 
-def pause_distribution_figure(pauses: pd.DataFrame, title: str):
+def pause_distribution_figure(pauses: pd.DataFrame, title: str, note: str = ""):
     plt, _ = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8.5, 6.2))
     pause_distribution_plot(pauses, ax=ax)
     ax.set_title(title)
-    fig.tight_layout()
+    if note:
+        fig.text(0.01, 0.01, note, fontsize="small", color="0.3")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
-def timeline_figure(timelines: pd.DataFrame, pauses: pd.DataFrame, title: str):
-    """Footprint and uncollected garbage over time per setting, pauses marked as ticks."""
+def timeline_figure(timelines: pd.DataFrame, pauses: pd.DataFrame, title: str, marks: dict | None = None,
+                    note: str = ""):
+    """Footprint and uncollected garbage over time per setting, and the collections on a strip of
+    their own (one row per setting, taller ticks for older generations). ``marks``: per label,
+    a time to draw as a dashed line on every panel (phase ends, ``gc.freeze()``)."""
     plt, sns = _plt()
-    fig, axes = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.3]})
     y0 = "footprint_mb" if timelines["footprint_mb"].notna().any() else "live_objects"
     y1 = "garbage_mb" if timelines["garbage_mb"].notna().any() else "garbage_objects"
-    sns.lineplot(data=timelines, x="time_s", y=y0, hue="setting", ax=axes[0])
-    sns.lineplot(data=timelines, x="time_s", y=y1, hue="setting", ax=axes[1], legend=False)
     settings = list(dict.fromkeys(timelines["setting"]))
-    palette = dict(zip(settings, sns.color_palette(n_colors=len(settings)), strict=True))
-    lo, hi = axes[1].get_ylim()
-    for i, (setting, g) in enumerate(pauses.groupby("setting", sort=False)):
-        # full collections as taller ticks
-        for gen, h in ((0, 0.03), (1, 0.05), (2, 0.12)):
-            t = g.loc[g["generation"] == gen, "time_s"]
-            axes[1].vlines(t, hi - (i + 1) * 0.14 * (hi - lo), hi - (i + 1) * 0.14 * (hi - lo) + h * (hi - lo),
-                           color=palette.get(setting), lw=0.6)
+    palette = dict(zip(settings, sns.color_palette(n_colors=max(len(settings), 1)), strict=False))
+    styles = ["-", "--", ":", "-."]
+    for i, setting in enumerate(settings):
+        t = timelines[timelines["setting"] == setting]
+        axes[0].plot(t["time_s"], t[y0], styles[i % len(styles)], color=palette[setting], lw=1.4, label=setting)
+        axes[1].plot(t["time_s"], t[y1], styles[i % len(styles)], color=palette[setting], lw=1.1)
+    strip = axes[2]
+    for i, setting in enumerate(settings):
+        g = pauses[pauses["setting"] == setting]
+        for gen, h in ((0, 0.25), (1, 0.5), (2, 0.9)):
+            tt = g.loc[g["generation"] == gen, "time_s"]
+            strip.vlines(tt, i, i + h, color=palette[setting], lw=0.6 if gen == 0 else 1.2)
+    strip.set_yticks([i + 0.4 for i in range(len(settings))])
+    strip.set_yticklabels([f"#{i + 1}" for i in range(len(settings))], fontsize="small")
+    strip.set_ylim(-0.1, len(settings))
+    strip.set_ylabel("collections")
+    strip.grid(False)
+    for label, when in (marks or {}).items():
+        for ax in axes:
+            ax.axvline(when, color="0.35", ls="--", lw=0.9)
+        axes[0].annotate(label, (when, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                         textcoords="offset points", fontsize=7, color="0.3", rotation=90, va="top")
     axes[0].set_ylabel("footprint (MiB)" if y0 == "footprint_mb" else "live objects")
     axes[1].set_ylabel("uncollected garbage (MiB)" if y1 == "garbage_mb" else "garbage objects")
-    axes[1].set_xlabel("wall time (s); ticks: collections (taller: older generations)")
+    axes[2].set_xlabel("simulated wall time (s); strip: one row per setting (#1, #2... as in the legend), "
+                       "taller ticks: older generations")
+    axes[0].legend([f"#{i + 1} {s}" for i, s in enumerate(settings)], fontsize="small", loc="best")
     fig.suptitle(title)
-    fig.tight_layout()
+    if note:
+        fig.text(0.01, 0.005, note, fontsize="small", color="0.3")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     return fig
 
 
@@ -212,12 +371,42 @@ def _pick_axes(agg: pd.DataFrame) -> tuple[str, str] | None:
     return ("param_threshold0", others[0]) if others else None
 
 
-def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
+def _phase_marks(folder: Path, run_id: str, freeze_after: str | None) -> dict:
+    """Phase ends of a run's workload (mutator seconds) and its ``gc.freeze()``, as timeline marks."""
+    import json
+
+    from .experiment import scenario_for
+
+    try:
+        for line in (folder / "runs.jsonl").read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("run_id") == run_id:
+                wl = scenario_for(rec["params"], int(rec["seed"])).resolved_workload()
+                break
+        else:
+            return {}
+    except (OSError, GcperfError, KeyError, TypeError, ValueError):
+        return {}
+    marks, t = {}, 0.0
+    for ph in wl.phases[:-1]:
+        t += ph.duration_s
+        name = f"end of {ph.name}" + (": gc.freeze()" if freeze_after == ph.name else "")
+        marks[name] = t
+    return marks
+
+
+def plot_results(folder: str | Path, recommendation=None, constraints=None) -> list[Path]:
     """Draw the standard charts of a sweep into ``<folder>/charts/``; return their paths.
 
-    ``recommendation`` (from :func:`gcperf.recommend.recommend`) marks the chosen
-    setting; without it the charts compare the default with the setting of least
-    GC time whose peak footprint is at most 50 % above the default's.
+    ``recommendation`` (from :func:`gcperf.recommend.recommend`) marks the chosen setting;
+    without it, ``constraints`` (:class:`gcperf.recommend.Constraints`, as ``gcperf plot`` and
+    ``gcperf recommend`` take them; None: recommend's defaults) decide it, exactly as
+    ``gcperf recommend`` would. When recommend's defaults give no answer (a sweep of several
+    versions needs one named) the charts mark none; the user's own constraints that give none
+    are an error.
     """
     from .recommend import Constraints, default_points, load_results, recommend
     from .sweep import read_detail
@@ -235,11 +424,12 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
     paths = []
     defaults = default_points(agg)
     rec = recommendation
-    if rec is None and defaults:
-        versions = sorted(agg["version"].astype(str).unique())
+    if rec is None:
         try:
-            rec = recommend(folder, Constraints(max_footprint_increase_pct=50, version=versions[-1]))
-        except GcperfError:  # no footprint, no feasible point...: charts without a recommendation
+            rec = recommend(folder, constraints or Constraints())
+        except GcperfError:
+            if constraints is not None and constraints != Constraints():
+                raise  # the user's constraints: an error there is theirs to see
             rec = None
     chosen = [rec.extra["point"]] if rec is not None and not rec.is_default else []
     # workload traits describe different programs: a frontier across them means nothing, so the
@@ -253,7 +443,8 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
             sel = sel[sel[c] == ref_row[c]]
         where = "".join(f", {c[6:]}={ref_row[c]}" for c in traits)
     shown_defaults = [p for p in defaults if p in set(sel["point"])]
-    paths.append(save(tradeoff_figure(sel, f"{name}: pauses against memory{where}", shown_defaults, chosen),
+    paths.append(save(tradeoff_figure(sel, f"{name}: GC time and pause frequency against memory{where}",
+                                      shown_defaults, chosen, summ=summ[summ["point"].isin(sel["point"])]),
                       out / "tradeoff.png"))
     axes = _pick_axes(agg)
     if axes:
@@ -261,18 +452,22 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         if ref is not None:
             rp = rec.extra["point"] if rec is not None else ref
             at = agg[agg["point"] == rp].iloc[0].to_dict()
-        paths.append(save(heatmap_figure(agg, *axes, at=at), out / "heatmap.png"))
+        paths.append(save(heatmap_figure(agg, *axes, at=at, default_points=defaults, chosen_points=chosen),
+                          out / "heatmap.png"))
     # pause distributions and timelines of the default, the recommendation and a runner-up
     show: list[tuple[int, str]] = []
     if rec is not None:
         show.append((rec.extra["default_point"], f"default {rec.default_label}"))
         if not rec.is_default:
             show.append((rec.extra["point"], f"recommended {rec.label}"))
-        for ru in rec.runners_up[:1]:
-            show.append((ru["point"], f"runner-up {ru['setting']}"))
+        for ru in rec.runners_up:
+            if ru["point"] not in {p for p, _ in show}:  # never the default (or the choice) drawn twice
+                show.append((ru["point"], f"runner-up {ru['setting']}"))
+                break
     elif defaults:
         show.append((defaults[0], "default " + setting_label(agg[agg["point"] == defaults[0]].iloc[0])))
     pauses, timelines = [], []
+    marks: dict = {}
     for point, label in show:
         rid = summ.loc[(summ["point"] == point) & (summ["replicate"] == 0), "run_id"]
         if rid.empty:
@@ -283,10 +478,15 @@ def plot_results(folder: str | Path, recommendation=None) -> list[Path]:
         t["setting"] = label
         pauses.append(p)
         timelines.append(t)
+        fa = agg.loc[agg["point"] == point, "freeze_after"].iloc[0] if "freeze_after" in agg else ""
+        for k, v in _phase_marks(folder, str(rid.iloc[0]), fa if isinstance(fa, str) and fa else None).items():
+            marks.setdefault(k, v)
+    note = caption(agg[agg["point"].isin([p for p, _ in show])], None) + "; replicate 0 of each"
     if pauses:
-        paths.append(save(pause_distribution_figure(pd.concat(pauses), f"{name}: pause lengths (replicate 0)"),
+        paths.append(save(pause_distribution_figure(pd.concat(pauses), f"{name}: pause lengths", note),
                           out / "pauses.png"))
         paths.append(save(timeline_figure(pd.concat(timelines), pd.concat(pauses),
-                                          f"{name}: footprint and garbage over time (replicate 0)"),
+                                          f"{name}: footprint and garbage over time", marks,
+                                          note + "; dashed: phase ends (mutator time)"),
                           out / "timeline.png"))
     return paths

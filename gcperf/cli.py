@@ -352,15 +352,22 @@ def _cmd_sweep(args) -> int:
 
 
 def _add_plot(sub) -> None:
-    p = sub.add_parser("plot", help="draw the charts of a results folder")
+    p = sub.add_parser("plot", help="draw the charts of a results folder",
+                       description="Draw tradeoff, heatmap, pause-distribution and timeline charts into "
+                                   "RESULTS/charts/. With constraints or an objective (as for recommend) the "
+                                   "recommendation they give is marked; without, none is.")
     p.add_argument("results", help="results folder written by `gcperf sweep`")
+    _add_constraints(p)
     p.set_defaults(func=_cmd_plot)
 
 
 def _cmd_plot(args) -> int:
     from .charts import plot_results
+    from .recommend import Constraints
 
-    for path in plot_results(args.results):
+    c = Constraints(args.max_p99_pause_ms, args.max_pause_ms, args.max_footprint_mb, args.max_footprint_increase,
+                    args.objective, args.py_version, dict(args.trait))
+    for path in plot_results(args.results, constraints=c):
         print(path)
     return 0
 

@@ -250,9 +250,13 @@ def test_the_batch_heap_heatmap_no_longer_averages_freeze_and_no_freeze():
     matplotlib.use("Agg")
     from gcperf.charts import _pick_axes, heatmap_plot
 
+    import matplotlib.pyplot as plt
+
     agg, _, _ = load_results(REPO / "results" / "batch-heap")
     x, y = _pick_axes(agg)
-    ax = heatmap_plot(agg, x, y, "gc_share_mean")
+    fig, ax = plt.subplots()  # its own axes: another test's figure may still be the current one
+    heatmap_plot(agg, x, y, "gc_share_mean", ax=ax)
+    plt.close(fig)
     cells = [t.get_text() for t in ax.texts]
     # 4 x 2 cells of one grid combination each (averaging freeze and no-freeze gave 4 x 2 of two each)
     assert len(cells) == 8 and "threshold2=" in ax.get_title() or "freeze_after" in (ax.get_xlabel(), ax.get_ylabel())
