@@ -81,3 +81,22 @@ def test_the_validation_table_is_what_the_committed_results_give():
     assert len(table) >= 8
     missing = [line for line in table if line not in readme]
     assert not missing, f"README's validation table differs from results/validation/summary.md: {missing}"
+
+
+def test_the_sweep_timings_are_what_the_committed_meta_files_say():
+    import json
+
+    table = (RESULTS / "README.md").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([a-z0-9-]+) \| (\d+) \| (\d+) s \| ([^|]+) \|$", table, flags=re.M)
+    assert len(rows) >= 5
+    for name, runs, seconds, executor in rows:
+        meta_path = RESULTS / name / "meta.json"
+        if not meta_path.exists():
+            pytest.skip(f"results/{name} is not in this checkout")
+        meta = json.loads(meta_path.read_text())
+        assert (int(runs), int(seconds), executor.strip()) == (meta["runs"], round(meta["elapsed_s"]), meta["executor"])
+        short = name if name != "upgrade-3-12-to-3-13" else "upgrade"
+        # the main README quotes the same seconds (in its two places)
+        assert readme.count(f"{short} {seconds} s") + readme.count(f"(`-j 2`) {seconds} s") \
+            + readme.count(f"-j 2`\n({seconds} s)") >= 1, name
