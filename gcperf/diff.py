@@ -256,7 +256,10 @@ def _change(b: pd.DataFrame, a: pd.DataFrame, m: str) -> dict:
             d = np.array([as_[s] - bs[s] for s in common], dtype=float)
             change, ci = mean_ci95(d)
             how = f"paired over {len(common)} seeds"
-            return _row(b_mean, a_mean, change, ci, how, len(bv), len(av))
+            # before and after over the same seeds as the change, so that after - before = change
+            b_common, _ = mean_ci95(bs[common].to_numpy(dtype=float))
+            a_common, _ = mean_ci95(as_[common].to_numpy(dtype=float))
+            return _row(b_common, a_common, change, ci, how, len(common), len(common))
     nb, na = int((~np.isnan(bv)).sum()), int((~np.isnan(av)).sum())
     if nb >= 2 and na >= 2:
         vb, va = np.nanvar(bv, ddof=1) / nb, np.nanvar(av, ddof=1) / na

@@ -111,8 +111,8 @@ class Machine:
         pause_s: ``f(generation, examined, freed) -> seconds`` of a collection.
         memory: an ``allocator.MemoryModel`` (None: no memory model).
         baseline_bytes: resident bytes of the interpreter itself, added to the footprint.
-        memory_thread: run the memory model on a thread of its own (same results); None: when
-            the process may use two or more CPUs (``memory.queued.thread_default``).
+        memory_thread: run the memory model on a thread of its own (same results); None: on two
+            or more CPUs, on its thread while its batches are large (``memory.queued.QueuedMemory``).
     """
 
     def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s,

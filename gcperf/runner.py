@@ -116,7 +116,8 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
 
     Args:
         memory_thread: run the memory model on a thread of its own (the results are the same);
-            None: when the process may use two or more CPUs (``memory.queued.thread_default``).
+            None: on two or more CPUs, on its thread while its batches are large and in line while
+            they are small (``memory.queued.QueuedMemory``).
         threshold_pattern: threshold0 of successive collection windows, repeated (what
             ``gcperf record`` does to a program); None: the scenario's fixed thresholds.
         progress: called with (allocation slots done, total slots) at every stop of the engine

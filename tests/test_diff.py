@@ -149,3 +149,12 @@ def test_bad_input_is_one_line_and_exit_2(two_runs, tmp_path, capsys):
         assert main(["diff", *argv]) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("gcperf: error:"), (argv, err)
+
+
+def test_paired_means_are_over_the_common_seeds():
+    before = _sweep({700: [10.0, 12.0, 11.0, 13.0]}, seeds=(1, 2, 3, 4))
+    after = _sweep({700: [11.0, 13.0, 12.0, 99.0]}, seeds=(1, 2, 3, 9))  # seed 9 has no partner
+    row = diff(before, after, ["pause_total_ms"]).iloc[0]
+    assert row["estimate"] == "paired over 3 seeds"
+    assert (row["before"], row["after"], row["change"]) == (pytest.approx(11.0), pytest.approx(12.0), pytest.approx(1.0))
+    assert row["runs_before"] == row["runs_after"] == 3
