@@ -108,7 +108,7 @@ def report_data(folder: str | Path, constraints=None, validation: dict | None = 
         m = {k: _num(row.get(f"{k}_mean")) for k, _, _ in TABLE_METRICS}
         ci = {k: _num(row.get(f"{k}_ci95")) for k, _, _ in TABLE_METRICS}
         points.append({"point": p, "label": label, "version": str(row["version"]), "default": bool(is_default(row)),
-                       "recommended": rec is not None and label == _label_of(rec, agg), "mean": m, "ci95": ci,
+                       "recommended": rec is not None and p == int(rec.extra["point"]), "mean": m, "ci95": ci,
                        "replicates": int(row.get("replicates", len(runs)))})
         if len(runs):
             run_id = str(runs.iloc[0]["run_id"])
