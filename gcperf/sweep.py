@@ -326,7 +326,10 @@ def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
 
     if not write_parquet({"summary": summary, "aggregate": agg}, out):
         for name in ("summary.parquet", "aggregate.parquet"):  # an earlier sweep's, written with pyarrow
-            (out / name).unlink(missing_ok=True)
+            try:
+                (out / name).unlink(missing_ok=True)
+            except OSError as e:
+                raise GcperfError(f"cannot remove the earlier {out / name}: {e.strerror}") from None
 
 
 def _cell(v):
