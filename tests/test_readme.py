@@ -100,3 +100,39 @@ def test_the_sweep_timings_are_what_the_committed_meta_files_say():
         # the main README quotes the same seconds (in its two places)
         assert readme.count(f"{short} {seconds} s") + readme.count(f"(`-j 2`) {seconds} s") \
             + readme.count(f"-j 2`\n({seconds} s)") >= 1, name
+
+
+def _run_commands() -> list[tuple[str, list[str]]]:
+    """(command, the lines shown under it) of the README's `$ gcperf run` samples."""
+    out = []
+    for block in _text_blocks(README.read_text(encoding="utf-8")):
+        cmd, shown = None, []
+        for line in block + ["$ end"]:
+            if line.startswith("$ "):
+                if cmd is not None and cmd.startswith("gcperf run"):
+                    out.append((cmd, shown))
+                cmd, shown = line[2:].split("#")[0].strip(), []
+            else:
+                shown.append(line)
+    return out
+
+
+def test_the_readme_shows_runs():
+    assert len(_run_commands()) >= 2
+
+
+@pytest.mark.parametrize("cmd,shown", _run_commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_readme_run_sample_is_what_the_simulation_prints(cmd, shown, capsys):
+    """Every line shown appears in the output, in order (a sample may leave lines out); the line
+    with the simulator's own speed is the machine's, not the model's, and is not compared."""
+    capsys.readouterr()
+    assert main(shlex.split(cmd)[1:]) == 0
+    out = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    i = 0
+    for line in shown:
+        if line.strip().startswith("(simulated in") or not line.strip():
+            continue
+        while i < len(out) and out[i] != line.rstrip():
+            i += 1
+        assert i < len(out), f"README line not in `{cmd}`'s output (in order): {line!r}\n" + "\n".join(out)
+        i += 1
