@@ -136,3 +136,16 @@ def test_a_readme_run_sample_is_what_the_simulation_prints(cmd, shown, capsys):
             i += 1
         assert i < len(out), f"README line not in `{cmd}`'s output (in order): {line!r}\n" + "\n".join(out)
         i += 1
+
+
+def test_the_readme_diff_sample_is_what_diff_prints(tmp_path, capsys, monkeypatch):
+    """The README's `gcperf diff c12 c13 ...` block, from the two compare runs the text names."""
+    block = next(b for b in _text_blocks(README.read_text(encoding="utf-8")) if b and b[0].startswith("$ gcperf diff"))
+    monkeypatch.chdir(tmp_path)
+    for v, out in (("3.12", "c12"), ("3.13", "c13")):
+        assert main(["compare", "-V", v, "--quick", "-o", out]) == 0
+    capsys.readouterr()
+    assert main(shlex.split(block[0][2:])[1:]) == 1  # the sample's gate fails, as the README says
+    cap = capsys.readouterr()
+    printed = (cap.out + cap.err).splitlines()
+    assert [line.rstrip() for line in block[1:]] == [line.rstrip() for line in printed]
