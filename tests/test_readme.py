@@ -149,3 +149,13 @@ def test_the_readme_diff_sample_is_what_diff_prints(tmp_path, capsys, monkeypatc
     cap = capsys.readouterr()
     printed = (cap.out + cap.err).splitlines()
     assert [line.rstrip() for line in block[1:]] == [line.rstrip() for line in printed]
+
+
+@pytest.mark.slow  # 12 runs of 31 simulated seconds with the memory model: ~2 min
+def test_the_readme_compare_sample_is_what_compare_prints(capsys):
+    block = next(b for b in _text_blocks(README.read_text(encoding="utf-8"))
+                 if b and b[0].startswith("$ gcperf compare"))
+    capsys.readouterr()
+    assert main(shlex.split(block[0][2:])[1:]) == 0
+    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    assert [line.rstrip() for line in block[1:]] == printed
