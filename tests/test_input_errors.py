@@ -248,9 +248,9 @@ def test_the_batch_heap_heatmap_no_longer_averages_freeze_and_no_freeze():
     import matplotlib
 
     matplotlib.use("Agg")
-    from gcperf.charts import _pick_axes, heatmap_plot
-
     import matplotlib.pyplot as plt
+
+    from gcperf.charts import _pick_axes, heatmap_plot
 
     agg, _, _ = load_results(REPO / "results" / "batch-heap")
     x, y = _pick_axes(agg)
