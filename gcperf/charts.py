@@ -131,12 +131,15 @@ def tradeoff_plot(agg: pd.DataFrame, x: str = "peak_footprint_mb_mean", y: str =
         ax.scatter([r[x]], [r[y]], marker="*", s=300, color="gold", edgecolors="k", zorder=5,
                    label=f"recommended: {setting_label(r)}")
     if label_points is None:
-        label_points = len(agg) <= MAX_LABELLED_POINTS
+        label_points = True
     if label_points:
+        # few points: each labelled with its setting; many: with its grid point number, which the
+        # figure's key (:func:`tradeoff_figure`) spells out
+        many = len(agg) > MAX_LABELLED_POINTS
         for _, r in agg.iterrows():
             if pd.notna(r[x]) and pd.notna(r[y]):
-                ax.annotate(_short_label(r), (r[x], r[y]), xytext=(4, 3), textcoords="offset points",
-                            fontsize=6.5, color="0.25", zorder=6)
+                ax.annotate(str(int(r["point"])) if many else _short_label(r), (r[x], r[y]), xytext=(4, 3),
+                            textcoords="offset points", fontsize=6.5, color="0.25", zorder=6)
     ax.set_xlabel(LABELS.get(x, x))
     ax.set_ylabel(LABELS.get(y, y))
     ax.legend(fontsize="small", loc="best")
@@ -180,7 +183,16 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
                 top.set_xlabel("peak footprint change from the default (%)", fontsize="small")
     fig.suptitle(title)
     fig.text(0.01, 0.01, caption(a, summ, base), fontsize="small", color="0.3")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    right = 1.0
+    if len(a) > MAX_LABELLED_POINTS:  # too many to label: a key of point numbers beside the panels
+        key = [f"{int(r['point'])}: {setting_label(r)}" for _, r in a.sort_values("point").iterrows()]
+        per_col = 45
+        cols = [key[i:i + per_col] for i in range(0, len(key), per_col)]
+        width = 0.15 * len(cols)
+        right = 1.0 - width
+        for k, col in enumerate(cols):
+            fig.text(right + 0.005 + 0.15 * k, 0.95, "\n".join(col), fontsize=5.5, va="top", family="monospace")
+    fig.tight_layout(rect=(0, 0.03, right, 1))
     return fig
 
 

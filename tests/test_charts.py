@@ -100,3 +100,20 @@ def test_plot_marks_the_recommendation_of_the_users_constraints(tmp_path, capsys
     with pytest.raises(GcperfError):
         plot_results(folder, constraints=Constraints(max_footprint_mb=1.0))  # nothing fits: said, not hidden
     capsys.readouterr()
+
+
+def test_a_grid_too_large_to_label_gets_numbers_and_a_key():
+    rows = []
+    for p, (t0, t1) in enumerate((a, b) for a in (700, 2000, 5000, 10000, 25000, 50000) for b in (10, 20, 50, 100, 200, 400)):
+        rows.append({"point": p, "version": "3.13", "threshold0": t0, "threshold1": t1, "threshold2": 10,
+                     "enabled": True, "freeze_after": "", "collect_every_s": np.nan, "workload": "web",
+                     "duration_s": 31.0, "replicates": 3, "gc_share_mean": 0.01 * 700 / t0 + 1e-5 * t1,
+                     "gc_share_ci95": 1e-4, "pauses_per_s_mean": 30 * 700 / t0, "pauses_per_s_ci95": 0.1,
+                     "peak_footprint_mb_mean": 120 + t0 / 1e4 + t1 / 1e3, "peak_footprint_mb_ci95": 0.3})
+    agg = pd.DataFrame(rows)
+    assert len(agg) > 30
+    fig = tradeoff_figure(agg, "t", [6], [20])
+    assert {t.get_text() for t in fig.axes[0].texts} == {str(p) for p in agg["point"]}
+    key = "\n".join(t.get_text() for t in fig.texts)
+    assert "6: 3.13 (2000,10,10)" in key and "35: 3.13 (50000,400,10)" in key
+    plt.close(fig)
