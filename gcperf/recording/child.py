@@ -25,7 +25,8 @@ path: fields go into a preallocated ``array`` that is written to disk in blocks)
   that survivors + collected = examined). Older collections, rare and long, always have their
   young generation measured before them; generation 2 after a full collection is walked for
   the first ``FULL_WALKS_ALWAYS`` of them and then within the budget (a walk of the whole
-  heap); the
+  heap); the first ``YOUNG_ALWAYS`` young collections are measured whatever the budget, so that
+  a short program still gives calibration enough; the
   measurement happens before the start time stamp and after the stop time stamp, so it is not
   part of the pause; its cost is recorded too;
 * a small sample of the objects of measured young generations: type, ``sys.getsizeof`` and
@@ -58,9 +59,13 @@ import sys
 import time
 from array import array
 
-RECORDER_VERSION = 4
+RECORDER_VERSION = 5
 #: Full collections whose survivors are counted whatever the budget (the rest: within it).
 FULL_WALKS_ALWAYS = 3
+#: Young collections measured whatever the budget (the rest: within it). Calibration needs a few
+#: collections with measured sizes; a program of a third of a second has a budget of ~12 ms,
+#: which recorder 4 spent on about a dozen of them, and on a loaded machine on fewer than five.
+YOUNG_ALWAYS = 24
 
 # One row per collection, int64 each, in this order (the parent reads the same list from the
 # control file's "fields" echo in the footer).
@@ -108,6 +113,7 @@ class Recorder:
         self.pattern_on = bool(self.pattern)
         self.expected_t0 = None
         self.spent_ns = 0  # time spent measuring (not in any pause)
+        self.young_measured = 0  # young collections whose sizes were measured
         self.t0 = 0
         self.t_first = None  # when the program's first statement ran (after runpy compiled it)
         self.cur = 0  # offset of the row being filled
@@ -165,13 +171,14 @@ class Recorder:
             self.pattern_on = False
         measured = -1
         m1 = m2 = -1
-        within = self._within_budget(t_in)
+        within = self._within_budget(t_in) or (g == 0 and self.young_measured < YOUNG_ALWAYS)
         if within or g >= 1:
             # (an older collection is rare and costs far more than a walk of the young
             # generation: its young size is always measured)
             young = gc.get_objects(0)
             measured = len(young)
             if g == 0:
+                self.young_measured += 1
                 # (generation 1 is not part of a young collection: walking it costs the pause
                 # nothing. The older generations of an older collection are not walked before
                 # it: that walk touches every object and would warm the caches for the pause,
