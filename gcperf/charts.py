@@ -383,24 +383,35 @@ def _pick_axes(agg: pd.DataFrame) -> tuple[str, str] | None:
     return ("param_threshold0", others[0]) if others else None
 
 
-def _phase_marks(folder: Path, run_id: str, freeze_after: str | None) -> dict:
-    """Phase ends of a run's workload (mutator seconds) and its ``gc.freeze()``, as timeline marks."""
+def _run_records(folder: Path, run_ids: set[str]) -> dict[str, dict]:
+    """The ``runs.jsonl`` records of these runs, read once and without touching the file (a
+    corrupt line is skipped; a missing log gives none)."""
     import json
 
+    found: dict[str, dict] = {}
+    try:
+        lines = (folder / "runs.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return found
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and rec.get("run_id") in run_ids:
+            found[rec["run_id"]] = rec
+    return found
+
+
+def _phase_marks(rec: dict | None, freeze_after: str | None) -> dict:
+    """Phase ends of a run's workload (mutator seconds) and its ``gc.freeze()``, as timeline marks."""
     from .experiment import scenario_for
 
+    if rec is None:
+        return {}
     try:
-        for line in (folder / "runs.jsonl").read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if rec.get("run_id") == run_id:
-                wl = scenario_for(rec["params"], int(rec["seed"])).resolved_workload()
-                break
-        else:
-            return {}
-    except (OSError, GcperfError, KeyError, TypeError, ValueError):
+        wl = scenario_for(rec["params"], int(rec["seed"])).resolved_workload()
+    except (GcperfError, KeyError, TypeError, ValueError):
         return {}
     marks, t = {}, 0.0
     for ph in wl.phases[:-1]:
@@ -480,8 +491,10 @@ def plot_results(folder: str | Path, recommendation=None, constraints=None) -> l
         show.append((defaults[0], "default " + setting_label(agg[agg["point"] == defaults[0]].iloc[0])))
     pauses, timelines = [], []
     marks: dict = {}
+    first = summ[summ["replicate"] == 0]
+    records = _run_records(folder, set(first.loc[first["point"].isin([p for p, _ in show]), "run_id"].astype(str)))
     for point, label in show:
-        rid = summ.loc[(summ["point"] == point) & (summ["replicate"] == 0), "run_id"]
+        rid = first.loc[first["point"] == point, "run_id"]
         if rid.empty:
             continue
         p = read_detail(folder, str(rid.iloc[0]), "pauses")
@@ -491,7 +504,7 @@ def plot_results(folder: str | Path, recommendation=None, constraints=None) -> l
         pauses.append(p)
         timelines.append(t)
         fa = agg.loc[agg["point"] == point, "freeze_after"].iloc[0] if "freeze_after" in agg else ""
-        for k, v in _phase_marks(folder, str(rid.iloc[0]), fa if isinstance(fa, str) and fa else None).items():
+        for k, v in _phase_marks(records.get(str(rid.iloc[0])), fa if isinstance(fa, str) and fa else None).items():
             marks.setdefault(k, v)
     note = caption(agg[agg["point"].isin([p for p, _ in show])], None) + "; replicate 0 of each"
     if pauses:

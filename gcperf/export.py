@@ -14,23 +14,15 @@ microseconds of simulated wall time.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import GcperfError
+from .output import finite_or_none
 
 _PID = 1
 _COUNTER_TID = 10
-
-
-def _f(v) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
 
 
 def chrome_trace(result) -> dict:
@@ -66,8 +58,8 @@ def chrome_trace(result) -> dict:
                        "args": {"garbage": int(row.garbage_objects)}})
         if mem:
             events.append({"ph": "C", "pid": _PID, "name": "memory (MiB)", "ts": ts,
-                           "args": {"footprint": _f(row.footprint_mb), "live": _f(row.live_mb),
-                                    "garbage": _f(row.garbage_mb), "fragmentation": _f(row.fragmentation_mb)}})
+                           "args": {"footprint": finite_or_none(row.footprint_mb), "live": finite_or_none(row.live_mb),
+                                    "garbage": finite_or_none(row.garbage_mb), "fragmentation": finite_or_none(row.fragmentation_mb)}})
     body = [e for e in events if e["ph"] != "M"]
     body.sort(key=lambda e: e["ts"])  # stable: a collection before the counters of the same instant
     return {"traceEvents": [e for e in events if e["ph"] == "M"] + body, "displayTimeUnit": "ms",

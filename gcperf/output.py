@@ -53,6 +53,15 @@ def _no_nan(o):
     return o
 
 
+def finite_or_none(v) -> float | None:
+    """``v`` as a float, or None when it is missing, not a number or NaN (for strict JSON)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if x != x else x
+
+
 def write_json(path: Path, data) -> None:
     """Write ``data`` as indented JSON, atomically.
 

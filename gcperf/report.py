@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .errors import GcperfError
+from .output import finite_or_none
 
 TABLE_METRICS = (
     ("gc_share", "GC share %", 100.0),
@@ -36,14 +35,6 @@ def _plotly_js() -> str:
     except ImportError:
         raise GcperfError("gcperf report needs plotly: pip install 'gcperf[report]'") from None
     return get_plotlyjs()
-
-
-def _num(v) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
 
 
 def _setting_label(row) -> str:
@@ -105,8 +96,8 @@ def report_data(folder: str | Path, constraints=None, validation: dict | None = 
         p = int(row["point"])
         runs = summ[summ["point"] == p].sort_values("replicate")
         label = _setting_label(row)
-        m = {k: _num(row.get(f"{k}_mean")) for k, _, _ in TABLE_METRICS}
-        ci = {k: _num(row.get(f"{k}_ci95")) for k, _, _ in TABLE_METRICS}
+        m = {k: finite_or_none(row.get(f"{k}_mean")) for k, _, _ in TABLE_METRICS}
+        ci = {k: finite_or_none(row.get(f"{k}_ci95")) for k, _, _ in TABLE_METRICS}
         points.append({"point": p, "label": label, "version": str(row["version"]), "default": bool(is_default(row)),
                        "recommended": rec is not None and p == int(rec.extra["point"]), "mean": m, "ci95": ci,
                        "replicates": int(row.get("replicates", len(runs)))})
@@ -118,7 +109,7 @@ def report_data(folder: str | Path, constraints=None, validation: dict | None = 
             details[str(p)] = {
                 "run_id": run_id,
                 "time_s": tl["time_s"].round(4).tolist(),
-                "footprint_mb": [_num(v) for v in tl["footprint_mb"]] if "footprint_mb" in tl else [],
+                "footprint_mb": [finite_or_none(v) for v in tl["footprint_mb"]] if "footprint_mb" in tl else [],
                 "garbage_objects": tl["garbage_objects"].tolist() if "garbage_objects" in tl else [],
                 # complementary CDF: the share of pauses at least this long
                 "pause_ms": pm.tolist(),
@@ -128,8 +119,7 @@ def report_data(folder: str | Path, constraints=None, validation: dict | None = 
             }
     return {"folder": str(folder), "experiment": meta.get("experiment", folder.name), "meta": meta,
             "points": points, "details": details, "recommendation": rec_text, "validation": validation,
-            "calibrated_from": _calibrated_from(meta),
-            "recommended_label": _label_of(rec, agg) if rec is not None else None}
+            "calibrated_from": _calibrated_from(meta)}
 
 
 def _calibrated_from(meta: dict) -> str | None:
@@ -165,7 +155,7 @@ def _validation_html(data: dict) -> str:
     for r in v["table"]:
         cells = []
         for k, _ in VALIDATION_COLUMNS:
-            pred, real, err = _num(r.get(f"pred_{k}")), _num(r.get(f"real_{k}")), _num(r.get(f"err_{k}"))
+            pred, real, err = finite_or_none(r.get(f"pred_{k}")), finite_or_none(r.get(f"real_{k}")), finite_or_none(r.get(f"err_{k}"))
             cells.append(f"<td>{'-' if pred is None else f'{pred:.4g}'}</td><td>{'-' if real is None else f'{real:.4g}'}"
                          f"</td><td>{'-' if err is None else f'{100 * err:.0f} %'}</td>")
         th = r.get("thresholds")
@@ -180,16 +170,6 @@ def _validation_html(data: dict) -> str:
             + "\n".join(rows) + "</table>" + note)
 
 
-def _label_of(rec, agg: pd.DataFrame) -> str | None:
-    """The page's label of the recommended setting (as :func:`_setting_label` writes it)."""
-    s = rec.setting
-    for _, row in agg.iterrows():
-        if str(row["version"]) == str(rec.version) and all(str(row.get(k)) == str(v) for k, v in s.items()
-                                                            if k in row.index):
-            return _setting_label(row)
-    return None
-
-
 def render(data: dict) -> str:
     """The HTML page of :func:`report_data`."""
     rows = []
@@ -200,7 +180,7 @@ def render(data: dict) -> str:
         rows.append(f"<tr data-point='{pt['point']}'><td>{html.escape(pt['label'])}{mark}</td>{cells}</tr>")
     head = "".join(f"<th>{html.escape(t)}</th>" for _, t, _ in TABLE_METRICS)
     meta_text = json.dumps(data["meta"], indent=1, default=str)
-    payload = json.dumps({k: data[k] for k in ("points", "details", "recommended_label")}, allow_nan=False,
+    payload = json.dumps({k: data[k] for k in ("points", "details")}, allow_nan=False,
                          default=str).replace("</", "<\\/")
     title = f"gcperf report: {data['experiment']}"
     return _PAGE.format(
