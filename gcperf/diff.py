@@ -136,15 +136,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _check_hash(folder: Path, name: str) -> None:
-    from .output import sha256_file
+    from .output import check_table_hashes
 
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise GcperfError(f"{folder / 'meta.json'} is corrupt: {e}") from None
-    want = (meta.get("tables") or {}).get(name)
-    if want and want != sha256_file(folder / name):
-        raise GcperfError(f"{folder / name} was changed after gcperf wrote it (its SHA-256 is not meta.json's)")
+    check_table_hashes(folder, meta, "the run", names={name})
 
 
 def _recording_side(p: Path) -> Side:

@@ -94,6 +94,26 @@ def write_csv(df, path: Path) -> None:
         df.to_csv(f, index=False)
 
 
+def check_table_hashes(folder: Path, meta: dict, who: str, names=None, fix: str = "") -> None:
+    """Refuse a table that is not the one ``who`` (e.g. "the sweep") wrote: its SHA-256 differs from
+    the one ``meta.json`` records (``names``: only these tables; tables without a hash pass).
+
+    Raises:
+        GcperfError: a table changed or truncated since, or unreadable.
+    """
+    tables = meta.get("tables") if isinstance(meta, dict) else None
+    for name, want in (tables if isinstance(tables, dict) else {}).items():
+        if names is not None and name not in names:
+            continue
+        try:
+            got = sha256_file(folder / name)
+        except OSError as e:
+            raise GcperfError(f"{folder / name} cannot be read: {e.strerror}") from None
+        if got != want:
+            raise GcperfError(f"{folder / name} is not the table {who} wrote (its SHA-256 differs from "
+                              f"meta.json's: changed or truncated since){'; ' + fix if fix else ''}")
+
+
 def check_run_output(folder: str | Path, force: bool = False) -> Path:
     """Check ``gcperf run -o`` 's folder before simulating; return it resolved.
 

@@ -170,17 +170,10 @@ def _check_against_meta(folder: Path, meta: dict, agg: pd.DataFrame, summ: pd.Da
     SHA-256 of ``summary.csv`` and ``aggregate.csv``; folders from before the
     hashes are checked on the run count alone.
     """
-    from .output import sha256_file
+    from .output import check_table_hashes
 
     fix = f"resume the sweep into {folder} (gcperf sweep ... -o {folder}) to rewrite its tables from runs.jsonl"
-    for name, want in (meta.get("tables") or {}).items():
-        try:
-            got = sha256_file(folder / name)
-        except OSError as e:
-            raise GcperfError(f"{folder / name} cannot be read: {e.strerror}") from None
-        if got != want:
-            raise GcperfError(f"{folder / name} is not the table the sweep wrote (its SHA-256 differs from "
-                              f"meta.json's: changed or truncated since); {fix}")
+    check_table_hashes(folder, meta, "the sweep", fix=fix)
     runs = meta.get("runs")
     if not isinstance(runs, int) or isinstance(runs, bool):
         raise GcperfError(f"{folder}/meta.json records no run count: the sweep did not finish; {fix}")
