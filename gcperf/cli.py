@@ -286,6 +286,13 @@ def _cmd_versions(args) -> int:
         counts = "tracked objects" if pre.counts_tracked_only else "GC allocations"
         print(f"{v:5s} releases {pre.releases}\n      thresholds {pre.thresholds}, count0 counts {counts}, "
               f"collection runs {where}\n      evidence: {pre.evidence}")
+        if pre.free_threaded:
+            gates = [f"count0 > threshold0 and count0 {'>=' if pre.ft_live_ge else '>'} long_lived_total/4"]
+            if pre.ft_memory_gate:
+                gates.append("resident memory grew by max(10 %, 128 KiB) or 40 x threshold0 deferred")
+            print("      free-threaded: count0 moves in steps of 512 (a per-thread buffer); a collection needs "
+                  + " and ".join(gates) + "; every collection is of the whole heap (reported as generation 0 "
+                  "when automatic); footprint from pymalloc's model (the build uses mimalloc)")
     return 0
 
 

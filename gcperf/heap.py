@@ -29,7 +29,7 @@ allocation index of the oldest generation collected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -197,6 +197,8 @@ class CollectionResult:
     freed_unreach: np.ndarray  # unreachability positions of the freed objects
     freed_rows: np.ndarray  # their memory-model rows (empty without a memory model)
     freed_bytes: int  # their bytes (0 without a memory model)
+    untracked_deaths: np.ndarray = field(default_factory=lambda: _EMPTY)  # death positions of the objects this collection untracked
+    untracked_immortal: int = 0  # and how many of them live to the end
 
 
 class Heap:
@@ -262,11 +264,16 @@ class Heap:
         examined = freed = untracked = stuck = freed_bytes = 0
         freed_unreach: list[np.ndarray] = []
         freed_rows: list[np.ndarray] = []
+        untracked_deaths: list[np.ndarray] = []
+        untracked_immortal = 0
         kept: list[Cohort] = []
         for c in parts:
             examined += c.tracked(tau)
-            n_atomic = len(c.urc) - int(c.urc.searchsorted(tau)) + c.uimm
-            untracked += n_atomic
+            ku = int(c.urc.searchsorted(tau))
+            untracked += len(c.urc) - ku + c.uimm
+            if len(c.urc) > ku:
+                untracked_deaths.append(c.urc[ku:])
+            untracked_immortal += c.uimm
             kg = c.garbage(tau)
             cyc, head, row, nb = c.cyc, c.head, c.row, c.nbytes
             if kg:
@@ -307,7 +314,9 @@ class Heap:
             self._balance(tau)
         fu = np.concatenate(freed_unreach) if freed_unreach else _EMPTY
         fr = np.concatenate(freed_rows) if freed_rows else _EMPTY
-        return CollectionResult(examined, freed, survivors, untracked, stuck, fu, fr, freed_bytes)
+        ud = np.concatenate(untracked_deaths) if untracked_deaths else _EMPTY
+        return CollectionResult(examined, freed, survivors, untracked, stuck, fu, fr, freed_bytes, ud,
+                                untracked_immortal)
 
     def freeze(self, segment: Cohort) -> None:
         """``gc.freeze()``: every generation, and the open segment, becomes permanent."""

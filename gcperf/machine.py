@@ -25,9 +25,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .ftcount import NO_STOP, ft_walk
 from .heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
 from .memory.queued import QueuedMemory
-from .policy import GenerationalPolicy
+from .policy import FreeThreadedPolicy, GenerationalPolicy
 from .stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
 from .versions import VersionPreset
 
@@ -128,6 +129,17 @@ class Machine:
         self.policy = policy
         self.heap = heap
         self.deferred = preset.deferred_trigger
+        # the free-threaded build: count0 in steps of 512, whole-heap collections (policy.py)
+        self.ft: FreeThreadedPolicy | None = policy if isinstance(policy, FreeThreadedPolicy) else None
+        self._plan_l = 0
+        self._ft_live_all = bool(preset.ft_live_counts_all) and self.ft is not None
+        # 3.14.3t+: death positions of the untracked objects the heap does not hold (never tracked,
+        # or untracked by a collection), for long_lived_total
+        self._untracked: list[np.ndarray] = []
+        self._untracked_immortal = 0
+        self._ft_base_untracked = preset.interpreter_untracked if self._ft_live_all else 0
+        if self.ft is not None and self.ft.memory_gate and memory is not None:
+            self.ft.memory_kib = self._resident_kib
         self.deferred_checks_enabled = preset.deferred_run_checks_enabled
         self.pause_s = pause_s
         self._chunks = iter(stream.chunks())
@@ -163,6 +175,8 @@ class Machine:
         if self.pos >= self.total:
             self._plan_k = self.total
             self._plan_y = self.policy.count[0]
+            if self.ft is not None:
+                self._plan_l = self.ft.local
             return max(self.stream.end_time_s - self.mut_time, 0.0)
         ch = self.chunk
         local = self.pos - ch.j0
@@ -173,7 +187,18 @@ class Machine:
                 limit = min(limit, int(ch.op_slots[i]))
         y = self.policy.count[0]
         t0 = self.policy.auto_threshold
-        if self.scheduled or t0 is None:
+        if self.ft is not None:
+            pol = self.ft
+            if self.scheduled:
+                ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
+                if ck != NEVER:
+                    limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
+            need = pol.live_need() if (t0 is not None and not self.scheduled) else NO_STOP
+            k, lo, y = ft_walk(ch.d, local, limit, pol.local, y, need, pol.count_floor)
+            self._plan_l = int(lo)
+            y = int(y)
+            k = int(k)
+        elif self.scheduled or t0 is None:
             if self.scheduled:
                 # a collection waits for the next eval-breaker check
                 ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
@@ -199,6 +224,8 @@ class Machine:
         """Reach the planned stop and handle it; return the pauses it caused (seconds)."""
         k = self._plan_k
         self.policy.count[0] = self._plan_y
+        if self.ft is not None:
+            self.ft.local = self._plan_l
         self.pos = k
         if k >= self.total:
             self.mut_time = max(self.mut_time, self.stream.end_time_s)
@@ -216,7 +243,12 @@ class Machine:
         j = max(self.pos, min(j, self._plan_k))
         if j > self.pos:
             ch = self.chunk
-            self.policy.count[0] = ch.scan.value(self.pos - ch.j0, self.policy.count[0], j - ch.j0)
+            if self.ft is not None:
+                _, lo, y = ft_walk(ch.d, self.pos - ch.j0, j - ch.j0, self.ft.local, self.ft.count[0], NO_STOP,
+                                   self.ft.count_floor)
+                self.ft.local, self.ft.count[0] = int(lo), int(y)
+            else:
+                self.policy.count[0] = ch.scan.value(self.pos - ch.j0, self.policy.count[0], j - ch.j0)
             self.pos = j
         self.mut_time = max(self.mut_time, mut_time)
 
@@ -226,6 +258,14 @@ class Machine:
         j = ch.j0 + local
         pol = self.policy
         t0 = pol.auto_threshold
+        if self.ft is not None:
+            # a flush that the collector says yes to schedules a collection (3.13t+: deferred)
+            if self.ft.allocate():
+                self.scheduled = True
+            self.pos = j + 1
+            for ev in self.stream.slot_events(ch, local):
+                self._event(ev)
+            return
         # an allocation count0 does not count (3.15: created untracked) moves it not and triggers nothing
         counted = ch.counted is None or bool(ch.counted[local])
         if counted:
@@ -244,8 +284,11 @@ class Machine:
         seq, kind, payload = ev
         pol = self.policy
         if kind == EV_FREES:
-            c = pol.count[0] - payload  # type: ignore[operator]
-            pol.count[0] = c if c > 0 else 0
+            if self.ft is not None:
+                self.ft.deallocate(payload)  # type: ignore[arg-type]
+            else:
+                c = pol.count[0] - payload  # type: ignore[operator]
+                pol.count[0] = c if c > 0 else 0
         elif kind == EV_CHECKPOINT:
             if self.scheduled:
                 self.scheduled = False
@@ -270,7 +313,8 @@ class Machine:
             pol.enabled = True
         elif name == "freeze":
             self.heap.freeze(self._take_segment(seq))
-            pol.freeze()
+            if self.ft is None:  # the free-threaded gc.freeze() leaves the counts alone
+                pol.freeze()
         elif name == "unfreeze":
             self.heap.unfreeze()
         elif name == "set_threshold":
@@ -298,11 +342,20 @@ class Machine:
             garbage_mb = gb / _MB
             self._mem_records.append((len(self.records), self.memory.stats_later()))
         self.policy.begin(g)
-        res = heap.collect(g, self._take_segment(seq), seq)
-        self.policy.end(g, res.survivors)
+        # the free-threaded build collects the whole heap whatever generation it reports
+        heap_g = 2 if self.ft is not None else g
+        res = heap.collect(heap_g, self._take_segment(seq), seq)
         if self.memory is not None and len(res.freed_rows):
             self.memory.free(res.freed_rows)
-        pause = float(self.pause_s(g, res.examined, res.freed))
+        if self.ft is not None:
+            self.policy.end(g, self._ft_live(res, seq))
+            # the garbage it frees is deallocated after the counts were zeroed: the free-threaded
+            # buffer takes those frees (the default build's count0 saturates at 0 and hides them)
+            if res.freed:
+                self.ft.deallocate(res.freed)
+        else:
+            self.policy.end(g, res.survivors)
+        pause = float(self.pause_s(heap_g, res.examined, res.freed))
         start = self.wall + sum(self._pauses)
         if res.freed:
             self.garbage_seconds += res.freed * start - float(self._wall_of(res.freed_unreach).sum())
@@ -338,6 +391,31 @@ class Machine:
                 pol.long_lived_total,
             )
         )
+
+    def _ft_live(self, res, seq: int) -> int:
+        """``long_lived_total`` after a free-threaded collection: the tracked survivors of the whole
+        heap; on 3.14.3t+ every other object in the GC heap too (frozen, untracked)."""
+        live = res.survivors
+        if not self._ft_live_all:
+            return int(live)
+        perm = self.heap.sizes(seq)[3]
+        if len(res.untracked_deaths):
+            self._untracked.append(np.sort(res.untracked_deaths))
+        self._untracked_immortal += res.untracked_immortal
+        # drop what has died, keep one array
+        if self._untracked:
+            u = np.concatenate(self._untracked)
+            u = u[u > seq]
+            u.sort(kind="stable")
+            self._untracked = [u]
+        n_untracked = (len(self._untracked[0]) if self._untracked else 0) + self._untracked_immortal
+        return int(live + perm + n_untracked + self._ft_base_untracked)
+
+    def _resident_kib(self) -> int:
+        """Resident memory now in KiB (3.14t's memory gate): the memory model's footprint."""
+        assert self.memory is not None
+        self._mem_sync(self._now_seq())
+        return int((self.memory.stats_now()["footprint_bytes"] + self.baseline_bytes) // 1024)
 
     def _take_pauses(self) -> list[float]:
         p = self._pauses
@@ -403,6 +481,10 @@ class Machine:
                     head = np.append(head, NEVER)
                 if row is not None and nbytes is not None:
                     row, nbytes = np.append(row, -1), np.append(nbytes, 0)
+        if self._ft_live_all and flags is not None:
+            u = death[((flags & FLAG_UNTRACKED) != 0) & (death > seq)]
+            if len(u):
+                self._untracked.append(u)
         return make_cohort(ch.j0 + s, death, flags, head, seq, row, nbytes)
 
     def _segment_counts(self, seq: int) -> tuple[int, int, int]:
@@ -521,8 +603,13 @@ class Machine:
         seg_tracked, _, seg_garbage_bytes = self._segment_counts(seq)
         g0 += seg_tracked
         pol = self.policy
+        count = [int(x) for x in pol.count]
+        if self.ft is not None:
+            # gc.get_count() adds the caller's buffer first; gc.get_objects(g) lists the whole heap
+            count[0] += self.ft.local
+            g0 = g1 = g2 = g0 + g1 + g2
         self.end_state = {
-            "count": [int(x) for x in pol.count],  # gc.get_count()
+            "count": count,  # gc.get_count()
             "generation_sizes": [int(g0), int(g1), int(g2)],  # len(gc.get_objects(g))
             "freeze_count": int(perm),  # gc.get_freeze_count()
             "thresholds": [int(x) for x in pol.thresholds],

@@ -276,6 +276,135 @@ class GenerationalPolicy:
         }
 
 
+FT_FLUSH = 512
+"""``LOCAL_ALLOC_COUNT_THRESHOLD`` of the free-threaded build: a thread's buffered count is
+added to the global one when it reaches +512 or -512 (CPYTHON_GC.md §4)."""
+
+
+class FreeThreadedPolicy(GenerationalPolicy):
+    """The free-threaded build's collector (3.13t, 3.14t; ``Python/gc_free_threading.c``).
+
+    One mutator thread is modelled. Every GC allocation adds 1 to the thread's buffer
+    (:attr:`local`) and every GC deallocation takes 1 from it; at +512 the buffer is added to
+    the global count (``count[0]``, what ``gc.get_count()[0]`` shows) and the collector asks
+    :meth:`should_collect`; at -512 it is subtracted (3.14t: never below 0). A yes schedules
+    a collection for the next eval-breaker check, where the question is asked again. Every
+    collection is of the whole heap; it is reported as the generation it was asked for (0 when
+    automatic) and moves the counts as the default build does. ``long_lived_total`` is the
+    number of live objects the collection left (3.14.3t+: untracked and frozen ones too).
+
+    Args:
+        thresholds: as for :class:`GenerationalPolicy` (threshold1 = 0 turns the live-objects
+            and memory gates off, as CPython's test hook does; threshold2 is unused).
+        long_lived_total: live objects at the start.
+        enabled: ``gc.isenabled()``.
+        count_floor: a -512 flush stops at 0 (3.14t).
+        live_ge: the live gate is ``count >= long_lived_total // 4`` (3.14t), else ``>`` (3.13t).
+        memory_gate: 3.14t's process-memory gate; :attr:`memory_kib` must then be set to a
+            function returning resident KiB now (None: memory unknown, the gate says yes, as
+            CPython does where it cannot read the process's memory).
+    """
+
+    name = "free-threaded"
+
+    def __init__(self, thresholds: tuple[int, int, int], long_lived_total: int = 0, enabled: bool = True,
+                 count_floor: bool = False, live_ge: bool = False, memory_gate: bool = False):
+        super().__init__(thresholds, long_lived_total, enabled)
+        self.local = 0
+        self.count_floor = count_floor
+        self.live_ge = live_ge
+        self.memory_gate = memory_gate
+        self.deferred_count = 0
+        self.last_mem_kib = 0
+        self.memory_kib = None
+        self.deferrals = 0  # times the memory gate moved the count to deferred_count
+
+    # -- the counters ------------------------------------------------------------
+    def live_need(self) -> int:
+        """The smallest global count the live-objects gate lets through (with ``count > t0``)."""
+        t0, t1 = self.thresholds[0], self.thresholds[1]
+        need = t0 + 1
+        if t1 != 0:
+            q = self.long_lived_total // 4
+            need = max(need, q if self.live_ge else q + 1)
+        return need
+
+    def flush_down(self, n: int) -> None:
+        """``n`` flushes of -512 into the global count."""
+        c = self.count[0] - FT_FLUSH * n
+        if self.count_floor and c < 0:
+            c = 0
+        self.count[0] = c
+
+    def allocate(self) -> bool:
+        """One GC allocation; True when it flushed the buffer and the collector said yes."""
+        self.local += 1
+        if self.local < FT_FLUSH:
+            return False
+        self.count[0] += self.local
+        self.local = 0
+        return self.should_collect()
+
+    def deallocate(self, n: int) -> None:
+        """``n`` GC deallocations."""
+        x = self.local - n
+        if x > -FT_FLUSH:
+            self.local = x
+            return
+        first = self.local + FT_FLUSH  # frees until the first flush
+        rest = n - first
+        self.flush_down(1 + rest // FT_FLUSH)
+        self.local = -(rest % FT_FLUSH)
+
+    def should_collect(self) -> bool:
+        """``gc_should_collect``: may move the count to ``deferred_count`` (3.14t's memory gate)."""
+        c = self.count[0]
+        t0 = self.thresholds[0]
+        if c <= t0 or t0 == 0 or not self.enabled:
+            return False
+        if self.thresholds[1] == 0:
+            return True
+        if c < self.live_need():
+            return False
+        if not self.memory_gate:
+            return True
+        if self.deferred_count > 40 * t0:
+            return True
+        mem = self.memory_kib() if self.memory_kib is not None else -1
+        if mem < 0:
+            return True
+        if mem - self.last_mem_kib > max(self.last_mem_kib // 10, 128):
+            return True
+        self.deferred_count += c
+        self.count[0] = 0
+        self.deferrals += 1
+        return False
+
+    def select(self) -> Decision:
+        """The check at the eval breaker (``gc_collect_main`` with reason HEAP): generation 0 if
+        the collector still says yes."""
+        return Decision(0 if self.should_collect() else None, False)
+
+    def begin(self, g: int) -> None:
+        super().begin(g)
+        self.deferred_count = 0
+
+    def end(self, g: int, survivors: int) -> None:
+        """``survivors``: the live objects the whole-heap collection counted (see the class)."""
+        self.long_lived_total = survivors
+        if self.memory_gate and self.memory_kib is not None:
+            self.last_mem_kib = max(int(self.memory_kib()), 0)
+
+    def flush_local(self) -> None:
+        """``gc.get_count()``: the caller's buffer goes into the global count (a plain add)."""
+        self.count[0] += self.local
+        self.local = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {**super().snapshot(), "local": self.local, "deferred_count": self.deferred_count,
+                "last_mem_kib": self.last_mem_kib}
+
+
 C_INT_MAX = 2**31 - 1
 """The largest threshold ``gc.set_threshold`` accepts: it parses its arguments as C ints ("i")."""
 

@@ -146,28 +146,33 @@ class Program:
     start_frozen: bool = False
     start_young: int = 0
 
-    def start_state(self, long_lived_total: int) -> dict:
+    def start_state(self, long_lived_total: int, free_threaded: bool = False) -> dict:
         """``simulate_trace`` keyword arguments for the start state the script sets up, given the
-        ``long_lived_total`` it reports."""
+        ``long_lived_total`` it reports (on the free-threaded build the ``start_young``
+        allocations are in the thread's buffer, not in the global count)."""
         n = int(long_lived_total)
+        young = self.start_young
         return {"baseline_objects": 0 if self.start_frozen else n, "frozen_objects": n if self.start_frozen else 0,
-                "long_lived_total": n, "young_objects": (self.start_young, 0),
-                "counts": (self.start_young, 0, 0)}
+                "long_lived_total": n, "young_objects": (young, 0),
+                "counts": (0 if free_threaded else young, 0, 0),
+                **({"local_count": young} if free_threaded else {})}
 
     # ----------------------------------------------------------------- trace
-    def trace(self, sizes: dict[str, int] | None = None) -> Trace:
+    def trace(self, sizes: dict[str, int] | None = None, dicts_tracked: bool = False) -> Trace:
         """The exact events of the measured region.
 
         Args:
             sizes: allocation sizes measured on the target interpreter (the
                 ``sizes`` of the script's JSON); with them the trace carries
                 per-allocation sizes and the memory model runs.
+            dicts_tracked: the target tracks every dict (3.14+, ``VersionPreset.atomic_dicts_tracked``):
+                ``Keep("untracked")``'s empty dicts are then plain tracked objects.
         """
         b = TraceBuilder(name=self.name)
         kept: list[np.ndarray] = []  # ids of kept objects, in keep-list order
         for k, block in enumerate(self.blocks):
             if isinstance(block, Loop):
-                kept.append(_loop_events(b, block, k, sizes))
+                kept.append(_loop_events(b, block, k, sizes, dicts_tracked))
             elif isinstance(block, Thin):
                 if not self.preallocate or block.keep_every < 1:
                     raise GcperfError("Thin needs preallocate=True and keep_every >= 1")
@@ -196,7 +201,7 @@ class Program:
         return n
 
     # ----------------------------------------------------------------- python
-    def python(self, memory_report: bool = False) -> str:
+    def python(self, memory_report: bool = False, free_threaded: bool = False) -> str:
         """A script that runs the program on a real interpreter and prints JSON.
 
         The JSON has, for the measured region only, ``collections`` and
@@ -211,6 +216,12 @@ class Program:
         With ``memory_report`` it also prints the allocation ``sizes`` of the
         objects it makes, resident memory (``rss_kib_before``/``after``) and calls
         ``sys._debugmallocstats()`` before and after the region (on stderr).
+
+        With ``free_threaded`` (a 3.13t/3.14t interpreter) the thread's buffered count is
+        emptied before the region: ``gc.get_count()`` adds it to the global count and one more
+        full collection zeroes that (its tuple is allocated after the flush and released by the
+        collection's free-list clearing, so the buffer ends at 0); the start objects of
+        ``start_young`` then sit in the buffer (:meth:`start_state`).
         """
         pre: list[str] = []
         body: list[str] = []
@@ -260,6 +271,7 @@ class Program:
             "n_old = len(gc.get_objects(2))",
             # this last collection leaves counts at zero and n_old survivors in gen 2
             "gc.collect()",
+            *(["gc.get_count()", "gc.collect()"] if free_threaded else []),
             *(["gc.freeze()"] if self.start_frozen else []),
             *(["for _ in young_range:", "    young.append(A())"] if self.start_young else []),
             *(["sys._debugmallocstats()", "rss_before = rss()"] if memory_report else []),
@@ -280,7 +292,7 @@ class Program:
                "sys._debugmallocstats()"] if memory_report else []),
             "after = [(s['collections'], s['collected']) for s in gc.get_stats()]",
             "print(json.dumps({",
-            "    'collections': [after[0][0] - c0, after[1][0] - c1, after[2][0] - c2 - 1],",
+            f"    'collections': [after[0][0] - c0, after[1][0] - c1, after[2][0] - c2 - {2 if free_threaded else 1}],",
             "    'collected': [after[0][1] - x0, after[1][1] - x1, after[2][1] - x2],",
             "    'long_lived_total': n_old, 'version': sys.version.split()[0],",
             "    'end': {'count': [ec0, ec1, ec2], 'generation_sizes': [e0, e1, e2], 'freeze_count': ef},",
@@ -346,7 +358,8 @@ class _Layout:
         return self.width - 1
 
 
-def _loop_events(b: TraceBuilder, loop: Loop, k: int, sizes: dict[str, int] | None = None) -> np.ndarray:
+def _loop_events(b: TraceBuilder, loop: Loop, k: int, sizes: dict[str, int] | None = None,
+                 dicts_tracked: bool = False) -> np.ndarray:
     """Vectorised events of a loop: every iteration has the same layout.
 
     Returns the ids of the objects it keeps, in ``keep``-list order.
@@ -415,7 +428,8 @@ def _loop_events(b: TraceBuilder, loop: Loop, k: int, sizes: dict[str, int] | No
     # allocations: n iterations x na objects, in program order
     rel_alloc = np.array([a[0] for a in lay.allocs], dtype=np.int64)
     alloc_seq = (base_seq + it[:, None] * W + rel_alloc[None, :]).ravel()
-    flags_row = np.array([KINDS[a[2]] for a in lay.allocs], dtype=np.uint8)
+    kinds = dict(KINDS, untracked=KINDS["tracked"]) if dicts_tracked else KINDS
+    flags_row = np.array([kinds[a[2]] for a in lay.allocs], dtype=np.uint8)
     flags = np.tile(flags_row, n)
     first_id = b.n
     ids = first_id + np.arange(n * na, dtype=np.int64).reshape(n, na) if na else np.empty((n, 0), dtype=np.int64)

@@ -16,12 +16,12 @@ from .heap import Heap
 from .kernels import ensure_kernels
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
 from .metrics import memory_stats, summarize
-from .policy import GenerationalPolicy, PatternPolicy
+from .policy import FT_FLUSH, FreeThreadedPolicy, GenerationalPolicy, PatternPolicy
 from .scenario import GCSettings, Scenario
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 from .stream import CHUNK_SLOTS, StatisticalStream, TraceStream
 from .trace import Trace
-from .versions import preset
+from .versions import VersionPreset, preset
 from .workload import Workload
 
 
@@ -80,9 +80,13 @@ def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: 
 
 
 def _memory_model(version: str):
+    """The allocator model of ``version``. The free-threaded builds allocate objects with mimalloc,
+    which gcperf does not model: their footprint is taken from the GIL build's pymalloc of the
+    same minor version (an approximation, said in ``gcperf versions``)."""
     from .memory import MemoryModel, geometry_for
 
-    return MemoryModel(geometry_for(version))
+    pre = preset(version)
+    return MemoryModel(geometry_for(pre.minor if pre.free_threaded else version))
 
 
 def _tables(m: Machine, wall: float, inputs: dict, summary_inputs: dict) -> RunResult:
@@ -157,14 +161,17 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
         counts_tracked_only=pre.counts_tracked_only,
     )
     baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
+    if threshold_pattern and pre.free_threaded:
+        raise GcperfError(f"a threshold pattern (a recording's replay) is not modelled for the free-threaded {pre.name}")
     if threshold_pattern:
         policy: GenerationalPolicy = PatternPolicy(tuple(threshold_pattern), gc.effective_thresholds,
                                                    long_lived_total=baseline, enabled=gc.enabled)
     else:
-        policy = GenerationalPolicy(gc.effective_thresholds, long_lived_total=baseline, enabled=gc.enabled)
+        live0 = baseline + (pre.interpreter_untracked if pre.ft_live_counts_all else 0)
+        policy = make_policy(pre, gc.effective_thresholds, live0, gc.enabled)
     cost = wl.pause_costs if wl.pause_costs is not None else cost_model_for(pre.minor)
     if sc.memory:
-        ensure_kernels(gc.version)
+        ensure_kernels(pre.minor)
     memory = _memory_model(gc.version) if sc.memory else None
     pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale)
     base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
@@ -189,6 +196,15 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
         "duration_s": wl.duration_s,
     }
     return _tables(m, wall, inputs, summary_inputs)
+
+
+def make_policy(pre: VersionPreset, thresholds: tuple[int, int, int], long_lived_total: int,
+                enabled: bool) -> GenerationalPolicy:
+    """The collector policy of a version: generational, or the free-threaded build's."""
+    if pre.free_threaded:
+        return FreeThreadedPolicy(thresholds, long_lived_total, enabled, count_floor=pre.ft_count_floor,
+                                  live_ge=pre.ft_live_ge, memory_gate=pre.ft_memory_gate)
+    return GenerationalPolicy(thresholds, long_lived_total=long_lived_total, enabled=enabled)
 
 
 def _start_counts(counts: object) -> tuple[int, int, int]:
@@ -217,6 +233,7 @@ def simulate_trace(
     long_lived_total: int | None = None,
     frozen_objects: int = 0,
     young_objects: tuple[int, int] = (0, 0),
+    local_count: int = 0,
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
 
@@ -246,6 +263,8 @@ def simulate_trace(
         frozen_objects: tracked objects in the permanent generation at the start (frozen by
             the program; 3.12's immortal objects come on top).
         young_objects: tracked objects in generations 0 and 1 at the start.
+        local_count: the free-threaded builds' per-thread buffered count (-511..511) at the start,
+            not yet added to ``gc.get_count()[0]``; must be 0 for the other builds.
 
     Raises:
         GcperfError: a start state no interpreter can be in (negative numbers, not three counts).
@@ -262,15 +281,24 @@ def simulate_trace(
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
             raise GcperfError(f"{name} must be a non-negative integer, got {value!r}")
     llt = baseline_objects if long_lived_total is None else int(long_lived_total)
-    policy = GenerationalPolicy(settings.effective_thresholds, long_lived_total=llt, enabled=enabled)
+    policy = make_policy(pre, settings.effective_thresholds, llt, enabled)
     policy.count = list(counts)
+    if isinstance(local_count, bool) or not isinstance(local_count, (int, np.integer)):
+        raise GcperfError(f"local_count must be an integer, got {local_count!r}")
+    if isinstance(policy, FreeThreadedPolicy):
+        if not -FT_FLUSH < local_count < FT_FLUSH:
+            raise GcperfError(f"local_count must be in -511..511 (it is flushed at +-512), got {local_count}")
+        policy.local = int(local_count)
+    elif local_count:
+        raise GcperfError(f"local_count is the free-threaded builds' buffered count; {version} has none")
     cm = cost if cost is not None else cost_model_for(pre.minor)
     mem = trace.sizes is not None
     if mem:
-        ensure_kernels(version)
+        ensure_kernels(pre.minor)
     heap = Heap(baseline_objects, memory=mem, frozen_objects=int(frozen_objects), immortal_objects=pre.startup_frozen,
                 young_objects=(int(y0), int(y1)))
-    m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only), policy, heap, pre,
+    m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only, keep_untracked=pre.ft_live_counts_all),
+                policy, heap, pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
                 memory_thread)
     wall = run_machine(m, None, None, 2)
@@ -288,6 +316,6 @@ def simulate_trace(
         "duration_s": trace.n * trace.alloc_interval_s,
     }
     inputs = {"trace": trace.name, "version": version, "thresholds": list(settings.effective_thresholds),
-              "baseline_objects": baseline_objects, "counts": list(counts), "long_lived_total": llt,
+              "baseline_objects": baseline_objects, "counts": list(counts), "local_count": int(local_count), "long_lived_total": llt,
               "frozen_objects": int(frozen_objects), "young_objects": [int(y0), int(y1)], "cost_model": cm.source}
     return _tables(m, wall, inputs, summary_inputs)

@@ -813,8 +813,11 @@ class _Layout:
 class TraceStream(Stream):
     """Replay an exact trace (see ``trace.py``) in chunks of ``chunk_slots``."""
 
-    def __init__(self, trace, chunk_slots: int = CHUNK_SLOTS, counts_tracked_only: bool = False):
+    def __init__(self, trace, chunk_slots: int = CHUNK_SLOTS, counts_tracked_only: bool = False,
+                 keep_untracked: bool = False):
         self.trace = trace
+        # never-tracked objects stay candidates when their number matters (3.14.3t's long_lived_total)
+        self.keep_untracked = keep_untracked
         self.chunk_slots = int(chunk_slots)
         self.total_slots = trace.n
         # 3.15 counts tracked objects only: objects created untracked move count0 neither way
@@ -887,7 +890,7 @@ class TraceStream(Stream):
         rc_slots_all = np.sort(slot_of_death[dec])
         # never-tracked objects stay among the candidates when memory is simulated
         # (they occupy memory); the heap ignores them either way
-        keep_kind = True if tr.sizes is not None else (tr.flags & FLAG_UNTRACKED) == 0
+        keep_kind = True if (tr.sizes is not None or self.keep_untracked) else (tr.flags & FLAG_UNTRACKED) == 0
         cand_all = np.flatnonzero(((slot_of_death != own) | cyc | ~finite) & keep_kind)
         op_slot_all = np.searchsorted(tr.alloc_seq, self._op_seqs, side="right") - 1
         has_flags = bool(tr.flags.any())

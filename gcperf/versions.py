@@ -46,6 +46,24 @@ class VersionPreset:
             permanent generation (``gc.get_freeze_count()`` before any ``gc.freeze()``):
             375 on 3.12, whose ``update_refs`` moves immortal objects there (3.13+ untracks
             them; 0 before 3.12). CPYTHON_GC.md §10.4.
+        free_threaded: the free-threaded build (3.13t, 3.14t; ``Python/gc_free_threading.c``,
+            CPYTHON_GC.md §4): count0 moves in steps of 512 (a per-thread buffer flushed at
+            +512 and -512), a collection needs ``count > threshold0`` and enough of them
+            against ``long_lived_total / 4``, and every collection is of the whole heap
+            (reported as the generation asked for: 0 when automatic).
+        ft_count_floor: a -512 flush leaves the global count at 0 rather than below it (3.14t;
+            3.13t's plain atomic add lets it go negative).
+        ft_live_ge: the live-objects gate is ``count >= long_lived_total / 4`` (3.14t: it
+            refuses when ``count < long_lived_total / 4``) rather than ``count > ...`` (3.13t).
+        ft_memory_gate: 3.14t's process-memory gate (gh-132917): collect only when resident
+            memory grew by more than ``max(last / 10, 128 KiB)`` since the last collection or
+            more than ``40 * threshold0`` objects were deferred; otherwise the count is moved
+            to the deferred total and zeroed.
+        ft_live_counts_all: ``long_lived_total`` counts every object in the GC heap after a
+            collection, untracked and frozen ones included (3.14.3t+, gh-142531), not only the
+            tracked survivors.
+        interpreter_untracked: objects in the GC heap of a fresh interpreter that are untracked or
+            frozen (they count in 3.14.3t+'s ``long_lived_total``, not in ``interpreter_objects``).
     """
 
     name: str
@@ -60,6 +78,12 @@ class VersionPreset:
     counts_tracked_only: bool = False
     releases: str = ""
     evidence: str = ""
+    free_threaded: bool = False
+    ft_count_floor: bool = False
+    ft_live_ge: bool = False
+    ft_memory_gate: bool = False
+    ft_live_counts_all: bool = False
+    interpreter_untracked: int = 0
 
     @property
     def checked_here(self) -> bool:
@@ -69,8 +93,8 @@ class VersionPreset:
 
     @property
     def minor(self) -> str:
-        """The ``major.minor`` part of :attr:`name`."""
-        return ".".join(self.name.split(".")[:2])
+        """The ``major.minor`` part of :attr:`name` (without a free-threaded ``t``)."""
+        return ".".join(self.name.rstrip("t").split(".")[:2])
 
 
 # interpreter_objects: measured with `python3.X -I -c "import gc; gc.collect();
@@ -105,12 +129,13 @@ _PRESETS: dict[str, VersionPreset] = {
         True,
         atomic_tuples_tracked=False,
         atomic_dicts_tracked=True,
-        interpreter_objects=5081,
-        interpreter_rss_kib=9336,
+        # measured on 3.14.7 built from the release source (see "3.14t" below), 2026-12-04
+        interpreter_objects=5345,
+        interpreter_rss_kib=10028,
         releases="3.14.5-3.14.9 (the generational collector restored; 3.14.0-3.14.4 ran an incremental "
                  "one, not modelled yet)",
-        evidence="CPYTHON_GC.md §11: exact traces on a 3.14.7 built from source (not on this machine); "
-                 "start-up figures are 3.13's",
+        evidence=f"{_LIVE}: 3.14.7 built from the release source (its results are replayed everywhere from "
+                 "tests/data/real_traces/3.14.7.json)",
     ),
     # 3.15: generational, (2000,10,10), counting at track time (CPYTHON_GC.md §1, §11: the source
     # of main after the revert); no interpreter here, start-up figures are 3.13's
@@ -127,12 +152,55 @@ _PRESETS: dict[str, VersionPreset] = {
         releases="3.15.0",
         evidence="derived from the source, not measured (CPYTHON_GC.md §1, §11; no 3.15 interpreter here)",
     ),
+    # The free-threaded builds (CPYTHON_GC.md §4, Python/gc_free_threading.c). 3.13t per the 3.13
+    # branch's source (no interpreter here; start-up figures are 3.13's); 3.14t per the 3.14.7
+    # release source (tcchen2026/cpython-3.14, commit b494531), built here with --disable-gil and
+    # checked live (tests/test_real_interpreter.py; recorded in tests/data/real_traces/3.14.7t.json).
+    "3.13t": VersionPreset(
+        "3.13t",
+        (2000, 10, 10),
+        True,
+        True,
+        interpreter_objects=5081,
+        interpreter_rss_kib=9336,
+        free_threaded=True,
+        releases="3.13.0t-3.13.16t (free-threaded build)",
+        evidence="derived from the source, not measured (CPYTHON_GC.md §4; no 3.13t interpreter here)",
+    ),
+    "3.14t": VersionPreset(
+        "3.14t",
+        (2000, 10, 10),
+        True,
+        True,
+        atomic_tuples_tracked=False,
+        atomic_dicts_tracked=True,
+        interpreter_objects=5919,
+        interpreter_rss_kib=11457,
+        free_threaded=True,
+        ft_count_floor=True,
+        ft_live_ge=True,
+        ft_memory_gate=True,
+        ft_live_counts_all=True,
+        # len(gc.get_objects(2)) and VmRSS of a fresh 3.14.7t after two gc.collect() (2026-12-04)
+        # measured on a 3.14.7t built from the release source (2026-12-04) through behaviour, since
+        # Python cannot list untracked objects: with the memory gate off (/proc hidden, so the RSS
+        # read fails and the gate says yes) the first automatic collection comes at the first
+        # +512 flush reaching long_lived_total // 4; adding kept objects before gc.collect() until
+        # that flush moves by 512 gives long_lived_total = 12292 exactly where the tracked heap
+        # was 9032 (`python -I` with gc, json and sys imported): 3260 untracked or frozen objects
+        interpreter_untracked=3260,
+        releases="3.14.3t-3.14.9t (free-threaded build; 3.14.0t-3.14.2t: give the release, their "
+                 "long_lived_total counts tracked survivors only)",
+        evidence=f"{_LIVE}: 3.14.7t built from the release source, with its memory gate opened by hiding "
+                 "/proc (the gate itself, and the pymalloc footprint standing in for mimalloc's, are derived "
+                 "from the source, not measured; results replayed from tests/data/real_traces/3.14.7t.json)",
+    ),
 }
 
 DEFAULT_VERSION = "3.13"
 SUPPORTED_VERSIONS: tuple[str, ...] = tuple(_PRESETS)
 
-_VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(0|[1-9]\d*))?")
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(0|[1-9]\d*))?(t?)")
 
 # The patch releases of each minor version known to gcperf: a version string must name one of them
 # (3.13.99 is no release). Closed branches have their final release here (3.8.20, 3.9.25); for
@@ -149,6 +217,8 @@ KNOWN_PATCHES: dict[str, int] = {
     "3.13": 16,
     "3.14": 9,
     "3.15": 0,
+    "3.13t": 16,
+    "3.14t": 9,
 }
 
 
@@ -165,8 +235,8 @@ def preset(version: str) -> VersionPreset:
         raise GcperfError(f"version must be a string such as \"3.11\" or \"3.12.1\", got {version!r}")
     m = _VERSION_RE.fullmatch(version.strip())
     if not m:
-        raise GcperfError(f"version must look like 3.11 or 3.12.1, got {version!r}")
-    minor = f"{m.group(1)}.{m.group(2)}"
+        raise GcperfError(f"version must look like 3.11, 3.12.1 or 3.14t (free-threaded), got {version!r}")
+    minor = f"{m.group(1)}.{m.group(2)}{m.group(4)}"
     if minor not in _PRESETS:
         raise GcperfError(
             f"version {version} is not modelled; choose one of {', '.join(SUPPORTED_VERSIONS)}"
@@ -175,9 +245,14 @@ def preset(version: str) -> VersionPreset:
     if m.group(3) is None:
         return base
     micro = int(m.group(3))
+    t = m.group(4)
+    plain = minor.rstrip("t")
     if micro > KNOWN_PATCHES[minor]:
         raise GcperfError(f"version {version} is not a CPython release ({minor} releases known to gcperf: "
-                          f"{minor}.0 to {minor}.{KNOWN_PATCHES[minor]}); for a newer one, give {minor}")
+                          f"{plain}.0{t} to {plain}.{KNOWN_PATCHES[minor]}{t}); for a newer one, give {minor}")
+    if minor == "3.14t" and micro < 3:
+        # before gh-142531 (3.14.3) long_lived_total counted the tracked survivors only
+        return replace(base, name=version, ft_live_counts_all=False)
     if minor == "3.14" and micro < 5:
         raise GcperfError(
             f"version {version} runs the incremental collector (3.14.0-3.14.4), "

@@ -31,6 +31,8 @@ class RefCollection:
 def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects: int = 0,
                   enabled: bool = True) -> list[RefCollection]:
     pre = preset(version)
+    if pre.free_threaded:
+        return reference_run_ft(trace, version, thresholds, baseline_objects, enabled)
     th = list(thresholds if thresholds is not None else pre.thresholds)
     count = [0, 0, 0]
     pending, total = 0, baseline_objects
@@ -157,6 +159,140 @@ def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects:
                 permanent = []
             elif name == "set_threshold":
                 th = list(args) + th[len(args):]
+    return log
+
+
+def reference_run_ft(trace: Trace, version: str, thresholds=None, baseline_objects: int = 0,
+                     enabled: bool = True, end: dict | None = None) -> list[RefCollection]:
+    """The free-threaded build (CPYTHON_GC.md §4, ``Python/gc_free_threading.c``), event by event.
+
+    The memory gate is not here: without a memory model the engine cannot read a resident size
+    and, like CPython where the figure is missing, lets the gate say yes. ``end`` receives
+    ``count``, what ``gc.get_count()`` would say after the trace.
+    """
+    pre = preset(version)
+    th = list(thresholds if thresholds is not None else pre.thresholds)
+    flush = 512
+    local = 0
+    count = [0, 0, 0]
+    live_all = pre.ft_live_counts_all
+    llt = baseline_objects + (pre.interpreter_untracked if live_all else 0)
+    gens: list[list[int]] = [[], [], []]
+    permanent: list[int] = []
+    gens[2] = [-(i + 1) for i in range(baseline_objects)]
+    state: dict[int, str] = {}
+    scheduled = False
+    log: list[RefCollection] = []
+
+    events = []
+    for i in range(trace.n):
+        events.append((int(trace.alloc_seq[i]), 0, i))
+        if trace.death[i] != NEVER:
+            events.append((int(trace.death[i]), 1, i))
+    for s in trace.checkpoints:
+        events.append((int(s), 2, None))
+    for op in trace.ops:
+        events.append((op[0], 3, op))
+    events.sort(key=lambda e: (e[0], e[1]))
+    groups: dict[int, list[int]] = {}
+    for i in range(trace.n):
+        if trace.flags[i] & FLAG_CYCLIC:
+            groups.setdefault(int(trace.head[i]), []).append(i)
+
+    def present(o: int) -> bool:
+        return o < 0 or state.get(o) in ("alive", "garbage")
+
+    def one_free() -> None:
+        nonlocal local
+        local -= 1
+        if local <= -flush:
+            c = count[0] + local
+            count[0] = max(c, 0) if pre.ft_count_floor else c
+            local = 0
+
+    def should_collect() -> bool:
+        c = count[0]
+        if c <= th[0] or th[0] == 0 or not enabled:
+            return False
+        if th[1] == 0:
+            return True
+        return c >= llt // 4 if pre.ft_live_ge else c > llt // 4
+
+    def collect(g: int, seq: int, reason: str) -> None:
+        nonlocal llt
+        if g < 2:
+            count[g + 1] += 1
+        for i in range(g + 1):
+            count[i] = 0
+        heap = [o for gen in gens for o in gen if present(o)]
+        members = set(heap)
+        freed = untracked = 0
+        survivors = []
+        for o in heap:
+            if o >= 0 and state[o] == "garbage" and all(m in members for m in groups[int(trace.head[o])]):
+                freed += 1
+                continue
+            if o >= 0 and trace.flags[o] & FLAG_ATOMIC and state[o] == "alive":
+                untracked += 1
+                state[o] = "untracked"
+                continue
+            survivors.append(o)
+        for o in heap:
+            if o >= 0 and state[o] == "garbage" and o not in survivors:
+                state[o] = "dead"
+        gens[:] = [[], [], survivors]
+        llt = len(survivors)
+        if live_all:
+            untracked_live = sum(1 for o, st in state.items()
+                                 if st == "untracked" or (st == "alive" and trace.flags[o] & FLAG_UNTRACKED))
+            llt += sum(1 for o in permanent if present(o)) + untracked_live + pre.interpreter_untracked
+        log.append(RefCollection(seq, g, reason, len(heap), freed, len(survivors), untracked, False))
+        for _ in range(freed):  # the garbage is deallocated after the counts were zeroed
+            one_free()
+
+    for seq, kind, payload in events:
+        if kind == 0:
+            i = payload
+            local += 1
+            if local >= flush:
+                count[0] += local
+                local = 0
+                if should_collect():
+                    scheduled = True
+            state[i] = "alive"
+            if not trace.flags[i] & FLAG_UNTRACKED:
+                gens[0].append(i)
+        elif kind == 1:
+            i = payload
+            if trace.flags[i] & FLAG_CYCLIC:
+                state[i] = "garbage"
+            else:
+                if state[i] in ("alive", "untracked"):
+                    state[i] = "dead"
+                one_free()
+        elif kind == 2:
+            if scheduled:
+                scheduled = False
+                if enabled and should_collect():
+                    collect(0, seq, "auto")
+        else:
+            _, name, args = payload
+            if name == "collect":
+                collect(int(args[0]), seq, "explicit")
+            elif name == "disable":
+                enabled = False
+            elif name == "enable":
+                enabled = True
+            elif name == "freeze":  # the counts stay
+                permanent.extend(o for gen in gens for o in gen)
+                gens[:] = [[], [], []]
+            elif name == "unfreeze":
+                gens[2] = permanent + gens[2]
+                permanent = []
+            elif name == "set_threshold":
+                th = list(args) + th[len(args):]
+    if end is not None:
+        end["count"] = [count[0] + local, count[1], count[2]]
     return log
 
 

@@ -7,7 +7,10 @@ from hypothesis import strategies as st
 from gcperf.trace import TraceBuilder
 from gcperf.versions import SUPPORTED_VERSIONS
 
-VERSIONS = SUPPORTED_VERSIONS + ("3.12.1",)
+# the generational presets (the per-event reference in reference_gc.py has both collectors, but a
+# free-threaded build needs traces of thousands of allocations to flush its count: ft_traces)
+VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if not v.endswith("t")) + ("3.12.1",)
+FT_VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if v.endswith("t")) + ("3.14.2t",)
 
 
 @st.composite
@@ -73,3 +76,57 @@ def traces(draw, max_ops: int = 120):
 
 
 small_thresholds = st.tuples(st.integers(1, 12), st.integers(0, 4), st.integers(0, 4))
+
+
+@st.composite
+def ft_traces(draw, max_ops: int = 60):
+    """A random program in blocks of up to 1500 allocations (the free-threaded count moves in
+    steps of 512): kept, freed at once, freed later in bulk, cycles, C calls and gc calls."""
+    b = TraceBuilder()
+    alive: list[int] = []
+    for _ in range(draw(st.integers(1, max_ops))):
+        op = draw(st.sampled_from(["alloc"] * 6 + ["free"] * 3 + ["cycle"] * 3 + ["ccall", "checkpoint",
+                                   "collect", "disable", "enable", "freeze", "unfreeze", "set_threshold"]))
+        if op == "alloc":
+            n = draw(st.integers(1, 3000))
+            kind = draw(st.sampled_from(["tracked"] * 3 + ["atomic", "untracked"]))
+            temp = draw(st.booleans())
+            for _ in range(n):
+                i = b.alloc(kind)
+                if temp:
+                    b.free(i)
+                elif kind == "tracked":
+                    alive.append(i)
+        elif op == "free" and alive:
+            k = draw(st.integers(1, len(alive)))
+            start = draw(st.integers(0, len(alive) - k))
+            b.free_many(alive[start:start + k])
+            del alive[start:start + k]
+        elif op == "cycle" and alive:
+            k = draw(st.integers(1, min(2500, len(alive))))
+            size = draw(st.integers(1, 4))
+            group = alive[-k:]
+            del alive[-k:]
+            for j in range(0, len(group), size):
+                b.unreachable(group[j:j + size])
+        elif op == "ccall":
+            with b.c_call():
+                for _ in range(draw(st.integers(1, 700))):
+                    alive.append(b.alloc())
+        elif op == "checkpoint":
+            b.checkpoint()
+        elif op == "collect":
+            b.collect(draw(st.integers(0, 2)))
+        elif op == "disable":
+            b.disable()
+        elif op == "enable":
+            b.enable()
+        elif op == "freeze":
+            b.freeze()
+        elif op == "unfreeze":
+            b.unfreeze()
+        elif op == "set_threshold":
+            given = draw(st.integers(1, 2))
+            vals = (draw(st.integers(0, 3000)), draw(st.sampled_from([0, 10, 1])))[:given]
+            b.set_threshold(*vals)
+    return b.build()

@@ -87,7 +87,18 @@ def test_every_known_release_is_accepted():
         for micro in range(last + 1):
             if minor == "3.14" and micro < 5:
                 continue  # the incremental collector: refused on purpose
-            assert preset(f"{minor}.{micro}").minor == minor
+            plain, t = minor.rstrip("t"), "t" if minor.endswith("t") else ""
+            pre = preset(f"{plain}.{micro}{t}")
+            assert (pre.minor, pre.free_threaded) == (plain, bool(t))
+
+
+def test_free_threaded_versions():
+    assert preset("3.14.2t").ft_live_counts_all is False  # before gh-142531 (3.14.3)
+    assert preset("3.14.3t").ft_live_counts_all is True
+    assert preset("3.14t").ft_memory_gate and not preset("3.13t").ft_memory_gate
+    for bad in ("3.12t", "3.14.10t", "3.13tt", "3.13.t"):
+        with pytest.raises(GcperfError):
+            preset(bad)
 
 
 # ------------------------------------------------------------------ strict experiment typing

@@ -188,6 +188,29 @@ class QueuedMemory:
         self._submit(self._do_stats, t)
         return t
 
+    def stats_now(self) -> dict:
+        """``MemoryModel.stats()`` after every call queued so far (waits for the worker)."""
+        if self._queue is None:
+            if self._errors:
+                raise self._errors[0]
+            return self.model.stats()
+        done = threading.Event()
+        box: list[dict] = []
+
+        def snap() -> None:
+            try:
+                box.append(self.model.stats())
+            finally:
+                done.set()
+
+        self._submit(snap)
+        while not done.wait(0.5):
+            if self._errors:
+                break
+        if self._errors:
+            self.close()  # raises the worker's error
+        return box[0]
+
     def result(self, ticket: int) -> dict:
         """The snapshot of a ticket (after :meth:`close`)."""
         r = self._results[ticket]
