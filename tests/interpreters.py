@@ -39,13 +39,19 @@ def find_interpreter(minor: str) -> tuple[str, str] | None:
     return None
 
 
-def interpreter_params():
-    """pytest params, one per modelled minor version; absent ones are skipped with a reason."""
+def interpreter_params(pymalloc: bool = False):
+    """pytest params, one per modelled minor version; absent ones are skipped with a reason.
+
+    ``pymalloc``: the test compares pymalloc's arenas and pools, which the free-threaded builds do
+    not have (they allocate objects with mimalloc, which gcperf does not model): those are skipped.
+    """
     params = []
     for minor in SUPPORTED_VERSIONS:
         found = find_interpreter(minor)
         marks = [pytest.mark.real_interpreter]
-        if found is None:
+        if pymalloc and minor.endswith("t"):
+            marks.append(pytest.mark.skip(reason=f"{minor} allocates objects with mimalloc, not pymalloc"))
+        elif found is None:
             marks.append(pytest.mark.skip(reason=f"CPython {minor} is not installed here (checked pyenv and PATH)"))
         params.append(pytest.param(minor, id=f"py{minor}", marks=marks))
     return params

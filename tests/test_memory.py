@@ -107,7 +107,7 @@ def _stat(stderr: str, label: str) -> list[int]:
     return [int(v.replace(",", "")) for v in re.findall(rf"# arenas {label}\s*=\s*([\d,]+)", stderr)]
 
 
-@pytest.mark.parametrize("minor", interpreter_params())
+@pytest.mark.parametrize("minor", interpreter_params(pymalloc=True))
 @pytest.mark.parametrize("name", list(MEMORY_PROGRAMS))
 def test_arenas_and_rss_match_real_interpreter(minor, name):
     import json

@@ -204,7 +204,7 @@ def _recorded_params():
 
 
 @pytest.mark.parametrize(("file", "name"), _recorded_params())
-def test_collections_match_recorded_interpreter(file, name, traces):
+def test_recorded_interpreter_results_are_reproduced(file, name, traces):
     data = json.loads((Path(__file__).parent / "data" / "real_traces" / file).read_text())
     assert data["programs"][name]["version"] == data["version"].rstrip("t")
     check_against_real(name, data["version"], data["programs"][name], traces)
