@@ -33,13 +33,13 @@ import numpy as np
 import simpy
 
 from gcperf import GCSettings, Scenario, simulate
-from gcperf.costs import cost_model_for
-from gcperf.heap import Heap
-from gcperf.machine import Machine
-from gcperf.policy import GenerationalPolicy
-from gcperf.runner import _pause_fn
-from gcperf.stream import StatisticalStream
-from gcperf.versions import preset
+from gcperf.cpython.costs import cost_model_for
+from gcperf.cpython.heap import Heap
+from gcperf.cpython.policy import GenerationalPolicy
+from gcperf.cpython.versions import preset
+from gcperf.engine.machine import Machine
+from gcperf.engine.runner import _pause_fn
+from gcperf.workload.stream import StatisticalStream
 
 
 def batched(sc: Scenario, memory_thread: bool | None = None) -> tuple[float, int, list[int], float]:

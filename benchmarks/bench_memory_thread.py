@@ -28,7 +28,7 @@ import time
 import pandas as pd
 
 from gcperf import GCSettings, Scenario, simulate
-from gcperf.specs import load_workload
+from gcperf.workload.specs import load_workload
 
 MODES = (("in line", False), ("own thread", True), ("left to decide", None))
 

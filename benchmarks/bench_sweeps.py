@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from gcperf import Scenario, simulate
-from gcperf.charts import plot_results
-from gcperf.experiment import load_experiment
-from gcperf.sweep import sweep
+from gcperf.studies.charts import plot_results
+from gcperf.studies.experiment import load_experiment
+from gcperf.studies.sweep import sweep
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 BUDGET_S = 60.0

@@ -45,9 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import naive  # noqa: E402
 
 from gcperf import GCSettings, Scenario, simulate  # noqa: E402
-from gcperf.policy import GenerationalPolicy  # noqa: E402
-from gcperf.stream import StatisticalStream  # noqa: E402
-from gcperf.versions import preset  # noqa: E402
+from gcperf.cpython.policy import GenerationalPolicy  # noqa: E402
+from gcperf.cpython.versions import preset  # noqa: E402
+from gcperf.workload.stream import StatisticalStream  # noqa: E402
 
 _HZ = os.sysconf("SC_CLK_TCK")
 

@@ -9,7 +9,7 @@ Usage::
 For every requested minor version the script finds an interpreter (pyenv first, then
 ``python3.X`` on PATH; a missing one is skipped with a message), runs
 ``gcperf/calibration/probe.py`` under it in a subprocess, one version at a time, fits a
-:class:`gcperf.costs.CostModel` to the timings and stores the constants together with their
+:class:`gcperf.cpython.costs.CostModel` to the timings and stores the constants together with their
 provenance: interpreter, machine (CPU model, cache sizes, kernel), date, this command line,
 probe parameters and repetitions, and the fit's residuals. A table of the fitted constants is
 printed at the end. An existing output file is only replaced with ``--force``; its entries for
@@ -39,7 +39,7 @@ from gcperf.calibration.machine_costs import (  # noqa: E402
     make_entry,
 )
 from gcperf.calibration.machine_costs import measure as _measure  # noqa: E402
-from gcperf.costs import COSTS_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: E402
+from gcperf.cpython.costs import COSTS_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: E402
 from gcperf.errors import GcperfError  # noqa: E402
 from gcperf.interpreters import find as find_interpreter  # noqa: E402
 

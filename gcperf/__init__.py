@@ -32,19 +32,19 @@ The public API is listed in ``__all__``; everything else is internal. A worked e
 
 __version__ = "0.1.0"
 
-from .charts import plot_results  # noqa: E402
-from .compare import compare_versions  # noqa: E402
+from .cpython.versions import SUPPORTED_VERSIONS, preset  # noqa: E402
+from .engine.runner import RunResult, simulate, simulate_trace  # noqa: E402
+from .engine.scenario import GCSettings, Scenario  # noqa: E402
 from .errors import GcperfError  # noqa: E402
-from .experiment import load_experiment  # noqa: E402
-from .recommend import Constraints, recommend  # noqa: E402
-from .runner import RunResult, simulate, simulate_trace  # noqa: E402
-from .scenario import GCSettings, Scenario  # noqa: E402
-from .specs import load_workload  # noqa: E402
-from .sweep import sweep  # noqa: E402
-from .trace import Trace, TraceBuilder  # noqa: E402
-from .versions import SUPPORTED_VERSIONS, preset  # noqa: E402
-from .workload import Lifetime, Phase, SizeMix, Workload  # noqa: E402
-from .workloads import BUILTIN_WORKLOADS, get_workload  # noqa: E402
+from .studies.charts import plot_results  # noqa: E402
+from .studies.compare import compare_versions  # noqa: E402
+from .studies.experiment import load_experiment  # noqa: E402
+from .studies.recommend import Constraints, recommend  # noqa: E402
+from .studies.sweep import sweep  # noqa: E402
+from .workload.builtin import BUILTIN_WORKLOADS, get_workload  # noqa: E402
+from .workload.model import Lifetime, Phase, SizeMix, Workload  # noqa: E402
+from .workload.specs import load_workload  # noqa: E402
+from .workload.trace import Trace, TraceBuilder  # noqa: E402
 
 __all__ = [
     "BUILTIN_WORKLOADS",

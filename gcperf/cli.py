@@ -91,10 +91,10 @@ def _add_run(sub) -> None:
 
 
 def _scenario_from_args(args):
-    from .scenario import GCSettings, Scenario
-    from .specs import load_workload
-    from .versions import DEFAULT_VERSION
-    from .workloads import BUILTIN_WORKLOADS
+    from .cpython.versions import DEFAULT_VERSION
+    from .engine.scenario import GCSettings, Scenario
+    from .workload.builtin import BUILTIN_WORKLOADS
+    from .workload.specs import load_workload
 
     wl = args.workload
     if wl not in BUILTIN_WORKLOADS and (wl.endswith(".json") or "/" in wl):
@@ -103,7 +103,7 @@ def _scenario_from_args(args):
     if args.thresholds:
         if len(args.thresholds) > 3:
             raise GcperfError(f"--thresholds takes at most 3 values, got {len(args.thresholds)}")
-        from .versions import preset
+        from .cpython.versions import preset
 
         version = args.py_version if args.py_version is not None else DEFAULT_VERSION
         default = preset(version).thresholds
@@ -153,7 +153,7 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
             f"  garbage bytes   peak {s['peak_garbage_mb']:.2f} MiB of cyclic garbage; "
             f"fragmentation at the end {s['final_fragmentation_mb']:.1f} MiB",
         ]
-    from .versions import preset
+    from .cpython.versions import preset
 
     pre = preset(str(s["version"]))  # (the version the summary's run simulated)
     if not pre.checked_here:
@@ -165,11 +165,11 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
 
 
 def _cmd_run(args) -> int:
-    from .budget import check_run, estimate
-    from .kernels import ensure_kernels
-    from .output import check_run_output, json_text, write_run
-    from .progress import SHOW_AFTER_S, RunProgress
-    from .runner import simulate
+    from .engine.kernels import ensure_kernels
+    from .engine.runner import simulate
+    from .store.output import check_run_output, json_text, write_run
+    from .studies.budget import check_run, estimate
+    from .studies.progress import SHOW_AFTER_S, RunProgress
 
     sc = _scenario_from_args(args)
     if args.output is not None:
@@ -192,7 +192,7 @@ def _cmd_run(args) -> int:
     if args.output is not None:
         write_run(result, args.output, force=args.force, command=["gcperf", *sys.argv[1:]])
     if args.trace_out is not None:
-        from .export import write_trace
+        from .store.export import write_trace
 
         write_trace(result, args.trace_out)
     if args.json:
@@ -220,14 +220,14 @@ def _add_workloads(sub) -> None:
 
 
 def _cmd_workloads(args) -> int:
-    from .workloads import BUILTIN_WORKLOADS
+    from .workload.builtin import BUILTIN_WORKLOADS
 
     if args.output is not None and args.export is None:
         raise GcperfError("-o goes with --export NAME")
     if args.export is not None:
         from .recording.recorder import check_output
         from .safeio import atomic_write_text
-        from .specs import workload_to_dict
+        from .workload.specs import workload_to_dict
 
         if args.export not in BUILTIN_WORKLOADS:
             raise GcperfError(f"unknown workload {args.export!r}; built-in: {', '.join(BUILTIN_WORKLOADS)}")
@@ -251,7 +251,7 @@ def _add_experiments(sub) -> None:
 
 
 def _cmd_experiments(args) -> int:
-    from .experiment import packaged_experiments
+    from .studies.experiment import packaged_experiments
 
     found: dict[str, tuple[str, str]] = {}  # name -> (where, text)
     for name, res in packaged_experiments().items():
@@ -278,7 +278,7 @@ def _add_versions(sub) -> None:
 
 
 def _cmd_versions(args) -> int:
-    from .versions import SUPPORTED_VERSIONS, preset
+    from .cpython.versions import SUPPORTED_VERSIONS, preset
 
     for v in SUPPORTED_VERSIONS:
         pre = preset(v)
@@ -321,10 +321,10 @@ def _add_sweep(sub) -> None:
 
 
 def _cmd_sweep(args) -> int:
-    from .budget import check_sweep
-    from .charts import plot_results
-    from .experiment import load_experiment, packaged_experiments
-    from .sweep import check_sweep_output, default_output, plan_sweep, print_progress, sweep
+    from .studies.budget import check_sweep
+    from .studies.charts import plot_results
+    from .studies.experiment import load_experiment, packaged_experiments
+    from .studies.sweep import check_sweep_output, default_output, plan_sweep, print_progress, sweep
 
     if args.experiment == "all":
         names = sorted(x.stem for x in Path(args.experiments_dir).glob("*.toml")) or sorted(packaged_experiments())
@@ -335,7 +335,7 @@ def _cmd_sweep(args) -> int:
     else:
         names = [args.experiment]
     if args.scheduler:
-        from .executors import check_scheduler
+        from .studies.executors import check_scheduler
 
         check_scheduler(args.scheduler)
     exps = [load_experiment(n, args.experiments_dir) for n in names]  # all valid before any runs
@@ -369,8 +369,8 @@ def _add_plot(sub) -> None:
 
 
 def _cmd_plot(args) -> int:
-    from .charts import plot_results
-    from .recommend import Constraints
+    from .studies.charts import plot_results
+    from .studies.recommend import Constraints
 
     c = Constraints(args.max_p99_pause_ms, args.max_pause_ms, args.max_footprint_mb, args.max_footprint_increase,
                     args.objective, args.py_version, dict(args.trait))
@@ -389,7 +389,7 @@ def _add_recommend(sub) -> None:
 
 def _add_constraints(p) -> None:
     """The constraint and objective options of recommend (and report)."""
-    from .recommend import OBJECTIVES
+    from .studies.recommend import OBJECTIVES
 
     p.add_argument("--max-p99-pause-ms", type=_positive_float, metavar="MS", help="bound on the 99th-percentile pause")
     p.add_argument("--max-pause-ms", type=_positive_float, metavar="MS", help="bound on the longest pause")
@@ -412,7 +412,7 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _cmd_recommend(args) -> int:
-    from .recommend import Constraints, format_recommendation, recommend
+    from .studies.recommend import Constraints, format_recommendation, recommend
 
     c = Constraints(args.max_p99_pause_ms, args.max_pause_ms, args.max_footprint_mb, args.max_footprint_increase,
                     args.objective, args.py_version, dict(args.trait))
@@ -425,19 +425,19 @@ def _cmd_recommend(args) -> int:
 
 
 def _add_compare(sub) -> None:
-    from .compare import add_compare_parser
+    from .studies.compare import add_compare_parser
 
     add_compare_parser(sub, _positive_float, _nonneg_int)
 
 
 def _add_report(sub) -> None:
-    from .report import add_report_parser
+    from .studies.report import add_report_parser
 
     add_report_parser(sub, _add_constraints)
 
 
 def _add_diff(sub) -> None:
-    from .diff import add_diff_parser
+    from .studies.diff import add_diff_parser
 
     add_diff_parser(sub)
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from gcperf.versions import SUPPORTED_VERSIONS
+from gcperf.cpython.versions import SUPPORTED_VERSIONS
 
 
 @functools.cache

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gcperf.heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
-from gcperf.trace import Trace
-from gcperf.versions import preset
+from gcperf.cpython.heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from gcperf.cpython.versions import preset
+from gcperf.workload.trace import Trace
 
 
 @dataclass

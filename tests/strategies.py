@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from gcperf.trace import TraceBuilder
-from gcperf.versions import SUPPORTED_VERSIONS
+from gcperf.cpython.versions import SUPPORTED_VERSIONS
+from gcperf.workload.trace import TraceBuilder
 
 # the generational presets (the per-event reference in reference_gc.py has both collectors, but a
 # free-threaded build needs traces of thousands of allocations to flush its count: ft_traces)

@@ -9,7 +9,7 @@ import pytest
 
 import gcperf
 from gcperf import GcperfError, GCSettings, Lifetime, Phase, Scenario, Workload, simulate
-from gcperf.schema import COLLECTIONS_COLUMNS, SUMMARY_COLUMNS, TIMELINE_COLUMNS
+from gcperf.engine.schema import COLLECTIONS_COLUMNS, SUMMARY_COLUMNS, TIMELINE_COLUMNS
 
 
 def test_public_api_is_exactly_all():
@@ -68,7 +68,7 @@ def test_same_seed_same_tables_and_different_seed_differs():
 
 
 def test_trace_results_do_not_depend_on_chunk_size():
-    from gcperf.program import AssignCycle, Keep, Loop, Program, Ring, Temp
+    from gcperf.workload.program import AssignCycle, Keep, Loop, Program, Ring, Temp
 
     trace = Program((Loop(30_000, (Keep(), AssignCycle("a"), Ring(20), Temp())),)).trace()
     base = gcperf.simulate_trace(trace, "3.11", baseline_objects=100)
@@ -117,7 +117,7 @@ def test_the_package_docstring_example_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    from gcperf.specs import workload_to_dict
+    from gcperf.workload.specs import workload_to_dict
 
     (tmp_path / "model.json").write_text(json.dumps(workload_to_dict(gcperf.get_workload("cycles"))))
     (tmp_path / "experiments").mkdir()

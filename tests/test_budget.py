@@ -11,14 +11,14 @@ import time
 import pytest
 
 from gcperf import GCSettings, Scenario, simulate
-from gcperf import kernels as kernels_mod
-from gcperf.budget import RUN_LIMIT_S, check_sweep, estimate, human_duration
 from gcperf.cli import main
+from gcperf.engine import kernels as kernels_mod
 from gcperf.errors import GcperfError
-from gcperf.executors import IN_FLIGHT_PER_WORKER, processes
-from gcperf.experiment import parse_experiment
-from gcperf.progress import RunProgress
-from gcperf.sweep import plan_sweep
+from gcperf.studies.budget import RUN_LIMIT_S, check_sweep, estimate, human_duration
+from gcperf.studies.executors import IN_FLIGHT_PER_WORKER, processes
+from gcperf.studies.experiment import parse_experiment
+from gcperf.studies.progress import RunProgress
+from gcperf.studies.sweep import plan_sweep
 
 
 @pytest.mark.parametrize("args", [["-d", "1e12"], ["-t", "1"], ["--collect-every", "1e-9"],

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gcperf.costs import cost_model_for, user_costs_path
+from gcperf.cpython.costs import cost_model_for, user_costs_path
 
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -62,7 +62,7 @@ def test_runs_use_the_constants_measured_on_this_machine(measured, monkeypatch):
     # and the simulator's provenance names the constants it used
     monkeypatch.setenv("GCPERF_COSTS", str(path))
     from gcperf import GCSettings, Scenario
-    from gcperf.runner import simulate
+    from gcperf.engine.runner import simulate
     res = simulate(Scenario("cycles", GCSettings(version=MINOR), seed=1, memory=False, duration_s=0.2))
     assert "this machine" in res.inputs["cost_model"]
 

@@ -8,7 +8,7 @@ import pytest
 from gcperf import GCSettings, Scenario
 from gcperf.calibration.build import build_workload
 from gcperf.calibration.population import PopulationFit
-from gcperf.runner import simulate
+from gcperf.engine.runner import simulate
 
 
 def _fit(atomic: float, untracked: float, windows: int = 60) -> PopulationFit:

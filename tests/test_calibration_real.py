@@ -17,7 +17,7 @@ from gcperf.errors import GcperfError
 from gcperf.interpreters import resolve
 from gcperf.recording import load_recording
 from gcperf.recording.recorder import RecordOptions, record
-from gcperf.specs import load_workload
+from gcperf.workload.specs import load_workload
 
 PROGRAM = textwrap.dedent("""
     import random
@@ -90,7 +90,7 @@ def test_the_model_reproduces_the_recorded_collection_count(recorded):
     """Simulated under the recording's own threshold pattern, the model makes about as many
     young collections as the program did (count0 per window is an input of the fit)."""
     from gcperf import GCSettings, Scenario
-    from gcperf.runner import simulate
+    from gcperf.engine.runner import simulate
 
     _, out = recorded
     rec = load_recording(out)
@@ -213,7 +213,7 @@ def test_validate_bad_inputs(tmp_path):
 
 
 def test_experiments_take_a_calibrated_model_relative_to_their_file(recorded, tmp_path):
-    from gcperf.experiment import load_experiment, scenario_for
+    from gcperf.studies.experiment import load_experiment, scenario_for
 
     _, out = recorded
     (tmp_path / "models").mkdir()
@@ -241,7 +241,7 @@ def test_the_model_reaches_the_recorded_and_the_real_peak_rss(recorded):
     reaches the recorded peak RSS (checked here with another seed); it is near the peak of a
     plain real run."""
     from gcperf import GCSettings, Scenario
-    from gcperf.runner import simulate
+    from gcperf.engine.runner import simulate
 
     prog, out = recorded
     rec = load_recording(out)
@@ -349,7 +349,7 @@ def test_freeze_after_startup_real_and_modelled(tmp_path):
     program time, freezes about as many objects as the interpreter did."""
     from gcperf import GCSettings, Scenario
     from gcperf.calibration.validate import FREEZE_LABEL, find_startup, freeze_phase
-    from gcperf.runner import simulate
+    from gcperf.engine.runner import simulate
 
     prog = tmp_path / "app.py"
     prog.write_text(STARTUP_PROGRAM)

@@ -14,10 +14,10 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gcperf.charts import heatmap_plot, pause_distribution_plot, plot_results, tradeoff_figure  # noqa: E402
 from gcperf.cli import main  # noqa: E402
 from gcperf.errors import GcperfError  # noqa: E402
-from gcperf.recommend import Constraints, default_points, load_results, recommend  # noqa: E402
+from gcperf.studies.charts import heatmap_plot, pause_distribution_plot, plot_results, tradeoff_figure  # noqa: E402
+from gcperf.studies.recommend import Constraints, default_points, load_results, recommend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "results" / "web-service"

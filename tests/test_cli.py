@@ -102,8 +102,8 @@ def test_info_commands(capsys):
 
 
 def test_workloads_export_writes_a_template_that_loads_as_the_same_workload(tmp_path, capsys):
-    from gcperf.specs import load_workload
-    from gcperf.workloads import BUILTIN_WORKLOADS
+    from gcperf.workload.builtin import BUILTIN_WORKLOADS
+    from gcperf.workload.specs import load_workload
 
     out = tmp_path / "web.json"
     assert main(["workloads", "--export", "web", "-o", str(out)]) == 0

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from gcperf import GCSettings, Scenario, simulate
-from gcperf.compare import compare_versions, comparison_table, format_comparison
+from gcperf.studies.compare import compare_versions, comparison_table, format_comparison
 
 
 def _gcperf(*args, cwd=None):

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gcperf import costs
 from gcperf.calibration import fit as fitmod
-from gcperf.costs import CostModel, cost_model_for, measured_versions
+from gcperf.cpython import costs
+from gcperf.cpython.costs import CostModel, cost_model_for, measured_versions
 from gcperf.errors import GcperfError
 
-PROBE = Path(costs.__file__).parent / "calibration" / "probe.py"
+PROBE = Path(costs.__file__).parents[1] / "calibration" / "probe.py"
 
 NUMERIC_FIELDS = [f.name for f in dataclasses.fields(CostModel) if f.name != "source"]
 

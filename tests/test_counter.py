@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gcperf.policy import CounterScan, first_trigger, lindley
+from gcperf.cpython.policy import CounterScan, first_trigger, lindley
 
 
 def loop_counter(inc, y0):

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from gcperf.cli import main
-from gcperf.diff import Side, diff, parse_rule, regressions
 from gcperf.errors import GcperfError
-from gcperf.experiment import mean_ci95
+from gcperf.studies.diff import Side, diff, parse_rule, regressions
+from gcperf.studies.experiment import mean_ci95
 
 ROOT = Path(__file__).resolve().parents[1]
 REC = ROOT / "results" / "validation" / "data"

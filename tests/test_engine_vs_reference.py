@@ -8,7 +8,7 @@ from reference_gc import engine_log, reference_run, reference_run_ft
 from strategies import FT_VERSIONS, VERSIONS, ft_traces, small_thresholds, traces
 
 from gcperf import simulate_trace
-from gcperf.versions import preset
+from gcperf.cpython.versions import preset
 
 
 @settings()

@@ -9,7 +9,7 @@ import pytest
 
 from gcperf import GCSettings, Scenario, simulate
 from gcperf.cli import main
-from gcperf.export import chrome_trace
+from gcperf.store.export import chrome_trace
 
 
 @pytest.mark.parametrize("memory", [False, True])
@@ -64,7 +64,7 @@ def test_run_tables_also_as_parquet_when_pyarrow_is_there(tmp_path, monkeypatch)
         assert len(num) > 5
         pd.testing.assert_frame_equal(pq[num].reset_index(drop=True), csv[num], check_dtype=False)
     # without pyarrow the next run writes none, and the earlier run's Parquet files go with it
-    monkeypatch.setattr("gcperf.export.parquet_available", lambda: False)
+    monkeypatch.setattr("gcperf.store.export.parquet_available", lambda: False)
     assert main(["run", "--no-memory", "-d", "1", "-o", str(d), "--force"]) == 0
     assert not list(d.glob("*.parquet"))
     assert set(json.loads((d / "meta.json").read_text())["tables"]) == {"collections.csv", "timeline.csv",

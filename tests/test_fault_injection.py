@@ -32,10 +32,10 @@ from hypothesis import strategies as st
 
 from gcperf.cli import main
 from gcperf.errors import GcperfError
-from gcperf.experiment import parse_experiment
 from gcperf.safeio import MARKER
-from gcperf.sweep import run_task, sweep
-from gcperf.workload import LIFETIME_KINDS
+from gcperf.studies.experiment import parse_experiment
+from gcperf.studies.sweep import run_task, sweep
+from gcperf.workload.model import LIFETIME_KINDS
 
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
 

@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gcperf import GCSettings, Scenario, simulate, simulate_trace
+from gcperf.cpython.ftcount import NO_STOP, ft_walk
+from gcperf.cpython.policy import FreeThreadedPolicy
 from gcperf.errors import GcperfError
-from gcperf.ftcount import NO_STOP, ft_walk
-from gcperf.policy import FreeThreadedPolicy
-from gcperf.trace import TraceBuilder
+from gcperf.workload.trace import TraceBuilder
 
 
 def _naive(d, local, count, floor):

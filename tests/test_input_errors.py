@@ -14,12 +14,12 @@ import pytest
 
 from gcperf import GCSettings
 from gcperf.cli import main
+from gcperf.cpython.versions import KNOWN_PATCHES, preset
 from gcperf.errors import GcperfError
-from gcperf.executors import check_scheduler
-from gcperf.experiment import parse_experiment
-from gcperf.recommend import Constraints, load_results, recommend
-from gcperf.sweep import sweep
-from gcperf.versions import KNOWN_PATCHES, preset
+from gcperf.studies.executors import check_scheduler
+from gcperf.studies.experiment import parse_experiment
+from gcperf.studies.recommend import Constraints, load_results, recommend
+from gcperf.studies.sweep import sweep
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = {"name": "t", "replicates": 1,
@@ -261,7 +261,7 @@ def test_the_batch_heap_heatmap_no_longer_averages_freeze_and_no_freeze():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gcperf.charts import _pick_axes, heatmap_plot
+    from gcperf.studies.charts import _pick_axes, heatmap_plot
 
     agg, _, _ = load_results(REPO / "results" / "batch-heap")
     x, y = _pick_axes(agg)

@@ -8,7 +8,7 @@ import pytest
 from interpreters import find_interpreter, interpreter_params, run_program
 
 from gcperf import GCSettings, Lifetime, Phase, Scenario, SizeMix, Workload, simulate, simulate_trace
-from gcperf.program import Assign, AssignCycle, Keep, Loop, Program, Ring, Temp, Thin
+from gcperf.workload.program import Assign, AssignCycle, Keep, Loop, Program, Ring, Temp, Thin
 
 SMALL = SizeMix((48, 64, 96, 160, 240), (0.3, 0.3, 0.2, 0.1, 0.1))
 
@@ -154,7 +154,7 @@ def test_memory_programs_render_and_trace():
 def test_size_sampler_is_exactly_the_inverse_cdf():
     import numpy as np
 
-    from gcperf.stream import _Sampler
+    from gcperf.workload.stream import _Sampler
 
     p = np.array([0.1, 0.2, 1e-7, 0.3, 0.4 - 1e-7, 0.0])
     s = _Sampler(p)
@@ -169,9 +169,9 @@ def test_compiled_size_draw_is_exactly_the_inverse_cdf():
     picks the row numpy's searchsorted picks, also for numbers at bin edges and on CDF values."""
     import numpy as np
 
-    from gcperf.sizedraw import draw_rows
-    from gcperf.stream import _SizeTable
-    from gcperf.workload import DEFAULT_PAYLOAD, Phase
+    from gcperf.workload.model import DEFAULT_PAYLOAD, Phase
+    from gcperf.workload.sizedraw import draw_rows
+    from gcperf.workload.stream import _SizeTable
 
     ph = Phase(sizes=SizeMix((32, 48, 96, 200, 700), (0.4, 0.3, 0.2, 0.0999, 0.0001)), payload_per_object=1.5,
                payload_sizes=DEFAULT_PAYLOAD)
@@ -196,8 +196,8 @@ def test_compiled_size_draw_is_exactly_the_inverse_cdf():
 def test_drawn_sizes_follow_the_declared_distributions():
     import numpy as np
 
-    from gcperf.stream import _SizeTable
-    from gcperf.workload import DEFAULT_PAYLOAD, Phase
+    from gcperf.workload.model import DEFAULT_PAYLOAD, Phase
+    from gcperf.workload.stream import _SizeTable
 
     ph = Phase(sizes=SizeMix((48, 96), (0.75, 0.25)), payload_per_object=1.0, payload_sizes=DEFAULT_PAYLOAD)
     x = _SizeTable(ph).draw(np.random.default_rng(3), 400_000)
@@ -216,8 +216,8 @@ def test_large_size_tables_draw_in_two_steps_with_the_same_distributions():
     drawn first and each payload size on its own; totals still add up."""
     import numpy as np
 
-    from gcperf.stream import _SizeTable
-    from gcperf.workload import Phase
+    from gcperf.workload.model import Phase
+    from gcperf.workload.stream import _SizeTable
 
     pay = tuple(range(16, 16 + 40 * 8, 8))
     ph = Phase(sizes=SizeMix((48, 96), (0.75, 0.25)), payload_per_object=1.0,

@@ -9,9 +9,9 @@ import pytest
 
 from gcperf.cli import main
 from gcperf.errors import GcperfError
-from gcperf.experiment import parse_experiment
 from gcperf.safeio import MARKER
-from gcperf.sweep import sweep
+from gcperf.studies.experiment import parse_experiment
+from gcperf.studies.sweep import sweep
 
 TINY_TOML = """
 name = "tiny"
@@ -65,7 +65,7 @@ def test_run_into_the_current_directory_is_refused_before_any_work(project, caps
 
 
 def test_run_output_is_marked_and_force_replaces_only_gcperfs_files(project, capsys):
-    from gcperf.export import parquet_available
+    from gcperf.store.export import parquet_available
 
     assert main(["run", "-w", "cycles", "-d", "0.05", "--no-memory", "-o", "out"]) == 0
     marker = json.loads((project / "out" / MARKER).read_text())
@@ -138,7 +138,7 @@ def test_quick_charts_are_titled_quick(project):
                                                                           "version": "3.12", "memory": False},
                                   "grid": {"threshold0": [700, 5000]}}, "q.toml"), project / "q", quick=True,
                 workers=1)
-    from gcperf import charts
+    from gcperf.studies import charts
 
     titles = []
     real_save = charts.save

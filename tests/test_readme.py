@@ -203,7 +203,7 @@ def _git_show(spec: str) -> str:
 def test_the_experiments_table_is_what_the_experiment_files_declare():
     """Grid points x replicates of each experiment, and every number of its grid column, as
     experiments/NAME.toml declares them and results/NAME/meta.json records the runs."""
-    from gcperf.experiment import load_experiment
+    from gcperf.studies.experiment import load_experiment
 
     rows = re.findall(r"^\| `([a-z0-9-]+)` \| [^|]+ \| ([^|]+) \| (\d+) × (\d+) \|$",
                       README.read_text(encoding="utf-8"), flags=re.M)
@@ -226,8 +226,8 @@ def test_the_experiments_table_is_what_the_experiment_files_declare():
 
 
 def test_the_sweep_sizes_and_times_quoted_are_the_committed_ones():
-    from gcperf.experiment import load_experiment
-    from gcperf.sweep import plan_sweep
+    from gcperf.studies.experiment import load_experiment
+    from gcperf.studies.sweep import plan_sweep
 
     readme, results = _flat(), _flat(RESULTS / "README.md")
     short = ("batch-heap", "cycles", "upgrade-3-12-to-3-13", "web-service")
@@ -252,7 +252,7 @@ def test_the_sweep_sizes_and_times_quoted_are_the_committed_ones():
 
 
 def _recommendation(name: str, **constraints):
-    from gcperf.recommend import Constraints, recommend
+    from gcperf.studies.recommend import Constraints, recommend
 
     if not (RESULTS / name / "summary.csv").exists():
         pytest.skip(f"results/{name} is not in this checkout")
@@ -403,11 +403,13 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
 
 
 def test_the_limits_and_constants_quoted_are_the_code_s():
-    from gcperf import Scenario, budget, progress, schema
-    from gcperf.experiment import MAX_RUNS
+    from gcperf import Scenario
+    from gcperf.engine import schema
+    from gcperf.studies import budget, progress
+    from gcperf.studies.experiment import MAX_RUNS
 
     flat = _flat()
-    g = _find(r"`gcperf/budget.py`: allocations at (\d+) M/s with the memory model, (\d+) M/s without, plus (\d+) µs "
+    g = _find(r"`gcperf/studies/budget.py`: allocations at (\d+) M/s with the memory model, (\d+) M/s without, plus (\d+) µs "
               r"per expected collection", flat)
     assert tuple(map(float, g)) == (budget.ALLOCATIONS_PER_S[True] / 1e6, budget.ALLOCATIONS_PER_S[False] / 1e6,
                                     budget.COLLECTION_S * 1e6)
@@ -421,11 +423,11 @@ def test_the_limits_and_constants_quoted_are_the_code_s():
 
 
 def test_the_interpreter_figures_quoted_are_the_version_presets():
-    from gcperf.versions import preset
+    from gcperf.cpython.versions import preset
 
     flat = _flat()
     rss = {v: preset(v).interpreter_rss_kib for v in ("3.11", "3.13")}
-    g = _find(r"a bare 3.11 interpreter is (\d+) MiB bigger.{0,300}?`interpreter_rss_kib` in `gcperf/versions.py`: "
+    g = _find(r"a bare 3.11 interpreter is (\d+) MiB bigger.{0,300}?`interpreter_rss_kib` in `gcperf/cpython/versions.py`: "
               r"([\d ]+) KiB for 3.11, ([\d ]+) for 3.13", flat)
     assert (int(g[1].replace(" ", "")), int(g[2].replace(" ", ""))) == (rss["3.11"], rss["3.13"])
     assert _shown((rss["3.11"] - rss["3.13"]) / 1024, g[0])

@@ -19,7 +19,8 @@ import pytest
 from interpreters import can_hide_proc, find_interpreter, interpreter_params, run_program
 
 from gcperf import simulate_trace
-from gcperf.program import (
+from gcperf.cpython.versions import preset
+from gcperf.workload.program import (
     Assign,
     AssignCycle,
     AssignPair,
@@ -32,7 +33,6 @@ from gcperf.program import (
     Ring,
     Temp,
 )
-from gcperf.versions import preset
 
 PROGRAMS = {
     "keep-1e4": Program((Loop(10_000, (Keep(),)),)),
@@ -183,7 +183,7 @@ def c0_floor(trace) -> int:
     """Objects of ``trace`` freed by reference counting (they lower the count as they go)."""
     import numpy as np
 
-    from gcperf.heap import FLAG_CYCLIC, NEVER
+    from gcperf.cpython.heap import FLAG_CYCLIC, NEVER
 
     return int(np.count_nonzero((trace.death != NEVER) & ((trace.flags & FLAG_CYCLIC) == 0)))
 

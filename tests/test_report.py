@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from gcperf.cli import main
-from gcperf.recommend import Constraints, recommend
+from gcperf.studies.recommend import Constraints, recommend
 
 pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
 
-from gcperf.report import report_data, write_report  # noqa: E402
+from gcperf.studies.report import report_data, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "web-service"

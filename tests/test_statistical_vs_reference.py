@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from reference_gc import engine_log, reference_run
 
 from gcperf import GCSettings, Lifetime, Phase, Scenario, Workload, simulate
-from gcperf.heap import FLAG_CYCLIC, NEVER
-from gcperf.stream import StatisticalStream
-from gcperf.trace import Trace
-from gcperf.versions import preset
+from gcperf.cpython.heap import FLAG_CYCLIC, NEVER
+from gcperf.cpython.versions import preset
+from gcperf.workload.stream import StatisticalStream
+from gcperf.workload.trace import Trace
 
 
 def realised_trace(sc: Scenario) -> Trace:

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from gcperf.errors import GcperfError
-from gcperf.experiment import load_experiment, parse_experiment
-from gcperf.recommend import Constraints, default_points, format_recommendation, load_results, recommend
-from gcperf.sweep import run_task, sweep
+from gcperf.studies.experiment import load_experiment, parse_experiment
+from gcperf.studies.recommend import Constraints, default_points, format_recommendation, load_results, recommend
+from gcperf.studies.sweep import run_task, sweep
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -206,7 +206,7 @@ def test_charts_draw_what_they_are_given(tiny_results):
     import matplotlib
 
     matplotlib.use("Agg")
-    from gcperf.charts import plot_results, tradeoff_figure
+    from gcperf.studies.charts import plot_results, tradeoff_figure
 
     agg, _, _ = load_results(tiny_results)
     defaults = default_points(agg)

@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 
 from gcperf.errors import GcperfError
-from gcperf.experiment import load_experiment, parse_experiment
-from gcperf.lockfile import LOCK_NAME, FolderLock
-from gcperf.recommend import Constraints, load_results, recommend
-from gcperf.runlog import append_run, read_runs
 from gcperf.safeio import claim
-from gcperf.sweep import run_task, sweep
+from gcperf.store.lockfile import LOCK_NAME, FolderLock
+from gcperf.store.runlog import append_run, read_runs
+from gcperf.studies.experiment import load_experiment, parse_experiment
+from gcperf.studies.recommend import Constraints, load_results, recommend
+from gcperf.studies.sweep import run_task, sweep
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -110,7 +110,7 @@ def test_a_second_sweep_into_the_same_folder_is_refused_naming_the_first(tmp_pat
     exp = parse_experiment(SMALL, "small.toml")
     out = claim(tmp_path / "s", "sweep")  # as a sweep does before it locks
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from gcperf.lockfile import FolderLock;"
+        [sys.executable, "-c", "import sys, time; from gcperf.store.lockfile import FolderLock;"
          f"l = FolderLock({str(out)!r}, ['gcperf', 'sweep', 'small']).acquire(); print('held', flush=True);"
          "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:
@@ -278,7 +278,7 @@ def test_sigkill_of_the_parent_kills_its_workers(tmp_path):
 
 def test_workers_die_with_their_parent():
     # the mechanism on its own: a child that asked for PR_SET_PDEATHSIG dies when its parent is killed
-    code = ("import os, sys, time; from gcperf.executors import die_with_parent\n"
+    code = ("import os, sys, time; from gcperf.studies.executors import die_with_parent\n"
             "pid = os.fork()\n"
             "if pid == 0:\n    die_with_parent(os.getppid()); time.sleep(60); os._exit(0)\n"
             "print(pid, flush=True); time.sleep(60)\n")

@@ -44,9 +44,9 @@ def one(path: str) -> list[dict]:
     from gcperf import GCSettings, Scenario
     from gcperf.calibration.calibrate import calibrate
     from gcperf.calibration.validate import held_out_settings
+    from gcperf.engine.runner import simulate
     from gcperf.errors import GcperfError
     from gcperf.recording import load_recording
-    from gcperf.runner import simulate
 
     variant = _variant()
     rec = load_recording(path)

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..workload import Lifetime, Phase, SizeMix, Workload
+from ..workload.model import Lifetime, Phase, SizeMix, Workload
 from .population import PopulationFit, alive_share
 
 #: Components that carry less than this share of lasting objects are dropped (and the rest

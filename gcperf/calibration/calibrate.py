@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..costs import CostModel, cost_model_for
+from ..cpython.costs import CostModel, cost_model_for
 from ..errors import GcperfError
 from ..recording.format import Recording
-from ..workload import MAX_PAYLOAD, MAX_SIZE_BYTES, SizeMix, Workload
+from ..workload.model import MAX_PAYLOAD, MAX_SIZE_BYTES, SizeMix, Workload
 from .build import build_workload
 from .observe import older_sizes, windows
 from .population import PopulationFit, fit_population
@@ -174,8 +174,8 @@ def replay_windows(wl: Workload, rec: Recording, seeds) -> tuple[np.ndarray, np.
     Each window's threshold0 is the count0 its collection started at, less one: the threshold
     pattern as it happened, the watchdog's cut excursions included (no memory model).
     """
-    from ..runner import simulate
-    from ..scenario import GCSettings, Scenario
+    from ..engine.runner import simulate
+    from ..engine.scenario import GCSettings, Scenario
 
     c = rec.collections
     auto = ~c["explicit"].to_numpy().astype(bool)
@@ -290,8 +290,8 @@ def _fit_peak(wl: Workload, rec: Recording, extra: float, target_mib: float) -> 
     fit at the plain thresholds predicted the held-out peaks better (median error 6.4 against
     8.7 % on 3.11.7, 6.6 against 6.3 % on 3.13.0).
     """
-    from ..runner import simulate
-    from ..scenario import GCSettings, Scenario
+    from ..engine.runner import simulate
+    from ..engine.scenario import GCSettings, Scenario
 
     settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
 

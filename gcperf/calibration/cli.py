@@ -39,7 +39,7 @@ def add_calibrate_parser(sub) -> None:
 
 def _cmd_calibrate(args) -> int:
     from ..recording.format import load_recording
-    from ..specs import workload_to_dict
+    from ..workload.specs import workload_to_dict
     from .calibrate import calibrate
 
     rec = load_recording(args.recording)
@@ -88,7 +88,7 @@ def add_calibrate_costs_parser(sub) -> None:
 def _cmd_calibrate_costs(args) -> int:
     import shlex
 
-    from ..costs import user_costs_path
+    from ..cpython.costs import user_costs_path
     from ..interpreters import resolve
     from .machine_costs import WRITTEN_BY, calibrate_costs, costs_document, existing_entries, format_table
 

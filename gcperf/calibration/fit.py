@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..costs import CostModel
+from ..cpython.costs import CostModel
 
 __all__ = ["examined_points", "fit_cost_model", "merge_runs"]
 

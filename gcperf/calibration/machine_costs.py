@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..costs import COSTS_SCHEMA_VERSION, CostModel, read_costs_file
+from ..cpython.costs import COSTS_SCHEMA_VERSION, CostModel, read_costs_file
 from ..errors import GcperfError
 from .fit import fit_cost_model, merge_runs
 

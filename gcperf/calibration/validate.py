@@ -175,8 +175,8 @@ def predict(cal: Calibration, version: str, thresholds: tuple[int, int, int], se
     ``freeze_share`` of the program time, if given)."""
     import time
 
-    from ..runner import simulate
-    from ..scenario import GCSettings, Scenario
+    from ..engine.runner import simulate
+    from ..engine.scenario import GCSettings, Scenario
 
     frz = freeze_phase(cal, freeze_share) if freeze_share is not None else None
     rows = []

@@ -6,7 +6,7 @@
 * ``model.py``: the driver, :class:`MemoryModel` (pending frees, batches in program order);
 * ``queued.py``: the model driven through a FIFO from a thread of its own.
 
-(``gcperf/kernels.py`` compiles, or loads, these kernels and the size draw's once per process.)
+(``gcperf/engine/kernels.py`` compiles, or loads, these kernels and the size draw's once per process.)
 
 Data flows one way: the engine (``gcperf.machine``) hands allocations and frees to the model;
 nothing here knows about the collector.

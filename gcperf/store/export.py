@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import GcperfError
+from ..errors import GcperfError
 from .output import finite_or_none
 
 _PID = 1
@@ -72,9 +72,9 @@ def write_trace(result, path: str | Path) -> Path:
     Raises:
         GcperfError: ``path`` exists or cannot be written.
     """
+    from ..recording.recorder import check_output
+    from ..safeio import atomic_write_bytes
     from .output import json_text
-    from .recording.recorder import check_output
-    from .safeio import atomic_write_bytes
 
     out = check_output(path)
     atomic_write_bytes(out, json_text(chrome_trace(result)).encode("utf-8"))
@@ -100,7 +100,7 @@ def write_parquet(tables: dict[str, pd.DataFrame], folder: Path) -> list[str]:
         return []
     import io
 
-    from .safeio import atomic_write_bytes
+    from ..safeio import atomic_write_bytes
 
     names = []
     for name, df in tables.items():

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GcperfError
-from .output import finite_or_none
+from ..errors import GcperfError
+from ..store.output import finite_or_none
 
 TABLE_METRICS = (
     ("gc_share", "GC share %", 100.0),
@@ -219,8 +219,8 @@ def write_report(folder: str | Path, out: str | Path, constraints=None, force: b
         GcperfError: not a finished sweep, ``out`` exists (and is not an earlier report, or
             ``force`` was not given) or cannot be written, plotly missing.
     """
-    from .recording.recorder import check_output
-    from .safeio import atomic_write_bytes
+    from ..recording.recorder import check_output
+    from ..safeio import atomic_write_bytes
 
     p = Path(out)
     if p.is_file() and not p.is_symlink() and _written_by_gcperf(p):

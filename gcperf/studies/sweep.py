@@ -33,16 +33,16 @@ from typing import Any
 
 import pandas as pd
 
+from ..engine.schema import SCHEMA_VERSION, SUMMARY_COLUMNS
+from ..errors import GcperfError
+from ..provenance import collect_metadata
+from ..safeio import atomic_write_bytes, claim, clear_owned, inspect_output
+from ..store.lockfile import FolderLock
+from ..store.output import sha256_file, write_csv, write_json
+from ..store.runlog import append_run, read_runs
 from .budget import estimate, human_duration
-from .errors import GcperfError
 from .executors import choose
 from .experiment import Experiment, mean_ci95, scenario_for
-from .lockfile import FolderLock
-from .output import sha256_file, write_csv, write_json
-from .provenance import collect_metadata
-from .runlog import append_run, read_runs
-from .safeio import atomic_write_bytes, claim, clear_owned, inspect_output
-from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
 
 RUNS_FILE = "runs.jsonl"
 DETAIL_DIR = "runs"
@@ -65,7 +65,7 @@ METRICS = (
 
 def run_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """Simulate one run; return its summary and the detail the charts need (picklable)."""
-    from .runner import simulate
+    from ..engine.runner import simulate
 
     t0 = time.perf_counter()
     r = simulate(scenario_for(params, seed))
@@ -322,7 +322,7 @@ def write_tables(out: Path, exp: Experiment, done: dict[str, dict]) -> None:
     agg = aggregate(summary)
     write_csv(summary, out / "summary.csv")
     write_csv(agg, out / "aggregate.csv")
-    from .export import write_parquet
+    from ..store.export import write_parquet
 
     if not write_parquet({"summary": summary, "aggregate": agg}, out):
         for name in ("summary.parquet", "aggregate.parquet"):  # an earlier sweep's, written with pyarrow

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GcperfError
-from .heap import FLAG_CYCLIC, NEVER
+from ..cpython.heap import FLAG_CYCLIC, NEVER
+from ..errors import GcperfError
 from .trace import KINDS, Trace, TraceBuilder
 
 # --------------------------------------------------------------------------- statements

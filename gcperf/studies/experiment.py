@@ -45,11 +45,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GcperfError
-from .safeio import check_name
-from .scenario import GCSettings, Scenario
-from .workload import Phase, Workload
-from .workloads import get_workload
+from ..engine.scenario import GCSettings, Scenario
+from ..errors import GcperfError
+from ..safeio import check_name
+from ..workload.builtin import get_workload
+from ..workload.model import Phase, Workload
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -266,7 +266,7 @@ def packaged_experiments() -> dict[str, Any]:
         root: Any = resources.files("gcperf.experiments")
     except ModuleNotFoundError:
         # run from a source checkout (not installed): the package sits beside experiments/
-        root = Path(__file__).resolve().parent.parent / "experiments"
+        root = Path(__file__).resolve().parents[2] / "experiments"  # gcperf/studies/ -> the checkout
     try:
         return {x.name[:-5]: x for x in sorted(root.iterdir(), key=lambda t: t.name) if x.name.endswith(".toml")}
     except (FileNotFoundError, NotADirectoryError):
@@ -311,7 +311,7 @@ def _parse_toml(text: str, where: str) -> Experiment:
 @functools.lru_cache(maxsize=8)
 def _workload_file(path: str) -> Workload:
     """A JSON workload file, read once per process (every run of a sweep uses it)."""
-    from .specs import load_workload
+    from ..workload.specs import load_workload
 
     return load_workload(path)
 
@@ -335,7 +335,7 @@ def scenario_for(params: dict[str, Any], seed: int) -> Scenario:
     version = params.get("version", GCSettings().version)
     th = None
     if any(k in params for k in ("threshold0", "threshold1", "threshold2")):
-        from .versions import preset
+        from ..cpython.versions import preset
 
         default = preset(version).thresholds
         th = tuple(params.get(f"threshold{i}", default[i]) for i in range(3))  # checked, not converted

@@ -31,8 +31,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .costs import CostModel
-from .errors import GcperfError
+from ..cpython.costs import CostModel
+from ..errors import GcperfError
 
 LIFETIME_KINDS = ("immediate", "fixed", "exponential", "lognormal", "forever", "batch")
 MAX_SIZE_BYTES = 2**31 - 1  # the memory model keeps sizes as int32

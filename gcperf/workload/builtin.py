@@ -23,8 +23,8 @@ it (its ints and strings, its item array or table): ``payload_per_object``.
 
 from __future__ import annotations
 
-from .errors import GcperfError
-from .workload import Lifetime, Phase, SizeMix, Workload
+from ..errors import GcperfError
+from .model import Lifetime, Phase, SizeMix, Workload
 
 _WEB = Workload(
     name="web",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import GcperfError
-from .safeio import atomic_write_bytes
+from ..errors import GcperfError
+from ..safeio import atomic_write_bytes
 
 REQUIRED = {"run_id": str, "point": int, "replicate": int, "seed": int, "params": dict, "summary": dict}
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import GcperfError
-from .metrics import pareto_front
+from ..engine.metrics import pareto_front
+from ..errors import GcperfError
 
 LABELS = {
     "pauses_per_s_mean": "collections per second",
@@ -364,7 +364,7 @@ def timeline_figure(timelines: pd.DataFrame, pauses: pd.DataFrame, title: str, m
 
 def save(fig, path: Path) -> Path:
     """Save a figure as PNG (deterministic: no timestamps in the metadata) and close it."""
-    from .safeio import atomic_writer
+    from ..safeio import atomic_writer
 
     plt, _ = _plt()
     try:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import GcperfError
-from .scenario import Scenario
+from ..engine.scenario import Scenario
+from ..errors import GcperfError
 
 ALLOCATIONS_PER_S = {True: 20e6, False: 35e6}  # memory model on / off
 COLLECTION_S = 250e-6

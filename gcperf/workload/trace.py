@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GcperfError
-from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from ..cpython.heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from ..errors import GcperfError
 
 KINDS = {"tracked": 0, "atomic": int(FLAG_ATOMIC), "untracked": int(FLAG_UNTRACKED)}
 OPS = ("collect", "disable", "enable", "freeze", "unfreeze", "set_threshold")
@@ -207,7 +207,7 @@ class TraceBuilder:
 
     def set_threshold(self, t0: int, t1: int | None = None, t2: int | None = None) -> None:
         """``gc.set_threshold(t0[, t1[, t2]])``: thresholds not given keep their values, as in CPython."""
-        from .policy import check_threshold_values
+        from ..cpython.policy import check_threshold_values
 
         given = (t0,) if t1 is None else (t0, t1) if t2 is None else (t0, t1, t2)
         if t1 is None and t2 is not None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GcperfError
+from ..errors import GcperfError
 
 _SEARCH_MIN_WINDOW = 4096
 

@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import GcperfError
-from .workload import Lifetime, Phase, SizeMix, Workload
+from ..errors import GcperfError
+from .model import Lifetime, Phase, SizeMix, Workload
 
 
 def _build(cls, data: Any, where: str):
@@ -70,7 +70,7 @@ def workload_from_dict(data: Any) -> Workload:
         built.append(_build(Phase, p, where))
     d["phases"] = tuple(built)
     if isinstance(d.get("pause_costs"), dict):
-        from .costs import CostModel
+        from ..cpython.costs import CostModel
 
         d["pause_costs"] = _build(CostModel, d["pause_costs"], "workload pause_costs")
     for key in ("pause_noise", "pause_scale"):

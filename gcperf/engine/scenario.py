@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import GcperfError
-from .policy import check_thresholds
-from .versions import DEFAULT_VERSION, preset
-from .workload import Workload
+from ..cpython.policy import check_thresholds
+from ..cpython.versions import DEFAULT_VERSION, preset
+from ..errors import GcperfError
+from ..workload.model import Workload
 
 MAX_TIMELINE_POINTS = 1_000_000  # one row each in memory: beyond this a timeline is a mistake
 
@@ -126,7 +126,7 @@ class Scenario:
 
     def resolved_workload(self) -> Workload:
         """The workload object, with the duration override applied."""
-        from .workloads import get_workload
+        from ..workload.builtin import get_workload
 
         wl = get_workload(self.workload) if isinstance(self.workload, str) else self.workload
         if not isinstance(wl, Workload):

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import GcperfError
+from ..cpython.versions import preset
+from ..engine.metrics import pareto_front
+from ..errors import GcperfError
 from .experiment import mean_ci95
-from .metrics import pareto_front
-from .versions import preset
 
 OBJECTIVES = {
     "gc-time": ("gc_share", "GC share of wall time"),
@@ -122,7 +122,7 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """
     import json
 
-    from .schema import SCHEMA_VERSION
+    from ..engine.schema import SCHEMA_VERSION
 
     f = Path(folder)
     meta_p, agg_p, sum_p = f / "meta.json", f / "aggregate.csv", f / "summary.csv"
@@ -170,7 +170,7 @@ def _check_against_meta(folder: Path, meta: dict, agg: pd.DataFrame, summ: pd.Da
     SHA-256 of ``summary.csv`` and ``aggregate.csv``; folders from before the
     hashes are checked on the run count alone.
     """
-    from .output import check_table_hashes
+    from ..store.output import check_table_hashes
 
     fix = f"resume the sweep into {folder} (gcperf sweep ... -o {folder}) to rewrite its tables from runs.jsonl"
     check_table_hashes(folder, meta, "the sweep", fix=fix)

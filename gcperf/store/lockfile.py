@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import GcperfError
+from ..errors import GcperfError
 
 LOCK_NAME = ".gcperf-lock.json"
 

@@ -7,10 +7,10 @@ import json
 import os
 from pathlib import Path
 
-from .errors import GcperfError
-from .provenance import collect_metadata
-from .safeio import atomic_write_text, atomic_writer, claim, inspect_output, require_replaceable
-from .schema import SCHEMA_VERSION
+from ..engine.schema import SCHEMA_VERSION
+from ..errors import GcperfError
+from ..provenance import collect_metadata
+from ..safeio import atomic_write_text, atomic_writer, claim, inspect_output, require_replaceable
 
 RUN_FILES = ("collections.csv", "timeline.csv", "summary.csv", "meta.json", "collections.parquet", "timeline.parquet",
              "summary.parquet")

@@ -8,21 +8,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .costs import CostModel, cost_model_for
-from .engine import run_machine
-from .errors import GcperfError
-from .heap import Heap
+from .. import __version__
+from ..cpython.costs import CostModel, cost_model_for
+from ..cpython.heap import Heap
+from ..cpython.policy import FT_FLUSH, FreeThreadedPolicy, GenerationalPolicy, PatternPolicy
+from ..cpython.versions import VersionPreset, preset
+from ..errors import GcperfError
+from ..workload.model import Workload
+from ..workload.stream import CHUNK_SLOTS, StatisticalStream, TraceStream
+from ..workload.trace import Trace
 from .kernels import ensure_kernels
+from .loop import run_machine
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
 from .metrics import memory_stats, summarize
-from .policy import FT_FLUSH, FreeThreadedPolicy, GenerationalPolicy, PatternPolicy
 from .scenario import GCSettings, Scenario
 from .schema import SCHEMA_VERSION, SUMMARY_COLUMNS
-from .stream import CHUNK_SLOTS, StatisticalStream, TraceStream
-from .trace import Trace
-from .versions import VersionPreset, preset
-from .workload import Workload
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _memory_model(version: str):
     """The allocator model of ``version``. The free-threaded builds allocate objects with mimalloc,
     which gcperf does not model: their footprint is taken from the GIL build's pymalloc of the
     same minor version (an approximation, said in ``gcperf versions``)."""
-    from .memory import MemoryModel, geometry_for
+    from ..memory import MemoryModel, geometry_for
 
     pre = preset(version)
     return MemoryModel(geometry_for(pre.minor if pre.free_threaded else version))
@@ -112,7 +112,7 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
              threshold_pattern: tuple[int, ...] | None = None,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Simulate a scenario (the built-in default when None; a workload name or a
-    :class:`~gcperf.workload.Workload` alone runs it with the default settings).
+    :class:`~gcperf.Workload` alone runs it with the default settings).
 
     The first run with the memory model in a process compiles (or loads) its kernels
     first; when that takes more than a moment, a warning on the ``gcperf`` logger

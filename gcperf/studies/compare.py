@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import GcperfError
+from ..errors import GcperfError
+from ..workload.model import Workload
 from .experiment import mean_ci95
-from .workload import Workload
 
 #: (summary column, label, unit) of the compared metrics, in print order.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -48,7 +48,7 @@ def compare_versions(workload: str | Workload, versions: Sequence[str], *, thres
     """Simulate ``workload`` under each version, once per seed.
 
     Args:
-        workload: a built-in name, a :class:`~gcperf.workload.Workload`, or a loaded JSON one.
+        workload: a built-in name, a :class:`~gcperf.Workload`, or a loaded JSON one.
         versions: CPython versions (at least one, no repeats); the first is the baseline.
         thresholds: one to three thresholds for every version (the rest from each version's
             defaults); None: each version's own defaults.
@@ -64,9 +64,9 @@ def compare_versions(workload: str | Workload, versions: Sequence[str], *, thres
     Raises:
         GcperfError: no version, a repeated or unknown version, bad thresholds or seeds.
     """
-    from .runner import simulate
-    from .scenario import GCSettings, Scenario
-    from .versions import preset
+    from ..cpython.versions import preset
+    from ..engine.runner import simulate
+    from ..engine.scenario import GCSettings, Scenario
 
     versions = [str(v) for v in versions]
     if not versions:
@@ -153,7 +153,7 @@ def format_comparison(table: pd.DataFrame, workload_name: str, duration_s: float
             cells.append(s)
         name = f"{label} ({unit})" if unit and unit != "objects" else (f"{label} (objects)" if unit else label)
         lines.append(f"{name:36s}" + "".join(f"{c:>24s}" for c in cells))
-    from .versions import preset
+    from ..cpython.versions import preset
 
     lines += [f"  {v}: {preset(v).evidence}" for v in versions if not preset(v).checked_here]
     return "\n".join(lines)
@@ -211,12 +211,12 @@ def add_compare_parser(sub, positive_float, nonneg_int) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .output import json_text, write_csv, write_json
-    from .provenance import collect_metadata
-    from .safeio import claim, inspect_output, require_replaceable
-    from .scenario import Scenario
-    from .specs import load_workload
-    from .workloads import BUILTIN_WORKLOADS
+    from ..engine.scenario import Scenario
+    from ..provenance import collect_metadata
+    from ..safeio import claim, inspect_output, require_replaceable
+    from ..store.output import json_text, write_csv, write_json
+    from ..workload.builtin import BUILTIN_WORKLOADS
+    from ..workload.specs import load_workload
 
     if args.replicates < 1:
         raise GcperfError("--replicates must be at least 1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .errors import GcperfError
+from ..errors import GcperfError
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import GcperfError
+from ..errors import GcperfError
 
 __all__ = ["CostModel", "cost_model_for", "measured_versions", "user_costs_path"]
 

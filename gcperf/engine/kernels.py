@@ -24,9 +24,9 @@ _lock = threading.Lock()
 def _warm_up(version: str) -> None:
     import numpy as np
 
-    from .memory import MemoryModel, geometry_for
-    from .stream import _SizeTable
-    from .workload import Phase
+    from ..memory import MemoryModel, geometry_for
+    from ..workload.model import Phase
+    from ..workload.stream import _SizeTable
 
     m = MemoryModel(geometry_for(version.rstrip("t")))  # a free-threaded build: its minor's geometry
     one = np.zeros(1, dtype=np.int64)

@@ -6,7 +6,7 @@ per slot, when the object dies and how, and per chunk the number of reference
 count frees that happen after each slot's allocation (``d``) - all the saturating
 ``count0`` needs. Two kinds of stream share this interface:
 
-* :class:`StatisticalStream` draws a :class:`~gcperf.workload.Workload` with numpy
+* :class:`StatisticalStream` draws a :class:`~gcperf.Workload` with numpy
   (lifetimes, cyclic deaths, untracked kinds), seeded;
 * :class:`TraceStream` replays an exact :class:`~gcperf.trace.Trace`.
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
-from .policy import CounterScan
-from .workload import MAX_PAYLOAD, Phase, SizeMix, Workload
+from ..cpython.heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
+from ..cpython.policy import CounterScan
+from .model import MAX_PAYLOAD, Phase, SizeMix, Workload
 
 CHUNK_SLOTS = 1 << 18
 

@@ -25,12 +25,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .ftcount import NO_STOP, ft_walk
-from .heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
-from .memory.queued import QueuedMemory
-from .policy import FreeThreadedPolicy, GenerationalPolicy
-from .stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
-from .versions import VersionPreset
+from ..cpython.ftcount import NO_STOP, ft_walk
+from ..cpython.heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
+from ..cpython.policy import FreeThreadedPolicy, GenerationalPolicy
+from ..cpython.versions import VersionPreset
+from ..memory.queued import QueuedMemory
+from ..workload.stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
 
 COLLECTION_FIELDS = (
     "time_s",

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import GcperfError
+from ..errors import GcperfError
 from .experiment import mean_ci95, t975
 
 DEFAULT_METRICS = ("pause_total_ms", "pause_p99_ms", "pause_max_ms", "pauses_per_s", "gc_share", "collections",
@@ -136,7 +136,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _check_hash(folder: Path, name: str) -> None:
-    from .output import check_table_hashes
+    from ..store.output import check_table_hashes
 
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -146,8 +146,8 @@ def _check_hash(folder: Path, name: str) -> None:
 
 
 def _recording_side(p: Path) -> Side:
-    from .recording.cli import summarize
-    from .recording.format import load_recording
+    from ..recording.cli import summarize
+    from ..recording.format import load_recording
 
     rec = load_recording(p)  # GcperfError for a corrupt, truncated or foreign file
     s = summarize(rec)
@@ -385,7 +385,7 @@ def add_diff_parser(sub) -> None:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from .output import json_text
+    from ..store.output import json_text
 
     rules = [parse_rule(t) for t in args.fail_on]
     before, after = load_side(args.before), load_side(args.after)

@@ -1,0 +1,1 @@
+"""Results on disk: a run's tables with provenance, a sweep's resume log and lock, exports."""
