@@ -21,7 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from interpreters import find_interpreter  # noqa: E402
-from test_real_interpreter import PROGRAMS, run_real  # noqa: E402
+from test_real_interpreter import PROGRAMS, run_real, run_real_memory  # noqa: E402
+
+from gcperf.cpython.versions import preset  # noqa: E402
 
 
 def main(minor: str) -> int:
@@ -30,13 +32,19 @@ def main(minor: str) -> int:
         print(f"no CPython {minor} here (pyenv, PATH)", file=sys.stderr)
         return 2
     exe, version = found
-    programs = {name: run_real(minor, name) for name in PROGRAMS}
-    out = Path(__file__).parent / "data" / "real_traces" / f"{version}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data = {"version": version, "interpreter": exe, "machine": platform.machine(), "date": date.today().isoformat(),
-            "made_by": f"python tests/record_real_traces.py {minor}", "programs": programs}
-    out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {out} ({len(programs)} programs)")
+    runs = [("", run_real, False)]
+    if preset(minor).ft_memory_gate:
+        # a second file: the memory gate live (/proc visible), with sizes and resident memory
+        runs.append(("-memory", run_real_memory, True))
+    for suffix, run, gate in runs:
+        programs = {name: run(minor, name) for name in PROGRAMS}
+        out = Path(__file__).parent / "data" / "real_traces" / f"{version}{suffix}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": version, "interpreter": exe, "machine": platform.machine(),
+                "date": date.today().isoformat(), "made_by": f"python tests/record_real_traces.py {minor}",
+                "memory_gate": gate, "programs": programs}
+        out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {out} ({len(programs)} programs)")
     return 0
 
 
