@@ -22,6 +22,7 @@ no collection are evaluated with two numpy scans instead of a Python loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -316,7 +317,7 @@ class FreeThreadedPolicy(GenerationalPolicy):
         self.memory_gate = memory_gate
         self.deferred_count = 0
         self.last_mem_kib = 0
-        self.memory_kib = None
+        self.memory_kib: Callable[[], int] | None = None
         self.deferrals = 0  # times the memory gate moved the count to deferred_count
 
     # -- the counters ------------------------------------------------------------

@@ -138,6 +138,7 @@ class Machine:
         self._untracked: list[np.ndarray] = []
         self._untracked_immortal = 0
         self._ft_base_untracked = preset.interpreter_untracked if self._ft_live_all else 0
+        self._gate_seq = 0  # the position at which the memory gate reads resident memory
         if self.ft is not None and self.ft.memory_gate and memory is not None:
             self.ft.memory_kib = self._resident_kib
         self.deferred_checks_enabled = preset.deferred_run_checks_enabled
@@ -260,6 +261,7 @@ class Machine:
         t0 = pol.auto_threshold
         if self.ft is not None:
             # a flush that the collector says yes to schedules a collection (3.13t+: deferred)
+            self._gate_seq = self.stream.alloc_seq(j)
             if self.ft.allocate():
                 self.scheduled = True
             self.pos = j + 1
@@ -299,6 +301,7 @@ class Machine:
             self._op(seq, op[1], op[2])
 
     def _auto_collect(self, seq: int, count0: int) -> None:
+        self._gate_seq = seq
         decision = self.policy.select()
         if decision.generation is not None:
             self._collect(decision.generation, seq, "auto", count0, decision.full_vetoed)
@@ -348,6 +351,7 @@ class Machine:
         if self.memory is not None and len(res.freed_rows):
             self.memory.free(res.freed_rows)
         if self.ft is not None:
+            self._gate_seq = seq
             self.policy.end(g, self._ft_live(res, seq))
             # the garbage it frees is deallocated after the counts were zeroed: the free-threaded
             # buffer takes those frees (the default build's count0 saturates at 0 and hides them)
@@ -412,9 +416,10 @@ class Machine:
         return int(live + perm + n_untracked + self._ft_base_untracked)
 
     def _resident_kib(self) -> int:
-        """Resident memory now in KiB (3.14t's memory gate): the memory model's footprint."""
+        """Resident memory in KiB at the event being handled (3.14t's memory gate): the memory
+        model's footprint."""
         assert self.memory is not None
-        self._mem_sync(self._now_seq())
+        self._mem_sync(self._gate_seq)
         return int((self.memory.stats_now()["footprint_bytes"] + self.baseline_bytes) // 1024)
 
     def _take_pauses(self) -> list[float]:
