@@ -43,8 +43,15 @@ def test_the_tradeoff_compares_with_the_default_and_says_what_it_shows():
     caption = " ".join(t.get_text() for t in fig.texts)
     assert "workload web" in caption and "CPython 3.13" in caption and "5 replicates" in caption
     assert f"{default_row['peak_footprint_mb_mean']:,.1f} MiB" in caption
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "CPython default 3.13" in legend and "recommended: 3.13 (25000,50,10)" in legend
+    # the legend and the caption sit outside the panels: neither covers a point
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [fig.legends[0].get_window_extent(renderer), *(t.get_window_extent(renderer) for t in fig.texts)]
+    for panel in fig.axes[:2]:
+        area = panel.get_window_extent(renderer)
+        assert not any(b.overlaps(area) for b in boxes), (boxes, area)
     plt.close(fig)
 
 

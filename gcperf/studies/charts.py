@@ -175,6 +175,11 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
     if (a["pauses_per_s_mean"] > 0).any():  # a log axis of nothing but zeros cannot be drawn
         axes[1].set_yscale("log")
     axes[1].get_legend().remove()  # the same as the first panel's
+    # the legend below the panels, where it hides no point (inside, "best" can still cover one)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize="small", frameon=False,
+               bbox_to_anchor=(0.5, 0.045))
     if x == "footprint_change_mb_mean" and len(base) == 1:
         b = next(iter(base.values()))
         if b > 0:
@@ -182,7 +187,7 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
                 top = ax.secondary_xaxis("top", functions=(lambda m, b=b: 100.0 * m / b, lambda q, b=b: q * b / 100.0))
                 top.set_xlabel("peak footprint change from the default (%)", fontsize="small")
     fig.suptitle(title)
-    fig.text(0.01, 0.01, caption(a, summ, base), fontsize="small", color="0.3")
+    fig.text(0.01, 0.01, _wrap_parts(caption(a, summ, base)), fontsize="small", color="0.3")
     right = 1.0
     if len(a) > MAX_LABELLED_POINTS:  # too many to label: a key of point numbers beside the panels
         key = [f"{int(r['point'])}: {setting_label(r)}" for _, r in a.sort_values("point").iterrows()]
@@ -192,8 +197,20 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
         right = 1.0 - width
         for k, col in enumerate(cols):
             fig.text(right + 0.005 + 0.15 * k, 0.95, "\n".join(col), fontsize=5.5, va="top", family="monospace")
-    fig.tight_layout(rect=(0, 0.03, right, 1))
+    rows = -(-len(labels) // 4)
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * rows, right, 1))
     return fig
+
+
+def _wrap_parts(text: str, width: int = 190) -> str:
+    """``text`` on as many lines as it needs, broken only between its "; "-separated parts."""
+    lines: list[str] = []
+    for part in text.split("; "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "; " + part
+        else:
+            lines.append(part)
+    return ";\n".join(lines)
 
 
 def _fmt_for(values: np.ndarray) -> str:
