@@ -149,8 +149,8 @@ def _table():
     return costs._load_table()
 
 
-def test_measured_versions_cover_3_8_to_3_13():
-    assert measured_versions() == ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+def test_measured_versions_cover_3_8_to_3_14():
+    assert measured_versions() == ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 
 
 def test_every_entry_carries_its_provenance():
@@ -179,11 +179,13 @@ def test_cost_model_for_accepts_minor_and_full_versions():
 
 
 def test_unmeasured_version_falls_back_to_the_nearest():
-    newest = cost_model_for("3.13")
-    m = cost_model_for("3.14")
-    assert m.source.startswith("fallback: CPython 3.14 not measured, constants of 3.13")
+    newest = cost_model_for("3.14")
+    m = cost_model_for("3.15")
+    assert m.source.startswith("fallback: CPython 3.15 not measured, constants of 3.14")
     assert dataclasses.replace(m, source=newest.source) == newest
     assert "constants of 3.8" in cost_model_for("3.7.16").source
+    # a free-threaded build has no measurement of its own: its minor's constants
+    assert cost_model_for("3.14t") == newest
 
 
 def test_fallback_tie_prefers_the_newer_version(monkeypatch):
