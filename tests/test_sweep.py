@@ -212,7 +212,7 @@ def test_charts_draw_what_they_are_given(tiny_results):
     defaults = default_points(agg)
     fig = tradeoff_figure(agg, "t", defaults, [int(agg["point"].max())])
     ax = fig.axes[0]
-    labels = [h.get_label() for h in ax.get_legend().legend_handles]
+    labels = [h.get_label() for h in fig.legends[0].legend_handles]
     assert "Pareto frontier" in labels and any("default" in lbl for lbl in labels)
     assert any(lbl.startswith("recommended") for lbl in labels)
     frontier = [ln for ln in ax.get_lines() if ln.get_label() == "Pareto frontier"][0]
