@@ -170,3 +170,25 @@ def test_bad_input():
     for bad in ("3.14.99t", "3.11t", "3.14tt"):
         with pytest.raises(GcperfError):
             GCSettings(version=bad)
+
+
+def test_frozen_objects_still_cost_a_free_threaded_collection():
+    """3.14t's collection walks the whole GC heap, frozen objects included (measured: 32-43 % of a
+    tracked object's cost); the default build's never looks at the permanent generation."""
+    b = TraceBuilder()
+    for _ in range(100_000):
+        b.alloc()
+    b.freeze()
+    b.collect(2)
+    trace = b.build()
+    pauses = {v: float(simulate_trace(trace, v, enabled=False).collections.pause_ms.iloc[0]) for v in ("3.14", "3.14t")}
+    empty = float(simulate_trace(_one_collect(), "3.14t",
+                                 enabled=False).collections.pause_ms.iloc[0])
+    assert pauses["3.14t"] > 5 * empty  # the frozen 100 000 are visited
+    assert pauses["3.14"] < 2 * empty  # the default build skips them
+
+
+def _one_collect():
+    b = TraceBuilder()
+    b.collect(2)
+    return b.build()

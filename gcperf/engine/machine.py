@@ -32,6 +32,9 @@ from ..cpython.versions import VersionPreset
 from ..memory.queued import QueuedMemory
 from ..workload.stream import EV_CHECKPOINT, EV_FREES, Chunk, Stream
 
+FT_SKIPPED_VISIT = 0.4
+"""Cost of a frozen or untracked object in a free-threaded collection, as a fraction of a tracked one's."""
+
 COLLECTION_FIELDS = (
     "time_s",
     "mutator_time_s",
@@ -359,7 +362,16 @@ class Machine:
                 self.ft.deallocate(res.freed)
         else:
             self.policy.end(g, res.survivors)
-        pause = float(self.pause_s(heap_g, res.examined, res.freed))
+        examined = res.examined
+        if self.ft is not None:
+            # the free-threaded collection walks every block of the GC heap: frozen and untracked
+            # objects are visited and skipped, not free (measured on 3.14.7t, 2e5-1e6 objects: a frozen
+            # object costs 32-43 % of a tracked one, an untracked tuple about half)
+            hidden = self.heap.sizes(seq)[3] + self._ft_base_untracked
+            if self._untracked:
+                hidden += len(self._untracked[0]) + self._untracked_immortal
+            examined = res.examined + int(round(FT_SKIPPED_VISIT * hidden))
+        pause = float(self.pause_s(heap_g, examined, res.freed))
         start = self.wall + sum(self._pauses)
         if res.freed:
             self.garbage_seconds += res.freed * start - float(self._wall_of(res.freed_unreach).sum())
