@@ -28,6 +28,31 @@ class RefCollection:
     full_vetoed: bool
 
 
+def _events(trace: Trace) -> list[tuple]:
+    """Every event of ``trace`` in program order: (seq, kind, payload) with kind 0 allocation,
+    1 death, 2 eval-breaker check, 3 gc call (ties in that order)."""
+    events = []
+    for i in range(trace.n):
+        events.append((int(trace.alloc_seq[i]), 0, i))
+        if trace.death[i] != NEVER:
+            events.append((int(trace.death[i]), 1, i))
+    for s in trace.checkpoints:
+        events.append((int(s), 2, None))
+    for op in trace.ops:
+        events.append((op[0], 3, op))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+def _groups(trace: Trace) -> dict[int, list[int]]:
+    """The members of each cycle, by the slot of its oldest member."""
+    groups: dict[int, list[int]] = {}
+    for i in range(trace.n):
+        if trace.flags[i] & FLAG_CYCLIC:
+            groups.setdefault(int(trace.head[i]), []).append(i)
+    return groups
+
+
 def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects: int = 0,
                   enabled: bool = True) -> list[RefCollection]:
     pre = preset(version)
@@ -43,22 +68,8 @@ def reference_run(trace: Trace, version: str, thresholds=None, baseline_objects:
     scheduled = False
     log: list[RefCollection] = []
 
-    # events in program order
-    events = []
-    for i in range(trace.n):
-        events.append((int(trace.alloc_seq[i]), 0, i))
-        if trace.death[i] != NEVER:
-            events.append((int(trace.death[i]), 1, i))
-    for s in trace.checkpoints:
-        events.append((int(s), 2, None))
-    for op in trace.ops:
-        events.append((op[0], 3, op))
-    events.sort(key=lambda e: (e[0], e[1]))
-
-    groups: dict[int, list[int]] = {}
-    for i in range(trace.n):
-        if trace.flags[i] & FLAG_CYCLIC:
-            groups.setdefault(int(trace.head[i]), []).append(i)
+    events = _events(trace)
+    groups = _groups(trace)
 
     def present(o: int) -> bool:
         return o < 0 or state.get(o) in ("alive", "garbage")
@@ -184,20 +195,8 @@ def reference_run_ft(trace: Trace, version: str, thresholds=None, baseline_objec
     scheduled = False
     log: list[RefCollection] = []
 
-    events = []
-    for i in range(trace.n):
-        events.append((int(trace.alloc_seq[i]), 0, i))
-        if trace.death[i] != NEVER:
-            events.append((int(trace.death[i]), 1, i))
-    for s in trace.checkpoints:
-        events.append((int(s), 2, None))
-    for op in trace.ops:
-        events.append((op[0], 3, op))
-    events.sort(key=lambda e: (e[0], e[1]))
-    groups: dict[int, list[int]] = {}
-    for i in range(trace.n):
-        if trace.flags[i] & FLAG_CYCLIC:
-            groups.setdefault(int(trace.head[i]), []).append(i)
+    events = _events(trace)
+    groups = _groups(trace)
 
     def present(o: int) -> bool:
         return o < 0 or state.get(o) in ("alive", "garbage")

@@ -13,6 +13,17 @@ VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if not v.endswith("t")) + ("3.12.
 FT_VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if v.endswith("t")) + ("3.14.2t",)
 
 
+def _gc_call(draw, b: TraceBuilder, op: str) -> None:
+    """The gc calls and checkpoints both trace strategies draw alike (others are ignored: an op
+    whose precondition failed, such as a free with nothing alive)."""
+    if op == "checkpoint":
+        b.checkpoint()
+    elif op == "collect":
+        b.collect(draw(st.integers(0, 2)))
+    elif op in ("disable", "enable", "freeze", "unfreeze"):
+        getattr(b, op)()
+
+
 @st.composite
 def traces(draw, max_ops: int = 120):
     """A random program: allocations of every kind, frees, cycles, gc calls."""
@@ -56,22 +67,12 @@ def traces(draw, max_ops: int = 120):
                     if draw(st.booleans()):
                         b.free(i)
                         alive.remove(i)
-        elif op == "checkpoint":
-            b.checkpoint()
-        elif op == "collect":
-            b.collect(draw(st.integers(0, 2)))
-        elif op == "disable":
-            b.disable()
-        elif op == "enable":
-            b.enable()
-        elif op == "freeze":
-            b.freeze()
-        elif op == "unfreeze":
-            b.unfreeze()
         elif op == "set_threshold":
             given = draw(st.integers(1, 3))  # gc.set_threshold(t0[, t1[, t2]])
             vals = (draw(st.integers(0, 12)), draw(st.integers(0, 4)), draw(st.integers(0, 4)))[:given]
             b.set_threshold(*vals)
+        else:
+            _gc_call(draw, b, op)
     return b.build()
 
 
@@ -113,20 +114,10 @@ def ft_traces(draw, max_ops: int = 60):
             with b.c_call():
                 for _ in range(draw(st.integers(1, 700))):
                     alive.append(b.alloc())
-        elif op == "checkpoint":
-            b.checkpoint()
-        elif op == "collect":
-            b.collect(draw(st.integers(0, 2)))
-        elif op == "disable":
-            b.disable()
-        elif op == "enable":
-            b.enable()
-        elif op == "freeze":
-            b.freeze()
-        elif op == "unfreeze":
-            b.unfreeze()
         elif op == "set_threshold":
             given = draw(st.integers(1, 2))
             vals = (draw(st.integers(0, 3000)), draw(st.sampled_from([0, 10, 1])))[:given]
             b.set_threshold(*vals)
+        else:
+            _gc_call(draw, b, op)
     return b.build()

@@ -23,12 +23,8 @@ def _layer(module: str) -> str | None:
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
-    rel = path.relative_to(PKG.parent).with_suffix("")
-    here = list(rel.parts)
-    if here[-1] == "__init__":
-        here = here[:-1]
-    else:
-        here = here[:-1]
+    # the package a relative import starts from: the module's folder (an __init__ is its own package)
+    here = list(path.relative_to(PKG.parent).with_suffix("").parts[:-1])
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
