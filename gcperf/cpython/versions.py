@@ -174,6 +174,7 @@ _PRESETS: dict[str, VersionPreset] = {
         True,
         atomic_tuples_tracked=False,
         atomic_dicts_tracked=True,
+        # len(gc.get_objects(2)) and VmRSS of a fresh 3.14.7t after two gc.collect() (2026-12-04)
         interpreter_objects=5919,
         interpreter_rss_kib=11457,
         free_threaded=True,
@@ -181,7 +182,6 @@ _PRESETS: dict[str, VersionPreset] = {
         ft_live_ge=True,
         ft_memory_gate=True,
         ft_live_counts_all=True,
-        # len(gc.get_objects(2)) and VmRSS of a fresh 3.14.7t after two gc.collect() (2026-12-04)
         # measured on a 3.14.7t built from the release source (2026-12-04) through behaviour, since
         # Python cannot list untracked objects: with the memory gate off (/proc hidden, so the RSS
         # read fails and the gate says yes) the first automatic collection comes at the first

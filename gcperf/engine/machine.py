@@ -191,23 +191,19 @@ class Machine:
                 limit = min(limit, int(ch.op_slots[i]))
         y = self.policy.count[0]
         t0 = self.policy.auto_threshold
+        if self.scheduled:
+            # a collection waits for the next eval-breaker check
+            ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
+            if ck != NEVER:
+                limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
         if self.ft is not None:
             pol = self.ft
-            if self.scheduled:
-                ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
-                if ck != NEVER:
-                    limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
             need = pol.live_need() if (t0 is not None and not self.scheduled) else NO_STOP
             k, lo, y = ft_walk(ch.d, local, limit, pol.local, y, need, pol.count_floor)
             self._plan_l = int(lo)
             y = int(y)
             k = int(k)
         elif self.scheduled or t0 is None:
-            if self.scheduled:
-                # a collection waits for the next eval-breaker check
-                ck = self.stream.next_checkpoint(self.stream.alloc_seq(self.pos))
-                if ck != NEVER:
-                    limit = min(limit, self.stream.slot_of_seq(ck) - ch.j0)
             k = limit
             y = ch.scan.value(local, y, k)
         else:
@@ -353,24 +349,22 @@ class Machine:
         res = heap.collect(heap_g, self._take_segment(seq), seq)
         if self.memory is not None and len(res.freed_rows):
             self.memory.free(res.freed_rows)
+        examined = res.examined
         if self.ft is not None:
+            hidden = self._ft_hidden(res, seq)
             self._gate_seq = seq
-            self.policy.end(g, self._ft_live(res, seq))
+            # long_lived_total: the tracked survivors; on 3.14.3t+ the rest of the GC heap too
+            self.policy.end(g, res.survivors + (hidden if self._ft_live_all else 0))
             # the garbage it frees is deallocated after the counts were zeroed: the free-threaded
             # buffer takes those frees (the default build's count0 saturates at 0 and hides them)
             if res.freed:
                 self.ft.deallocate(res.freed)
+            # the collection walks every block of the GC heap: frozen and untracked objects are
+            # visited and skipped, not free (measured on 3.14.7t, 2e5-1e6 objects: a frozen object
+            # costs 32-43 % of a tracked one, an untracked tuple about half)
+            examined += int(round(FT_SKIPPED_VISIT * hidden))
         else:
             self.policy.end(g, res.survivors)
-        examined = res.examined
-        if self.ft is not None:
-            # the free-threaded collection walks every block of the GC heap: frozen and untracked
-            # objects are visited and skipped, not free (measured on 3.14.7t, 2e5-1e6 objects: a frozen
-            # object costs 32-43 % of a tracked one, an untracked tuple about half)
-            hidden = self.heap.sizes(seq)[3] + self._ft_base_untracked
-            if self._untracked:
-                hidden += len(self._untracked[0]) + self._untracked_immortal
-            examined = res.examined + int(round(FT_SKIPPED_VISIT * hidden))
         pause = float(self.pause_s(heap_g, examined, res.freed))
         start = self.wall + sum(self._pauses)
         if res.freed:
@@ -408,24 +402,21 @@ class Machine:
             )
         )
 
-    def _ft_live(self, res, seq: int) -> int:
-        """``long_lived_total`` after a free-threaded collection: the tracked survivors of the whole
-        heap; on 3.14.3t+ every other object in the GC heap too (frozen, untracked)."""
-        live = res.survivors
+    def _ft_hidden(self, res, seq: int) -> int:
+        """Objects in the GC heap after a free-threaded collection that it does not examine: the
+        frozen ones, and on 3.14.3t+ (which counts them) the untracked ones, the interpreter's own
+        included. Brings the record of live untracked objects up to ``seq``."""
+        hidden = self.heap.sizes(seq)[3]
         if not self._ft_live_all:
-            return int(live)
-        perm = self.heap.sizes(seq)[3]
+            return int(hidden)
         if len(res.untracked_deaths):
-            self._untracked.append(np.sort(res.untracked_deaths))
+            self._untracked.append(res.untracked_deaths)
         self._untracked_immortal += res.untracked_immortal
-        # drop what has died, keep one array
-        if self._untracked:
+        if self._untracked:  # keep one array of what is still alive (only its length is asked)
             u = np.concatenate(self._untracked)
-            u = u[u > seq]
-            u.sort(kind="stable")
-            self._untracked = [u]
-        n_untracked = (len(self._untracked[0]) if self._untracked else 0) + self._untracked_immortal
-        return int(live + perm + n_untracked + self._ft_base_untracked)
+            self._untracked = [u[u > seq]]
+            hidden += len(self._untracked[0])
+        return int(hidden + self._untracked_immortal + self._ft_base_untracked)
 
     def _resident_kib(self) -> int:
         """Resident memory in KiB at the event being handled (3.14t's memory gate): the memory
