@@ -188,6 +188,11 @@ def test_compare_ranks_and_checks_the_recommendation():
     assert s["recommendation"]["setting"] == "a"
     assert s["recommendation"]["real_change"] == pytest.approx(0.6)
     assert s["median_errors_held_out"]["pause_total_ms"] == pytest.approx(1 / 6)
+    assert s["least_pause_gap"] == 0.0
+    # a wrong pick: "b" predicted least, it pauses 70 for real where "a" pauses 60 (0.1 of the default's)
+    t.loc[t.setting == "b", "pred_pause_total_ms"] = 40
+    s = compare(t)
+    assert not s["same_least_pause"] and s["least_pause_gap"] == pytest.approx(0.1)
 
 
 @pytest.mark.slow
