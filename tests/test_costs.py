@@ -21,7 +21,8 @@ from gcperf.errors import GcperfError
 
 PROBE = Path(costs.__file__).parents[1] / "calibration" / "probe.py"
 
-NUMERIC_FIELDS = [f.name for f in dataclasses.fields(CostModel) if f.name != "source"]
+# (old_cache_factor may also be None: tested on its own below)
+NUMERIC_FIELDS = [f.name for f in dataclasses.fields(CostModel) if f.name not in ("source", "old_cache_factor")]
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -371,3 +372,24 @@ def test_driver_refits_saved_runs_and_refuses_to_overwrite(tmp_path, capsys):
     assert "pass --force" in capsys.readouterr().err
     assert driver.main(["--versions", "3"]) == 2
     assert "minor versions like 3.11" in capsys.readouterr().err
+
+
+def test_old_objects_rise_with_their_own_factor_where_it_is_set():
+    """``old_cache_factor``: the examined objects of the oldest generation (``old``) rise with it out
+    of cache, the others with ``cache_factor``; None (the default) prices them all alike."""
+    plain = CostModel(cache_factor=3.0)
+    split = CostModel(cache_factor=3.0, old_cache_factor=9.0)
+    n = 1e10  # far out of cache: the rises are complete
+    assert plain.pause_s(n, 0, 0.0, old=n) == plain.pause_s(n, 0, 0.0)
+    assert split.pause_s(n, 0, 0.0) == pytest.approx(plain.pause_s(n, 0, 0.0))
+    walk = (split.pause_s(n, 0, 0.0) - split.fixed_us * 1e-6)
+    assert split.pause_s(n, 0, 0.0, old=n) - split.fixed_us * 1e-6 == pytest.approx(walk * 3.0, rel=1e-3)
+    assert split.pause_s(n, 0, 0.0, old=n / 2) - split.fixed_us * 1e-6 == pytest.approx(walk * 2.0, rel=1e-3)
+    # in cache nothing rises: old and young cost the same
+    assert split.pause_s(10, 0, 0.0, old=10) == pytest.approx(split.pause_s(10, 0, 0.0), rel=1e-6)
+    vec = split.pause_s(np.array([n, n]), 0, 0.0, old=np.array([0.0, n]))
+    assert vec[1] - split.fixed_us * 1e-6 == pytest.approx(walk * 3.0, rel=1e-3)
+    with pytest.raises(GcperfError, match="old_cache_factor must be >= 1"):
+        CostModel(old_cache_factor=0.5)
+    assert CostModel(**split.to_dict()) == split
+

@@ -404,11 +404,18 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
     assert (before["pause_total_ms relative error"], now["pause_total_ms relative error"]) == (f"{g[0]} %", f"{g[1]} %")
     assert (before["pause_p99_ms relative error"], now["pause_p99_ms relative error"]) == (f"{g[2]} %", f"{g[3]} %")
     assert (before[tau], now[tau]) == (f"{g[4]} (min {g[6]})", f"{g[5]} (min {g[7]})")
-    # "Recomputed once more ... p99 went from 32 to 33 %, the rest unchanged": that commit's table against today's
-    g = _find(r"and p99 went from (\d+) to (\d+) %, the rest unchanged", flat)
+    # "Recomputed once more ... p99 went from 32 to 33 %, the rest unchanged", then "tau 0.59 -> 0.65, the rest
+    # unchanged (git show REV before it)": each table against the next
+    rev = _find(r"the ranking's median tau [\d.]+ -> [\d.]+, the rest unchanged \(`git show ([0-9a-f]{7,}):results/"
+                r"validation/summary.md` before it\)", flat)[0]
+    between = _summary_cells(_git_show(f"{rev}:results/validation/summary.md"))
     today = _summary_cells((RESULTS / "validation" / "summary.md").read_text(encoding="utf-8"))
-    assert (now["pause_p99_ms relative error"], today["pause_p99_ms relative error"]) == (f"{g[0]} %", f"{g[1]} %")
-    assert {k: v for k, v in now.items() if "p99" not in k} == {k: v for k, v in today.items() if k in now and "p99" not in k}
+    g = _find(r"and p99 went from (\d+) to (\d+) %, the rest unchanged", flat)
+    assert (now["pause_p99_ms relative error"], between["pause_p99_ms relative error"]) == (f"{g[0]} %", f"{g[1]} %")
+    assert {k: v for k, v in now.items() if "p99" not in k} == {k: v for k, v in between.items() if k in now and "p99" not in k}
+    g = _find(r"the ranking's median tau ([\d.]+) -> ([\d.]+), the rest unchanged", flat)
+    assert (between[tau].split()[0], today[tau].split()[0]) == (g[0], g[1])
+    assert {k: v for k, v in between.items() if k != tau} == {k: v for k, v in today.items() if k != tau}
     rev = _find(r"load ~2; ([\d.]+)x in the one before, commit ([0-9a-f]{7,}), load ~3", flat)
     t = pd.read_csv(io.StringIO(_git_show(f"{rev[1]}:results/validation/summary.csv")))
     assert _shown(float((t.real_wall_s / t.sim_s).median()), rev[0])

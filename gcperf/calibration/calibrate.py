@@ -71,8 +71,9 @@ class Calibration:
     report: dict
 
 
-def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Objects each collection examined where the recorder measured them, and a mask.
+def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Objects each collection examined where the recorder measured them, of those the ones in
+    generation 2, and a mask.
 
     ``young_factor`` counts the young generation as the model holds it: the model keeps the
     containers created untracked in the young generation until their first collection (as it
@@ -89,8 +90,10 @@ def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     after = c["next_gen_objects_after"].to_numpy(dtype=float)
     full = (g == 2) & (after >= 0) & (y0 >= 0) & ~ok
     ex = np.where(full, after + c["collected"].to_numpy(dtype=float) - y0 + y, ex)
+    # (where only the total is known, generation 1, at most ten windows of survivors, counts as old)
+    old = np.where(g == 2, np.where(ok, g2, ex - y), 0.0)
     ok = (ok | full) & ~c["explicit"].to_numpy().astype(bool)
-    return ex, ok
+    return ex, np.maximum(old, 0.0), ok
 
 
 def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tuple[float, ...], tuple[float, float, float], dict]:
@@ -102,39 +105,43 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tu
     from scipy.optimize import least_squares
 
     c = rec.collections
-    ex, ok = _examined(c, young_factor)
+    ex, old, ok = _examined(c, young_factor)
     pause = c["pause_s"].to_numpy(dtype=float)
     freed = c["collected"].to_numpy(dtype=float)
     ok &= pause > 0
     if ok.sum() < 5:
         raise GcperfError(f"{rec.path}: fewer than five collections have measured sizes; record a longer run")
-    n, f, p = ex[ok], freed[ok], pause[ok]
+    n, o, f, p = ex[ok], old[ok], freed[ok], pause[ok]
     machine = cost_model_for(rec.version)
     half, expo = machine.cache_half_objects, machine.cache_exponent
 
     def model(x):
-        fixed_us, per_obj, rise, per_gar, hf = np.exp(x)
+        fixed_us, per_obj, rise, per_gar, hf, rise_old = np.exp(x)
         s = n**expo / (n**expo + hf**expo)
-        return fixed_us * 1e-6 + n * per_obj * 1e-9 * (1.0 + rise * s) + f * per_gar * 1e-9
+        walked = (n - o) * (1.0 + rise * s) + o * (1.0 + rise_old * s)
+        return fixed_us * 1e-6 + per_obj * 1e-9 * walked + f * per_gar * 1e-9
 
     # the rise with the examined set's size (its height and where it happens) is only seen when
     # the recording's sets reach the caches' size; weak priors at the machine's own constants keep
     # them there otherwise (the cost per freed object likewise, for programs that make little
-    # cyclic garbage)
-    prior = np.log([max(machine.cache_factor - 1.0, 0.1), max(machine.per_garbage_ns, 1.0), half])
+    # cyclic garbage). Young objects and recent survivors lie in allocation order, as the
+    # machine probe's sets do; the oldest generation's objects lie scattered, so their rise
+    # (``old_cache_factor``) is fitted apart, from the full collections, with a prior at the same
+    # machine figure (a recording without a full collection keeps it there)
+    rise0 = max(machine.cache_factor - 1.0, 0.1)
+    prior = np.log([rise0, max(machine.per_garbage_ns, 1.0), half, rise0])
     weight = PRIOR_WEIGHT * math.sqrt(len(p))
 
     def resid(x):
-        return np.concatenate([np.log(model(x)) - np.log(p), weight * (x[[2, 3, 4]] - prior)])
+        return np.concatenate([np.log(model(x)) - np.log(p), weight * (x[[2, 3, 4, 5]] - prior)])
 
-    x0 = np.log([max(machine.fixed_us, 0.5), machine.per_object_ns, max(machine.cache_factor - 1.0, 0.1),
-                 max(machine.per_garbage_ns, 1.0), half])
+    x0 = np.log([max(machine.fixed_us, 0.5), machine.per_object_ns, rise0, max(machine.per_garbage_ns, 1.0), half, rise0])
     sol = least_squares(resid, x0, loss="soft_l1", f_scale=0.3,
-                        bounds=(np.log([1e-3, 0.1, 1e-3, 0.1, 1e3]), np.log([1e5, 1e4, 100.0, 1e5, 1e8])))
-    fixed_us, per_obj, rise, per_gar, half = np.exp(sol.x)
+                        bounds=(np.log([1e-3, 0.1, 1e-3, 0.1, 1e3, 1e-3]), np.log([1e5, 1e4, 100.0, 1e5, 1e8, 100.0])))
+    fixed_us, per_obj, rise, per_gar, half, rise_old = np.exp(sol.x)
     costs = CostModel(fixed_us=float(fixed_us), per_object_ns=float(per_obj), per_ref_ns=0.0,
                       cache_factor=float(1.0 + rise), cache_half_objects=float(half), cache_exponent=expo,
-                      per_garbage_ns=float(per_gar),
+                      per_garbage_ns=float(per_gar), old_cache_factor=float(1.0 + rise_old),
                       source=f"fitted to {int(ok.sum())} recorded pauses of {rec.program_name} "
                              f"(CPython {rec.version}); weak priors at the machine constants")
     ratio = p / model(sol.x)

@@ -59,6 +59,12 @@ class CostModel:
             happened.
         cache_exponent: Steepness ``p`` of the rise ``s(n) = n**p / (n**p + half**p)``.
         per_garbage_ns: Cost per cyclic-garbage object freed, on top of examining it (ns).
+        old_cache_factor: None (the default), or the ``cache_factor`` of the examined objects that
+            sit in the oldest generation, when they differ from the others': a program's old
+            heap has been freed into and allocated from for a long time and lies scattered over
+            its arenas, where young objects and recent survivors lie close together in
+            allocation order, as the machine constants' probe lays its sets out
+            (``gcperf calibrate`` fits it from the program's full collections; docs/costs.md).
         source: Where the constants come from (interpreter, machine, date, or "fallback").
 
     Raises:
@@ -73,6 +79,7 @@ class CostModel:
     cache_exponent: float = 1.5
     per_garbage_ns: float = 43.0
     source: str = "default: CPython 3.11.7 measured on an AMD EPYC 2-core KVM VM, rounded"
+    old_cache_factor: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -80,6 +87,8 @@ class CostModel:
             if f.name == "source":
                 if not isinstance(value, str):
                     raise GcperfError(f"source must be a str, got {value!r}")
+                continue
+            if f.name == "old_cache_factor" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, _REAL_TYPES):
                 raise GcperfError(f"{f.name} must be a number, got {value!r}")
@@ -92,6 +101,8 @@ class CostModel:
         self._check_positive("cache_half_objects")
         self._check_positive("cache_exponent")
         self._check_at_least("per_garbage_ns", 0.0)
+        if self.old_cache_factor is not None:
+            self._check_at_least("old_cache_factor", 1.0)
 
     def _check_at_least(self, name: str, low: float) -> None:
         value = getattr(self, name)
@@ -156,7 +167,8 @@ class CostModel:
         in_cache = self.per_object_ns + self.per_ref_ns * refs
         return in_cache * (1.0 + (self.cache_factor - 1.0) * share)
 
-    def pause_s(self, examined: Counts, freed: Counts, refs_per_object: Counts) -> float | np.ndarray:
+    def pause_s(self, examined: Counts, freed: Counts, refs_per_object: Counts,
+                old: Counts = 0) -> float | np.ndarray:
         """Return the stop-the-world pause of one collection, in seconds.
 
         Args:
@@ -165,6 +177,8 @@ class CostModel:
             freed: Cyclic-garbage objects the collection frees (scalar or array, >= 0).
             refs_per_object: Mean references each examined object holds to other tracked
                 objects (scalar or array, >= 0).
+            old: Of ``examined``, those in the oldest generation; they rise with
+                ``old_cache_factor`` out of cache where it is set (ignored otherwise).
 
         Returns:
             Seconds; a float when every input is a scalar, else an array of their broadcast
@@ -175,14 +189,22 @@ class CostModel:
         """
         n: float | np.ndarray
         garbage: float | np.ndarray
-        if _is_scalar(examined) and _is_scalar(freed) and _is_scalar(refs_per_object):
+        if _is_scalar(examined) and _is_scalar(freed) and _is_scalar(refs_per_object) and _is_scalar(old):
             n = _checked_scalar("examined", examined)
             garbage = _checked_scalar("freed", freed)
         else:
             n = _checked_array("examined", examined)
             garbage = _checked_array("freed", freed)
         per_object = self.per_examined_ns(n, refs_per_object)
-        return self.fixed_us * 1e-6 + (n * per_object + garbage * self.per_garbage_ns) * 1e-9
+        walked = n * per_object
+        if self.old_cache_factor is not None and self.old_cache_factor != self.cache_factor:
+            # the old objects' share of the walk rises with their own factor out of cache
+            o = (_checked_scalar("old", old) if _is_scalar(old) else _checked_array("old", old))
+            share = self.cache_share(n)
+            young_rise = 1.0 + (self.cache_factor - 1.0) * share
+            old_rise = 1.0 + (self.old_cache_factor - 1.0) * share
+            walked = walked + o * per_object * (old_rise / young_rise - 1.0)
+        return self.fixed_us * 1e-6 + (walked + garbage * self.per_garbage_ns) * 1e-9
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a JSON-ready dict (the inverse of ``CostModel(**d)``)."""

@@ -199,6 +199,7 @@ class CollectionResult:
     freed_bytes: int  # their bytes (0 without a memory model)
     untracked_deaths: np.ndarray = field(default_factory=lambda: _EMPTY)  # death positions of the objects this collection untracked
     untracked_immortal: int = 0  # and how many of them live to the end
+    examined_old: int = 0  # of ``examined``, those that were in generation 2
 
 
 class Heap:
@@ -267,8 +268,13 @@ class Heap:
         untracked_deaths: list[np.ndarray] = []
         untracked_immortal = 0
         kept: list[Cohort] = []
-        for c in parts:
-            examined += c.tracked(tau)
+        n_old = len(self.gens[2]) if g == 2 else 0  # generation 2's cohorts come first
+        examined_old = 0
+        for i, c in enumerate(parts):
+            n = c.tracked(tau)
+            examined += n
+            if i < n_old:
+                examined_old += n
             ku = int(c.urc.searchsorted(tau))
             untracked += len(c.urc) - ku + c.uimm
             if len(c.urc) > ku:
@@ -316,7 +322,7 @@ class Heap:
         fr = np.concatenate(freed_rows) if freed_rows else _EMPTY
         ud = np.concatenate(untracked_deaths) if untracked_deaths else _EMPTY
         return CollectionResult(examined, freed, survivors, untracked, stuck, fu, fr, freed_bytes, ud,
-                                untracked_immortal)
+                                untracked_immortal, examined_old)
 
     def freeze(self, segment: Cohort) -> None:
         """``gc.freeze()``: every generation, and the open segment, becomes permanent."""

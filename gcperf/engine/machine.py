@@ -112,7 +112,8 @@ class Machine:
         policy: the collector's counters and rules.
         heap: the generations.
         preset: where the trigger fires and related version facts.
-        pause_s: ``f(generation, examined, freed) -> seconds`` of a collection.
+        pause_s: ``f(generation, examined, freed, examined_old) -> seconds`` of a collection
+            (``examined_old``: of the examined objects, those that were in generation 2).
         memory: an ``allocator.MemoryModel`` (None: no memory model).
         baseline_bytes: resident bytes of the interpreter itself, added to the footprint.
         memory_thread: run the memory model on a thread of its own (same results); None: on two
@@ -350,6 +351,7 @@ class Machine:
         if self.memory is not None and len(res.freed_rows):
             self.memory.free(res.freed_rows)
         examined = res.examined
+        old = res.examined_old
         if self.ft is not None:
             hidden = self._ft_hidden(res, seq)
             self._gate_seq = seq
@@ -362,10 +364,12 @@ class Machine:
             # the collection walks every block of the GC heap: frozen and untracked objects are
             # visited and skipped, not free (measured on 3.14.7t, 2e5-1e6 objects: a frozen object
             # costs 32-43 % of a tracked one, an untracked tuple about half)
-            examined += int(round(FT_SKIPPED_VISIT * hidden))
+            skipped = int(round(FT_SKIPPED_VISIT * hidden))
+            examined += skipped
+            old += skipped
         else:
             self.policy.end(g, res.survivors)
-        pause = float(self.pause_s(heap_g, examined, res.freed))
+        pause = float(self.pause_s(heap_g, examined, res.freed, old))
         start = self.wall + sum(self._pauses)
         if res.freed:
             self.garbage_seconds += res.freed * start - float(self._wall_of(res.freed_unreach).sum())

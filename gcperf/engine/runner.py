@@ -59,21 +59,24 @@ class RunResult:
 
 def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: np.random.Generator | None = None,
               scale: tuple[float, float, float] = (1.0, 1.0, 1.0)):
+    """``f(generation, examined, freed, examined_old) -> seconds``: the cost model's pause (the
+    examined objects of generation 2 priced as old ones where the model tells them apart), times
+    the collected generation's ``scale``, times a draw from ``noise``."""
     if not noise or rng is None:
         if scale == (1.0, 1.0, 1.0):
-            def pause(generation: int, examined: int, freed: int) -> float:
-                return float(cost.pause_s(examined, freed, refs))
+            def pause(generation: int, examined: int, freed: int, old: int = 0) -> float:
+                return float(cost.pause_s(examined, freed, refs, old))
         else:
-            def pause(generation: int, examined: int, freed: int) -> float:
-                return float(cost.pause_s(examined, freed, refs)) * scale[generation]
+            def pause(generation: int, examined: int, freed: int, old: int = 0) -> float:
+                return float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
 
         return pause
     # a real pause scatters around the model: multiply by a draw from the measured factors
     levels = np.linspace(0.0, 1.0, len(noise))
     factors = np.asarray(noise, dtype=float)
 
-    def noisy(generation: int, examined: int, freed: int) -> float:
-        return (float(cost.pause_s(examined, freed, refs)) * scale[generation]
+    def noisy(generation: int, examined: int, freed: int, old: int = 0) -> float:
+        return (float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
                 * float(np.interp(rng.random(), levels, factors)))
 
     return noisy
