@@ -56,8 +56,9 @@ def _cmd_calibrate(args) -> int:
           f"generation 1 {100 * pop.get('gen1_rel_err_median', math.nan):.1f} % median error; "
           f"pauses {100 * r['pauses']['median_abs_rel_error']:.0f} % median error over {r['pauses']['collections_used']} collections")
     c = cal.costs
+    old_heap = f", x{c.old_cache_factor:.2f} in the old heap" if c.old_cache_factor is not None else ""
     print(f"  pause model: {c.fixed_us:.2f} us + {c.per_object_ns:.1f} ns per examined object "
-          f"(x{c.cache_factor:.2f} beyond the caches) + {c.per_garbage_ns:.0f} ns per freed object")
+          f"(x{c.cache_factor:.2f} beyond the caches{old_heap}) + {c.per_garbage_ns:.0f} ns per freed object")
     lv = r["pauses"].get("levels") or {}
     if lv.get("applied"):
         sc = r["pauses"]["pause_scale"]
