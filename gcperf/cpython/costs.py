@@ -60,11 +60,10 @@ class CostModel:
         cache_exponent: Steepness ``p`` of the rise ``s(n) = n**p / (n**p + half**p)``.
         per_garbage_ns: Cost per cyclic-garbage object freed, on top of examining it (ns).
         old_cache_factor: None (the default), or the ``cache_factor`` of the examined objects that
-            sit in the oldest generation, when they differ from the others': a program's old
-            heap has been freed into and allocated from for a long time and lies scattered over
-            its arenas, where young objects and recent survivors lie close together in
-            allocation order, as the machine constants' probe lays its sets out
-            (``gcperf calibrate`` fits it from the program's full collections; docs/costs.md).
+            sit in the oldest generation, when they differ from the others' (a program's old heap
+            is not its young objects: other types, other sizes, freed into and allocated from
+            for longer). ``gcperf calibrate`` fits it from the program's full collections and
+            ``cache_factor`` from its young ones; docs/costs.md.
         source: Where the constants come from (interpreter, machine, date, or "fallback").
 
     Raises:
