@@ -17,7 +17,10 @@ What it measures, in one run (machines here are noisy: every figure comes with i
    overhead per task, (TW x workers - the runs' compute time) / runs, which holds the
    scheduling, the transfer of each run's summary, timeline and pauses, and the tail where fewer
    runs are left than workers;
-4. the round trip of an empty task through the same client (``--empty`` of them), which is what
+4. a run's own compute time alone in this process against on the cluster with ``--workers`` at
+   once: how much the machine's cores slow each other down (shared caches and memory bandwidth),
+   which bounds what any number of workers on it can gain;
+5. the round trip of an empty task through the same client (``--empty`` of them), which is what
    the scheduler alone costs per task.
 
 The tables of both sweeps are compared: a run gives the same summary wherever it runs.
