@@ -216,14 +216,15 @@ def compare(table: pd.DataFrame) -> dict:
         table["change_factor_error"] = np.exp(np.abs(np.log(d_pred / d_real)))
     held = table.iloc[1:]
     out["kendall_tau_total_pause"] = _kendall(table["pred_pause_total_ms"].to_numpy(), table["real_pause_total_ms"].to_numpy())
-    out["least_pause_predicted"] = str(table.loc[table["pred_pause_total_ms"].idxmin(), "setting"])
+    predicted_best = table["pred_pause_total_ms"].idxmin()
+    out["least_pause_predicted"] = str(table.loc[predicted_best, "setting"])
     out["least_pause_real"] = str(table.loc[table["real_pause_total_ms"].idxmin(), "setting"])
     out["same_least_pause"] = out["least_pause_predicted"] == out["least_pause_real"]
     # what picking the predicted least-pause setting costs for real: the pause it leaves above
     # the real least-pause setting's, as a share of the default's (0 when the pick is right or
     # ties with it; near-ties between settings make the "same setting" test above fragile)
     real_pause = table["real_pause_total_ms"].to_numpy(float)
-    picked = float(table.loc[table["pred_pause_total_ms"].idxmin(), "real_pause_total_ms"])
+    picked = float(table.loc[predicted_best, "real_pause_total_ms"])
     out["least_pause_gap"] = (float((picked - np.nanmin(real_pause)) / real_pause[0]) if real_pause[0] > 0
                               else float("nan"))
     out["median_errors_held_out"] = {m: float(np.nanmedian(held[f"err_{m}"])) if held[f"err_{m}"].notna().any()

@@ -94,6 +94,8 @@ def _short_label(row) -> str:
 
 
 MAX_LABELLED_POINTS = 30
+#: Entries per row of the tradeoff figure's legend (below its panels).
+LEGEND_COLUMNS = 4
 _DEFAULT_MARKERS = ("D", "s", "^", "v", "P", "X")
 
 
@@ -178,8 +180,8 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
     # the legend below the panels, where it hides no point (inside, "best" can still cover one)
     handles, labels = axes[0].get_legend_handles_labels()
     axes[0].get_legend().remove()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize="small", frameon=False,
-               bbox_to_anchor=(0.5, 0.045))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), LEGEND_COLUMNS), fontsize="small",
+               frameon=False, bbox_to_anchor=(0.5, 0.045))
     if x == "footprint_change_mb_mean" and len(base) == 1:
         b = next(iter(base.values()))
         if b > 0:
@@ -197,7 +199,7 @@ def tradeoff_figure(agg: pd.DataFrame, title: str, default_points=(), chosen_poi
         right = 1.0 - width
         for k, col in enumerate(cols):
             fig.text(right + 0.005 + 0.15 * k, 0.95, "\n".join(col), fontsize=5.5, va="top", family="monospace")
-    rows = -(-len(labels) // 4)
+    rows = -(-len(labels) // LEGEND_COLUMNS)  # the legend's rows, below the panels
     fig.tight_layout(rect=(0, 0.06 + 0.035 * rows, right, 1))
     return fig
 
