@@ -53,7 +53,18 @@ ENVS = Path.home() / ".cache" / "gcperf" / "validation-envs"
 
 
 def _envs(versions: list[str] | None) -> dict[str, str]:
-    doc = json.loads((ENVS / "envs.json").read_text())
+    """The validation envs ``setup_envs.py`` made, by full version.
+
+    Raises:
+        GcperfError: there are none (or their list is unreadable).
+    """
+    try:
+        doc = json.loads((ENVS / "envs.json").read_text())
+    except FileNotFoundError:
+        raise GcperfError(f"no validation envs in {ENVS}: make them with python3 validation/setup_envs.py, "
+                          "or predict from the kept measurements with --from-data") from None
+    except (OSError, ValueError) as e:
+        raise GcperfError(f"{ENVS / 'envs.json'} is unreadable ({e}); run python3 validation/setup_envs.py again") from None
     out = {}
     for full, e in sorted(doc.items(), key=lambda kv: tuple(int(x) for x in kv[0].split("."))):
         minor = ".".join(full.split(".")[:2])
@@ -225,17 +236,33 @@ def main() -> int:
     ap.add_argument("-j", "--jobs", type=int, default=1,
                     help="with --from-data: predict this many program x version cases at once")
     a = ap.parse_args()
-    if a.jobs < 1 or (a.jobs > 1 and not a.from_data):
+    if a.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {a.jobs}")
+    if a.jobs > 1 and not a.from_data:
         ap.error("--jobs above 1 needs --from-data (real runs are timed one at a time)")
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     if not a.report_only:
         progs = sorted(p for p in (HERE / "programs").glob("*.py"))
         if a.programs:
             want = set(a.programs.split(","))
             progs = [p for p in progs if p.stem in want]
+            if not progs:
+                ap.error(f"--programs: no program of validation/programs is named {a.programs!r}")
         wanted = a.versions.split(",") if a.versions else None
-        envs = _kept_versions(out, wanted) if a.from_data else _envs(wanted)
+        if a.from_data:
+            envs = _kept_versions(out, wanted)
+            if not envs:
+                ap.error(f"--from-data: {out / 'data'} keeps no measurements"
+                         + (f" of --versions {a.versions}" if a.versions else ""))
+        else:
+            try:
+                envs = _envs(wanted)
+            except GcperfError as e:
+                print(f"run_validation.py: error: {e}", file=sys.stderr)
+                return 2
+            if not envs:
+                ap.error(f"--versions {a.versions}: no validation env of that version (validation/setup_envs.py)")
+            out.mkdir(parents=True, exist_ok=True)
         jobs = [(prog, version, python) for version, python in envs.items() for prog in progs]
         if a.jobs > 1:
             # only predictions (--from-data): the real runs are timed and never run side by side
