@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from gcperf import Scenario, simulate
+from gcperf.errors import GcperfError
 from gcperf.studies.experiment import load_experiment
 from gcperf.studies.sweep import sweep
 
@@ -73,9 +74,16 @@ def main() -> int:
     ap.add_argument("--full", action="store_true", help="the full grid instead of the quick mode")
     ap.add_argument("--empty", type=int, default=500, help="empty tasks for the scheduler's round trip")
     args = ap.parse_args()
-    from distributed import Client, LocalCluster
-
-    exp = load_experiment(args.name, EXPERIMENTS)
+    if args.workers < 1 or args.empty < 1:
+        ap.error(f"--workers and --empty must be at least 1, got {args.workers} and {args.empty}")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        ap.error("this benchmark needs Dask: pip install 'gcperf[dask]'")
+    try:
+        exp = load_experiment(args.name, EXPERIMENTS)
+    except GcperfError as e:
+        ap.error(str(e))
     quick = not args.full
     cores = os.cpu_count() or 1
     load0 = os.getloadavg()
