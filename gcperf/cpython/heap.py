@@ -68,6 +68,9 @@ class Cohort:
     uimm: int
     row: np.ndarray | None = None
     nbytes: np.ndarray | None = None
+    # running total of ``nbytes``, made at the first bytes question (a cohort's arrays are never
+    # changed in place: a collection builds new cohorts), so that every later one costs a search
+    _cum: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def tracked(self, tau: int) -> int:
         """Tracked objects present at ``tau`` (alive or uncollected garbage)."""
@@ -87,7 +90,12 @@ class Cohort:
         """Bytes of the cyclic objects unreachable at ``tau`` (0 without memory)."""
         if self.nbytes is None or not len(self.cyc):
             return 0
-        return int(self.nbytes[: self.cyc.searchsorted(tau)].sum())
+        k = int(self.cyc.searchsorted(tau))
+        if k == 0:
+            return 0
+        if self._cum is None:
+            self._cum = np.cumsum(self.nbytes, dtype=np.int64)
+        return int(self._cum[k - 1])
 
     def size_hint(self) -> int:
         """Stored entries (for merge decisions), dead ones included."""

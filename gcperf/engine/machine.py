@@ -335,19 +335,21 @@ class Machine:
     # --------------------------------------------------------------- collection
     def _collect(self, g: int, seq: int, reason: str, count0: int, vetoed: bool) -> None:
         heap = self.heap
-        _, seg_garbage, seg_garbage_bytes = self._segment_counts(seq)
-        garbage_before = heap.garbage(seq) + seg_garbage
         garbage_mb = footprint_mb = _NAN
         if self.memory is not None:
-            self._mem_sync(seq)
-            gb = heap.garbage_bytes(seq) + seg_garbage_bytes
+            self._mem_sync(seq)  # before the segment is taken: it gives the candidates their rows
+        # the open segment becomes generation 0's newest cohort now; what it holds is asked of it
+        segment = self._take_segment(seq)
+        garbage_before = heap.garbage(seq) + segment.garbage(seq)
+        if self.memory is not None:
+            gb = heap.garbage_bytes(seq) + segment.garbage_bytes(seq)
             self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
             garbage_mb = gb / _MB
             self._mem_records.append((len(self.records), self.memory.stats_later()))
         self.policy.begin(g)
         # the free-threaded build collects the whole heap whatever generation it reports
         heap_g = 2 if self.ft is not None else g
-        res = heap.collect(heap_g, self._take_segment(seq), seq)
+        res = heap.collect(heap_g, segment, seq)
         if self.memory is not None and len(res.freed_rows):
             self.memory.free(res.freed_rows)
         examined = res.examined

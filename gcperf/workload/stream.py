@@ -298,7 +298,9 @@ class StatisticalStream(Stream):
         if huge:
             late |= span >= _INT32_MAX
         if late.any():
-            slot[late] = self._slots_at(self.alloc_time(own[late]) + span[late] / self.rates[q])
+            # alloc_time(own) without the search for the phase: every ``own`` is in phase q
+            born = self.start_time[q] + (own[late] - self.first_slot[q]) / self.rates[q]
+            slot[late] = self._slots_at(born + span[late] / self.rates[q])
         return slot
 
     def _slots_at(self, t: np.ndarray) -> np.ndarray:
