@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reference_gc import engine_log, reference_run
 
 from gcperf import GCSettings, Lifetime, Phase, Scenario, Workload, simulate
-from gcperf.cpython.heap import FLAG_CYCLIC, NEVER
+from gcperf.cpython.heap import FLAG_ATOMIC, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER
 from gcperf.cpython.versions import preset
 from gcperf.workload.stream import StatisticalStream
 from gcperf.workload.trace import Trace
@@ -91,6 +91,18 @@ def test_statistical_runs_match_reference(sh, cyc, atomic, untracked, phases, ve
     got = engine_log(simulate(sc))
     expected = reference_run(realised_trace(sc), version, thresholds, 50, True)
     assert got == expected
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.13"])  # atomic tuples and dicts tracked / dicts untracked
+def test_an_objects_kind_bits_are_exclusive(version):
+    """The heap sorts a segment's candidates into kinds by comparing their kind bits with each
+    flag (``make_cohort``): a drawn object is plain, cyclic, atomic or never tracked, never two."""
+    sh = (0.2, 0.2, 0.2, 0.1, 0.2, 0.1)
+    sc = Scenario(_workload(sh, 1e5, 0.5, 0.2, 0.1, 2), GCSettings(version=version), seed=5, memory=False)
+    fl = realised_trace(sc).flags
+    assert set(np.unique(fl).tolist()) <= {0, int(FLAG_CYCLIC), int(FLAG_ATOMIC), int(FLAG_UNTRACKED)}
+    # every kind occurs, so the check above could fail
+    assert {0, int(FLAG_CYCLIC), int(FLAG_UNTRACKED)} <= set(np.unique(fl).tolist())
 
 
 @pytest.mark.parametrize("name", ["web", "batch", "cycles"])
