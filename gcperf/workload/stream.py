@@ -282,11 +282,12 @@ class StatisticalStream(Stream):
         return ev
 
     # -- drawing -----------------------------------------------------------------
-    def _death_slots(self, own: np.ndarray, span: np.ndarray, q: int) -> np.ndarray:
+    def _death_slots(self, own: np.ndarray, span: np.ndarray, q: int, only: np.ndarray | None = None) -> np.ndarray:
         """Slot after whose allocation an object allocated at ``own`` dies.
 
         ``span`` is the lifetime in slots of phase ``q`` (lifetime seconds times the
-        phase's rate); it is overwritten.
+        phase's rate); it is overwritten. ``only``: a mask of the objects whose slot is wanted
+        (the others' are left unfinished: the caller overwrites them).
         """
         # float -> int32 conversion is vectorised, float -> int64 is not: go through
         # int32 and send the rare lifetimes beyond 2**31 slots down the slow path
@@ -297,6 +298,8 @@ class StatisticalStream(Stream):
         late = slot >= end
         if huge:
             late |= span >= _INT32_MAX
+        if only is not None:
+            late &= only
         if late.any():
             # alloc_time(own) without the search for the phase: every ``own`` is in phase q
             born = self.start_time[q] + (own[late] - self.first_slot[q]) / self.rates[q]
@@ -306,16 +309,28 @@ class StatisticalStream(Stream):
     def _slots_at(self, t: np.ndarray) -> np.ndarray:
         """The slot after whose allocation mutator time ``t`` falls, in whatever phase (NEVER:
         after the workload's end)."""
-        qq = np.searchsorted(self.start_time, t, side="right") - 1
-        beyond = qq >= len(self.phases)
-        qq = np.minimum(qq, len(self.phases) - 1)
-        slot = self.first_slot[qq] + np.floor((t - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
-        slot = np.minimum(slot, self.first_slot[qq + 1] - 1)
-        slot[beyond] = NEVER
+        # a long lifetime often ends after the workload: those need no search for their phase
+        beyond = t >= self.start_time[-1]
+        n_beyond = int(np.count_nonzero(beyond))
+        if n_beyond == len(t):
+            return np.full(len(t), NEVER, dtype=np.int64)
+        inside = t if n_beyond == 0 else t[~beyond]
+        qq = np.searchsorted(self.start_time, inside, side="right") - 1
+        sl = self.first_slot[qq] + np.floor((inside - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
+        np.minimum(sl, self.first_slot[qq + 1] - 1, out=sl)
+        if n_beyond == 0:
+            return sl
+        slot = np.full(len(t), NEVER, dtype=np.int64)
+        slot[~beyond] = sl
         return slot
 
-    def _lifetime_slots(self, lt, own: np.ndarray, q: int) -> np.ndarray:
-        """Death slots of objects allocated at slots ``own`` whose lifetimes follow ``lt``."""
+    def _lifetime_slots(self, lt, own: np.ndarray, q: int, only: np.ndarray | None = None) -> np.ndarray:
+        """Death slots of objects allocated at slots ``own`` whose lifetimes follow ``lt``.
+
+        ``only``: a mask of the objects whose death slot is wanted; the others get one of no
+        meaning, at the same cost in random numbers (the caller draws them again from their own
+        component and overwrites them, and every object's draws stay where they were).
+        """
         cnt = len(own)
         if lt.kind == "forever":
             return np.full(cnt, NEVER, dtype=np.int64)
@@ -330,6 +345,10 @@ class StatisticalStream(Stream):
             # slot, whichever phase it was made in)
             period = lt.scale_s
             # (NEVER, the largest int64, stays NEVER)
+            if only is not None:
+                out = own.copy()
+                out[only] = self._lifetime_slots(lt, own[only], q)
+                return out
             return np.maximum(self._slots_at((np.floor(self.alloc_time(own) / period) + 2.0) * period), own)
         if lt.kind == "fixed":
             span = np.full(cnt, lt.scale_s * rate)
@@ -341,7 +360,7 @@ class StatisticalStream(Stream):
             span *= lt.sigma
             span += math.log(lt.scale_s * rate)
             np.exp(span, out=span)
-        return self._death_slots(own, span, q)
+        return self._death_slots(own, span, q, only)
 
     def _layout(self, phase: Phase) -> _Layout:
         lay = self._layouts.get(phase.name)
@@ -399,7 +418,7 @@ class StatisticalStream(Stream):
             # draw the most common component's lifetime for every object at once
             # (no gather), then overwrite the few objects of the other components
             dom = lay.dominant
-            dr = self._lifetime_slots(lay.others[dom], own_all, q)
+            dr = self._lifetime_slots(lay.others[dom], own_all, q, None if comp is None else comp == dom)
             if comp is not None:
                 for c, lt in enumerate(lay.others):
                     if c == dom:
