@@ -33,7 +33,7 @@ The public API is listed in ``__all__``; everything else is internal. A worked e
 __version__ = "0.1.0"
 
 from .cpython.versions import SUPPORTED_VERSIONS, preset  # noqa: E402
-from .engine.runner import RunResult, simulate, simulate_trace  # noqa: E402
+from .engine.runner import RunResult, simulate, simulate_many, simulate_trace  # noqa: E402
 from .engine.scenario import GCSettings, Scenario  # noqa: E402
 from .errors import GcperfError  # noqa: E402
 from .studies.charts import plot_results  # noqa: E402
@@ -69,6 +69,7 @@ __all__ = [
     "preset",
     "recommend",
     "simulate",
+    "simulate_many",
     "simulate_trace",
     "sweep",
 ]

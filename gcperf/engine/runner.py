@@ -141,28 +141,116 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
         sc = Scenario(scenario)  # simulate("web"), simulate(my_workload): the defaults for the rest
     else:
         raise GcperfError(f"simulate takes a Scenario, a workload name or a Workload, got {scenario!r}")
-    wl = sc.resolved_workload()
-    gc = sc.gc
-    pre = preset(gc.version)
-    # one stream of random numbers for the program's behaviour, one for object sizes, one for
-    # the scatter of pauses (spawned children do not depend on how many are spawned)
-    life_seq, size_seq, noise_seq = np.random.SeedSequence(sc.seed).spawn(3)
-    rng = np.random.default_rng(life_seq)
+    return _simulate(sc, memory_thread, threshold_pattern, progress)
+
+
+def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = False) -> list[RunResult]:
+    """Simulate several scenarios, drawing each realisation of a program once.
+
+    Scenarios that differ only in what the program's realisation does not depend on (thresholds,
+    ``gc.disable()`` with a timer, the pause costs; not the workload, seed, chunk size, memory
+    model, ``freeze_after``/``collect_after`` or the version's tracking rules) run side by side
+    over one draw, in threads, each with its own collector, heap and memory model
+    (:class:`~gcperf.engine.shared.SharedDraw`). Each result is the very table
+    :func:`simulate` gives for its scenario; the draws not repeated are the gain.
+
+    Args:
+        scenarios: what to run (built-in names and workloads as :func:`simulate` takes them).
+        memory_thread: as :func:`simulate`; by default in line (the runs already share the
+            interpreter lock among themselves).
+
+    Returns:
+        One result per scenario, in their order.
+
+    Raises:
+        GcperfError: an invalid scenario (the first, in order).
+    """
+    import threading
+
+    from .shared import SharedDraw
+
+    scs = [sc if isinstance(sc, Scenario) else Scenario(sc) for sc in scenarios]
+    groups: list[tuple[tuple, list[int]]] = []
+    for i, sc in enumerate(scs):
+        key = _draw_key(sc)
+        for k, members in groups:
+            if k == key:
+                members.append(i)
+                break
+        else:
+            groups.append((key, [i]))
+    results: list[RunResult | None] = [None] * len(scs)
+    errors: dict[int, BaseException] = {}
+    for _, members in groups:
+        if len(members) == 1:
+            i = members[0]
+            results[i] = _simulate(scs[i], memory_thread, None, None)
+            continue
+        shared = SharedDraw(_make_stream(scs[members[0]]), len(members))
+
+        def run(shared: SharedDraw, slot: int, i: int) -> None:
+            try:
+                results[i] = _simulate(scs[i], memory_thread, None, None, shared.consumer(slot))
+            except BaseException as e:  # handed to the caller's thread
+                errors[i] = e
+            finally:
+                shared.leave(slot)
+
+        threads = [threading.Thread(target=run, args=(shared, slot, i), name=f"gcperf-run-{i}", daemon=True)
+                   for slot, i in enumerate(members)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[min(errors)]
+    return results  # type: ignore[return-value]
+
+
+def _draw_key(sc: Scenario) -> tuple:
+    """What the realisation of a scenario's program depends on (``_make_stream``'s inputs): two
+    scenarios with equal keys draw the very same chunks."""
+    pre = preset(sc.gc.version)
+    return (sc.resolved_workload(), sc.seed, sc.chunk_slots, sc.memory, _phase_ops(sc.gc), pre.atomic_tuples_tracked,
+            pre.atomic_dicts_tracked, pre.counts_tracked_only)
+
+
+def _phase_ops(gc: GCSettings) -> dict[str, list[tuple[str, tuple]]]:
     phase_ops: dict[str, list[tuple[str, tuple]]] = {}
     for name in gc.collect_after:
         phase_ops.setdefault(name, []).append(("collect", (2,)))
     if gc.freeze_after:
         phase_ops.setdefault(gc.freeze_after, []).append(("freeze", ()))
-    stream = StatisticalStream(
-        wl,
-        rng,
-        phase_ops,
+    return phase_ops
+
+
+def _make_stream(sc: Scenario) -> StatisticalStream:
+    pre = preset(sc.gc.version)
+    # one stream of random numbers for the program's behaviour, one for object sizes, one for
+    # the scatter of pauses (spawned children do not depend on how many are spawned)
+    life_seq, size_seq, _ = np.random.SeedSequence(sc.seed).spawn(3)
+    return StatisticalStream(
+        sc.resolved_workload(),
+        np.random.default_rng(life_seq),
+        _phase_ops(sc.gc),
         atomic_tuples_tracked=pre.atomic_tuples_tracked,
         atomic_dicts_tracked=pre.atomic_dicts_tracked,
         chunk_slots=sc.chunk_slots,
         size_rng=np.random.default_rng(size_seq) if sc.memory else None,
         counts_tracked_only=pre.counts_tracked_only,
     )
+
+
+def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple[int, ...] | None,
+              progress: Callable[[int, int], None] | None, stream=None) -> RunResult:
+    """``simulate`` of a scenario; ``stream``: its program's realisation if already drawn
+    elsewhere (a :class:`~gcperf.engine.shared.SharedDraw` consumer), else drawn here."""
+    wl = sc.resolved_workload()
+    gc = sc.gc
+    pre = preset(gc.version)
+    noise_seq = np.random.SeedSequence(sc.seed).spawn(3)[2]
+    if stream is None:
+        stream = _make_stream(sc)
     baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
     if threshold_pattern and pre.free_threaded:
         raise GcperfError(f"a threshold pattern (a recording's replay) is not modelled for the free-threaded {pre.name}")
