@@ -51,7 +51,7 @@ def test_scenarios_whose_draws_differ_run_apart_and_keep_their_order():
                            memory=False))
     scs.append(Scenario("batch", GCSettings(version="3.11", freeze_after="load"), seed=1, duration_s=0.2,
                         memory=False))
-    keys = [runner._draw_key(sc) for sc in scs]
+    keys = [runner.draw_key(sc) for sc in scs]
     assert keys[0] == keys[1] and keys[0] != keys[2] and keys[0] != keys[3]
     for sc, got in zip(scs, simulate_many(scs), strict=True):
         assert _same(got, simulate(sc))
@@ -81,7 +81,7 @@ def test_versions_that_track_alike_share_a_draw_and_keep_their_results():
     # tracked objects only
     scs = [Scenario("web", GCSettings(version=v), seed=6, duration_s=0.3, memory=True, chunk_slots=8192)
            for v in ("3.13", "3.13t", "3.14", "3.14t", "3.15")]
-    keys = [runner._draw_key(sc) for sc in scs]
+    keys = [runner.draw_key(sc) for sc in scs]
     assert keys[0] == keys[1] != keys[2] == keys[3] != keys[4]
     for sc, got in zip(scs, simulate_many(scs), strict=True):
         assert _same(got, simulate(sc)), sc.gc.version

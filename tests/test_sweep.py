@@ -13,7 +13,7 @@ import pytest
 from gcperf.errors import GcperfError
 from gcperf.studies.experiment import load_experiment, parse_experiment
 from gcperf.studies.recommend import Constraints, default_points, format_recommendation, load_results, recommend
-from gcperf.studies.sweep import run_task, sweep
+from gcperf.studies.sweep import group_runs, run_task, sweep
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -119,6 +119,30 @@ def test_process_pool_and_dask_give_identical_results(tmp_path, tiny_results):
     meta = json.loads((tmp_path / "dask" / "meta.json").read_text())
     assert meta["executor"].startswith("dask ")
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / "summary.csv").drop(columns=["gcperf_version"]), ref)
+
+
+def _one_by_one(params, seed):
+    return run_task(params, seed)
+
+
+def test_settings_of_one_draw_run_together_and_give_the_tables_of_runs_drawn_alone(tmp_path, tiny_results):
+    """A sweep runs the settings that draw the same program over one draw (``simulate_many``):
+    its tables and detail files are the bytes of every run simulated alone."""
+    exp = parse_experiment(TINY, "tiny.toml")
+    groups = group_runs(exp.runs())
+    # threshold0 700 and 5000 share the draw of each (cyclic share, replicate)
+    assert sorted(len(g.specs) for g in groups) == [2] * 6
+    assert all(len({s.seed for s in g.specs}) == 1 and len({s.params["main.cyclic_share"] for s in g.specs}) == 1
+               for g in groups)
+    assert len(group_runs(exp.runs(), tasks_wanted=12)) == 12  # split so that every worker has work
+    sweep(exp, tmp_path / "alone", workers=1, task=_one_by_one)
+    for name in ("summary.csv", "aggregate.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "alone" / name).drop(columns=["gcperf_version"], errors="ignore"),
+                                      pd.read_csv(tiny_results / name).drop(columns=["gcperf_version"], errors="ignore"))
+    details = sorted(p.name for p in (tiny_results / "runs").iterdir())
+    assert len(details) == 2 * 12
+    for name in details:
+        assert (tiny_results / "runs" / name).read_bytes() == (tmp_path / "alone" / "runs" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

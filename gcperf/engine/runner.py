@@ -172,7 +172,7 @@ def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = Fal
     scs = [sc if isinstance(sc, Scenario) else Scenario(sc) for sc in scenarios]
     groups: list[tuple[tuple, list[int]]] = []
     for i, sc in enumerate(scs):
-        key = _draw_key(sc)
+        key = draw_key(sc)
         for k, members in groups:
             if k == key:
                 members.append(i)
@@ -207,7 +207,7 @@ def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = Fal
     return results  # type: ignore[return-value]
 
 
-def _draw_key(sc: Scenario) -> tuple:
+def draw_key(sc: Scenario) -> tuple:
     """What the realisation of a scenario's program depends on (``_make_stream``'s inputs): two
     scenarios with equal keys draw the very same chunks."""
     pre = preset(sc.gc.version)

@@ -42,7 +42,7 @@ from ..store.output import sha256_file, write_csv, write_json
 from ..store.runlog import append_run, read_runs
 from .budget import estimate, human_duration
 from .executors import choose
-from .experiment import Experiment, mean_ci95, scenario_for
+from .experiment import Experiment, RunSpec, mean_ci95, scenario_for
 
 RUNS_FILE = "runs.jsonl"
 DETAIL_DIR = "runs"
@@ -63,17 +63,79 @@ METRICS = (
 )
 
 
+#: At most this many runs share one task (one draw of the program): a task is what a worker
+#: process or a Dask worker gets, so larger groups save more draws and spread less.
+GROUP_MAX = 32
+
+
 def run_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """Simulate one run; return its summary and the detail the charts need (picklable)."""
     from ..engine.runner import simulate
 
     t0 = time.perf_counter()
     r = simulate(scenario_for(params, seed))
+    return _task_result(r, time.perf_counter() - t0)
+
+
+def run_group(params: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """Simulate runs of one seed that draw the same program, over one draw of it
+    (:func:`~gcperf.simulate_many`); per run what :func:`run_task` returns (the same tables; its
+    ``elapsed_s`` is the group's time shared out equally)."""
+    from ..engine.runner import simulate_many
+
+    t0 = time.perf_counter()
+    results = simulate_many([scenario_for(p, seed) for p in params], memory_thread=None)
+    each = (time.perf_counter() - t0) / len(results)
+    return [_task_result(r, each) for r in results]
+
+
+def _task_result(r, elapsed_s: float) -> dict[str, Any]:
     summary = r.summary_dict()
     timeline = r.timeline.to_dict(orient="list")
     c = r.collections
     pauses = {"time_s": c["time_s"].tolist(), "generation": c["generation"].tolist(), "pause_ms": c["pause_ms"].tolist()}
-    return {"summary": summary, "timeline": timeline, "pauses": pauses, "elapsed_s": time.perf_counter() - t0}
+    return {"summary": summary, "timeline": timeline, "pauses": pauses, "elapsed_s": elapsed_s}
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs of one seed whose scenarios draw the same program: one task for an executor."""
+
+    specs: tuple[RunSpec, ...]
+
+    @property
+    def params(self) -> list[dict[str, Any]]:
+        return [s.params for s in self.specs]
+
+    @property
+    def seed(self) -> int:
+        return self.specs[0].seed
+
+
+def group_runs(specs: list[RunSpec], tasks_wanted: int = 1) -> list[RunGroup]:
+    """Runs grouped by the draw of the program they share (seed, workload, ... : ``draw_key``),
+    in order of their first run; a group is split into near-equal parts of at most
+    :data:`GROUP_MAX` runs, and into more while there are fewer than ``tasks_wanted`` tasks
+    (so that every worker has work)."""
+    from ..engine.runner import draw_key
+
+    groups: list[tuple[tuple, list[RunSpec]]] = []
+    for spec in specs:
+        key = draw_key(scenario_for(spec.params, spec.seed))
+        for k, members in groups:
+            if k == key:
+                members.append(spec)
+                break
+        else:
+            groups.append((key, [spec]))
+    parts = max(1, -(-tasks_wanted // max(len(groups), 1)))
+    out: list[RunGroup] = []
+    for _, members in groups:
+        n = max(parts, -(-len(members) // GROUP_MAX))
+        n = min(n, len(members))
+        for i in range(n):
+            out.append(RunGroup(tuple(members[i::n])))
+    return out
 
 
 # ------------------------------------------------------------------ storage
@@ -175,25 +237,39 @@ def _run_locked(exp, out: Path, quick, workers, scheduler, command, say, task, r
     t0 = time.perf_counter()
     finished = len(done)
     width = len(str(len(specs)))
-    for spec, result in choose(todo, task, workers, scheduler, lock_fd):
-        _write_detail(out, spec.run_id, result)
-        rec = {"run_id": spec.run_id, "index": spec.index, "point": spec.point, "replicate": spec.replicate,
-               "seed": spec.seed, "params": spec.params, "summary": result["summary"],
-               "elapsed_s": result["elapsed_s"]}
-        append_run(runs_path, rec)
-        done[spec.run_id] = rec
-        finished += 1
-        elapsed = time.perf_counter() - t0
-        rate = (finished - (len(specs) - len(todo))) / elapsed if elapsed > 0 else 0
-        eta = (len(specs) - finished) / rate if rate > 0 else math.nan
-        say(f"[{finished:>{width}}/{len(specs)}] point {spec.point} ({exp.setting_text(spec.params)}) "
-            f"replicate {spec.replicate}: {result['elapsed_s']:.1f} s; eta {eta:.0f} s")
+    # runs that draw the same program share one draw (simulate_many); a replaced task runs alone
+    grouped = task is run_task
+    n_workers = workers if workers is not None else os.cpu_count() or 1
+    units = group_runs(todo, 2 * n_workers if not scheduler and n_workers > 1 else 1) if grouped else todo
+    fn = run_group if grouped else task
+    for unit, unit_result in choose(units, fn, workers, scheduler, lock_fd):
+        for spec, result in (zip(unit.specs, unit_result, strict=True) if grouped else ((unit, unit_result),)):
+            finished = _record(out, exp, spec, result, done, runs_path, finished, len(specs), len(todo), t0, width,
+                               say)
     write_tables(out, exp, done)
     meta["elapsed_s"] = time.perf_counter() - t0
     meta["runs"] = len(specs)
     meta["tables"] = {name: sha256_file(out / name) for name in TABLES}
     write_json(meta_path, meta)
     return out
+
+
+def _record(out: Path, exp: Experiment, spec: RunSpec, result: dict, done: dict, runs_path: Path, finished: int,
+            total: int, todo: int, t0: float, width: int, say: Callable[[str], None]) -> int:
+    """Write a finished run (detail files, then its line in runs.jsonl) and say so; returns the runs done."""
+    _write_detail(out, spec.run_id, result)
+    rec = {"run_id": spec.run_id, "index": spec.index, "point": spec.point, "replicate": spec.replicate,
+           "seed": spec.seed, "params": spec.params, "summary": result["summary"],
+           "elapsed_s": result["elapsed_s"]}
+    append_run(runs_path, rec)
+    done[spec.run_id] = rec
+    finished += 1
+    elapsed = time.perf_counter() - t0
+    rate = (finished - (total - todo)) / elapsed if elapsed > 0 else 0
+    eta = (total - finished) / rate if rate > 0 else math.nan
+    say(f"[{finished:>{width}}/{total}] point {spec.point} ({exp.setting_text(spec.params)}) "
+        f"replicate {spec.replicate}: {result['elapsed_s']:.1f} s; eta {eta:.0f} s")
+    return finished
 
 
 @dataclass(frozen=True)
