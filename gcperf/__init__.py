@@ -9,6 +9,10 @@ The public API is listed in ``__all__``; everything else is internal. A worked e
     big = gcperf.simulate(gcperf.Scenario("web", gcperf.GCSettings(version="3.13", thresholds=(20000, 10, 10))))
     print(base.summary_dict()["pause_total_ms"], big.summary_dict()["pause_total_ms"])
 
+    # several thresholds over one draw of the program (the tables of separate runs, faster)
+    runs = gcperf.simulate_many([gcperf.Scenario("web", gcperf.GCSettings(version="3.13", thresholds=(t0, 10, 10)))
+                                 for t0 in (700, 2000, 20000)])
+
     # the same program on several versions, three seeds each (``gcperf compare``)
     table = gcperf.compare_versions("web", ["3.12", "3.13"], seeds=(0, 1, 2), memory=False)
 
