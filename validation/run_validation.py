@@ -276,7 +276,12 @@ def main() -> int:
         else:
             for prog, version, python in jobs:
                 _keep(out, prog, version, *_timed_one(prog, version, python, out, a.reps, a.seeds))
-    print(report(out))
+    text = report(out)
+    if a.report_only and text == "no results yet":
+        print(f"run_validation.py: error: --report-only: {out} holds no per-program results (run the suite first)",
+              file=sys.stderr)
+        return 2
+    print(text)
     return 0
 
 
