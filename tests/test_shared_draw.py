@@ -85,3 +85,42 @@ def test_versions_that_track_alike_share_a_draw_and_keep_their_results():
     assert keys[0] == keys[1] != keys[2] == keys[3] != keys[4]
     for sc, got in zip(scs, simulate_many(scs), strict=True):
         assert _same(got, simulate(sc)), sc.gc.version
+
+
+def test_a_draw_that_fails_fails_every_run_with_its_own_error(monkeypatch):
+    from gcperf.workload.stream import StatisticalStream
+
+    real = StatisticalStream._make_chunk
+
+    def broken(self, c, j0, n):
+        if c == 3:
+            raise GcperfError("the draw broke")
+        return real(self, c, j0, n)
+
+    monkeypatch.setattr(StatisticalStream, "_make_chunk", broken)
+    scs = [Scenario("web", GCSettings(version="3.13", thresholds=(t0, 10, 10)), seed=2, duration_s=0.2, memory=False,
+                    chunk_slots=4096) for t0 in (700, 3000)]
+    with pytest.raises(GcperfError, match="the draw broke"):
+        simulate_many(scs)
+    # each run gets the draw's error: none takes the broken stream for its end
+    import threading
+
+    shared = SharedDraw(runner._make_stream(scs[0]), 2)
+    seen = {}
+
+    def consume(run):
+        try:
+            for _ in shared.chunks(run):
+                pass
+            seen[run] = "ended"
+        except GcperfError as e:
+            seen[run] = str(e)
+
+    threads = [threading.Thread(target=consume, args=(r,)) for r in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen == {0: "the draw broke", 1: "the draw broke"}
+    with pytest.raises(GcperfError, match="simulate takes a Scenario"):
+        simulate_many([scs[0], 42])

@@ -133,15 +133,17 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
     Raises:
         GcperfError: invalid scenario.
     """
+    return _simulate(_as_scenario(scenario), memory_thread, threshold_pattern, progress)
+
+
+def _as_scenario(scenario: Scenario | str | Workload | None) -> Scenario:
     if scenario is None:
-        sc = Scenario()
-    elif isinstance(scenario, Scenario):
-        sc = scenario
-    elif isinstance(scenario, (str, Workload)):
-        sc = Scenario(scenario)  # simulate("web"), simulate(my_workload): the defaults for the rest
-    else:
-        raise GcperfError(f"simulate takes a Scenario, a workload name or a Workload, got {scenario!r}")
-    return _simulate(sc, memory_thread, threshold_pattern, progress)
+        return Scenario()
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, (str, Workload)):
+        return Scenario(scenario)  # simulate("web"), simulate(my_workload): the defaults for the rest
+    raise GcperfError(f"simulate takes a Scenario, a workload name or a Workload, got {scenario!r}")
 
 
 def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = False) -> list[RunResult]:
@@ -169,7 +171,7 @@ def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = Fal
 
     from .shared import SharedDraw
 
-    scs = [sc if isinstance(sc, Scenario) else Scenario(sc) for sc in scenarios]
+    scs = [_as_scenario(sc) for sc in scenarios]
     groups: list[tuple[tuple, list[int]]] = []
     for i, sc in enumerate(scs):
         key = draw_key(sc)

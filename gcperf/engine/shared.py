@@ -42,6 +42,7 @@ class SharedDraw:
         self._drawn: dict[int, Chunk | None] = {}
         self._held = [-1] * runs  # per run, the index of the chunk it reads (-1: none yet)
         self._turn: int | None = 0
+        self._failed: BaseException | None = None  # what the draw raised: every run raises it
         self.draws = 0  # chunks drawn (for tests and benchmarks: each once)
 
     def consumer(self, run: int) -> _Consumer:
@@ -84,8 +85,14 @@ class SharedDraw:
                         self._pass_turn(run)
                     while self._turn != run:
                         self._cond.wait()
+                    if self._failed is not None:
+                        raise self._failed
                     if k not in self._drawn:
-                        ch = next(self._source, None)
+                        try:
+                            ch = next(self._source, None)
+                        except BaseException as e:  # the stream is broken for every run
+                            self._failed = e
+                            raise
                         if ch is not None:
                             _ = ch.scan  # built once, read by every run
                             self.draws += 1
