@@ -14,7 +14,8 @@ What it measures, in one run (machines here are noisy: every figure comes with i
    pays it once per worker, not per sweep);
 3. the same sweep sent to that cluster through ``gcperf sweep --scheduler`` (the code path users
    take): wall time TW, the speed-ups T1 / TW against the ideal ``min(workers, cores)``, and the
-   overhead per task, (TW x workers - the runs' compute time) / runs, which holds the
+   overhead per task, (TW x workers - the runs' compute time) / tasks (the runs of one seed that
+   draw the same program go to a worker as one task, ``group_runs``), which holds the
    scheduling, the transfer of each run's summary, timeline and pauses, and the tail where fewer
    runs are left than workers;
 4. a run's own compute time alone in this process against on the cluster with ``--workers`` at
@@ -39,7 +40,7 @@ from pathlib import Path
 from gcperf import Scenario, simulate
 from gcperf.errors import GcperfError
 from gcperf.studies.experiment import load_experiment
-from gcperf.studies.sweep import sweep
+from gcperf.studies.sweep import group_runs, sweep
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -125,10 +126,13 @@ def main() -> int:
             remote_rows = _runs(remote)
             compute_w = sum(r["elapsed_s"] for r in remote_rows)
             ideal = min(args.workers, cores)
-            overhead = (tw * args.workers - compute_w) / n
+            # the runs that share a draw of the program go to a worker as one task (group_runs)
+            tasks = len(group_runs((exp.with_quick() if quick else exp).runs()))
+            overhead = (tw * args.workers - compute_w) / tasks
             print(f"the same sweep on the cluster: {tw:.1f} s: x{t1 / tw:.2f} the first, x{t1_inline / tw:.2f} the "
-                  f"one-core run (ideal x{ideal}); runs' own compute {compute_w:.1f} s; overhead per task "
-                  f"{1e3 * overhead:.0f} ms (scheduling, transfer, idle tail)")
+                  f"one-core run (ideal x{ideal}); runs' own compute {compute_w:.1f} s in {tasks} tasks (runs that "
+                  f"share a draw go as one); overhead per task {1e3 * overhead:.0f} ms (scheduling, transfer, idle "
+                  "tail)")
 
             print(f"a run's own compute: {compute_inline / n:.2f} s alone in this process (memory model in line), "
                   f"{compute_w / n:.2f} s on the cluster with {args.workers} at once: x{compute_w / compute_inline:.2f} "
