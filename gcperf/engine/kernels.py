@@ -1,7 +1,8 @@
 """The memory model's compiled kernels: compiled (or loaded from numba's cache) once per process, and said so.
 
-The first run on a machine compiles the allocator's kernels, about 25 s on the
-2-core VM; later runs load them from numba's on-disk cache in about a second.
+The first run on a machine compiles the allocator's kernels: 11.4 s in a fresh install on the
+2-core VM with the other core idle (2026-12-04), 18-22 s with it busy; later runs load them
+from numba's on-disk cache in about a second.
 :func:`ensure_kernels` does that work up front, and when it takes longer than
 :data:`ANNOUNCE_AFTER_S` it says so through the ``gcperf`` logger (a WARNING, which
 Python prints to stderr even when the caller configured no logging), so a run
@@ -62,7 +63,7 @@ def ensure_kernels(version: str = "3.13") -> float:
         worker.start()
         worker.join(ANNOUNCE_AFTER_S)
         if worker.is_alive():
-            log.warning("gcperf: compiling the memory model's kernels (about 25 s, once: later runs load them from "
+            log.warning("gcperf: compiling the memory model's kernels (10-25 s, once: later runs load them from "
                         "numba's cache)")
             worker.join()
         if errors:
