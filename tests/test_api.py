@@ -110,6 +110,7 @@ def test_summary_is_consistent_with_the_collections_table():
     assert (np.diff(t) >= c["pause_ms"].to_numpy()[:-1] / 1000 - 1e-12).all()
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_the_package_docstring_example_runs(tmp_path, monkeypatch):
     """The worked example in ``help(gcperf)`` runs as written (paths moved into a scratch folder,
     the web workload shortened, the sweep in this process)."""

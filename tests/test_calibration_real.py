@@ -102,6 +102,7 @@ def test_the_model_reproduces_the_recorded_collection_count(recorded):
     assert abs(sim - real) <= max(3, 0.5 * real), (sim, real)
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_calibrate_cli_writes_a_model_run_accepts_and_never_overwrites(recorded, tmp_path):
     _, out = recorded
     model = tmp_path / "m.json"
@@ -283,6 +284,7 @@ def recorded_growth(tmp_path_factory):
     return _record(tmp_path_factory, "growth", GROWTH_PROGRAM)
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_growth, monkeypatch):
     """Run through the recording's own windows, the model pauses per collection as long as the
     program did, generation by generation: exactly with the seeds the levels were set on, and
@@ -311,6 +313,7 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     assert other_ms[other_gen == 0].mean() == pytest.approx(young_ms, rel=0.5), levels
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_pause_levels_are_not_set_from_a_model_that_misses_the_recording(recorded_growth):
     """A model whose population does not reproduce the recording's collections keeps the cost
     fit's levels, and says so (here: the recording's windows shown as a tenth as long as they
@@ -348,6 +351,7 @@ STARTUP_PROGRAM = textwrap.dedent("""
 """)
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_freeze_after_startup_real_and_modelled(tmp_path):
     """The start-up (the program loading its modules) is found from its imports; the real run
     calls gc.freeze() there, and the calibrated model, frozen after the same share of its

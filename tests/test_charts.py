@@ -96,6 +96,7 @@ def test_pauses_are_a_ccdf_on_log_axes_with_the_tail_marked():
     plt.close(fig)
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 @needs_web
 def test_plot_marks_the_recommendation_of_the_users_constraints(tmp_path, capsys):
     folder = tmp_path / "ws"

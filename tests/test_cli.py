@@ -117,6 +117,7 @@ def test_workloads_export_writes_a_template_that_loads_as_the_same_workload(tmp_
     assert not (tmp_path / "x.json").exists()
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_shipped_experiments_work_from_any_folder(tmp_path, monkeypatch, capsys):
     """The experiments are package data: listed, loaded and swept outside the checkout."""
     import gcperf

@@ -54,6 +54,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_json_and_output_folder_never_touch_foreign_files(tmp_path):
     foreign = tmp_path / "theirs"
     foreign.mkdir()

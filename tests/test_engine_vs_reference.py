@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_gc import engine_log, reference_run, reference_run_ft
@@ -11,6 +12,7 @@ from gcperf import simulate_trace
 from gcperf.cpython.versions import preset
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 @settings()
 @given(
     trace=traces(),
@@ -26,6 +28,7 @@ def test_random_traces_match_reference(trace, version, thresholds, baseline, ena
     assert got == expected
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 @settings(max_examples=30, deadline=None)
 @given(
     trace=ft_traces(),

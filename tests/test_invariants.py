@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_statistical_vs_reference import _workload, shares
@@ -10,6 +11,7 @@ from test_statistical_vs_reference import _workload, shares
 from gcperf import GCSettings, Scenario, simulate
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 @given(
     sh=shares,
     cyc=st.sampled_from([0.0, 0.05, 0.4]),

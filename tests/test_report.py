@@ -65,6 +65,7 @@ def _chromium() -> str | None:
     return None
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_the_page_in_a_headless_browser(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     exe = _chromium()

@@ -68,6 +68,7 @@ shares = st.lists(st.integers(0, 10), min_size=6, max_size=6).filter(lambda x: s
 )
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 @settings()
 @given(
     sh=shares,

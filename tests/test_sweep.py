@@ -103,6 +103,7 @@ def test_refuses_other_configurations_and_corrupt_folders(tmp_path, tiny_results
         sweep(parse_experiment(dict(TINY, replicates=1), "x"), mid, workers=1)
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_process_pool_and_dask_give_identical_results(tmp_path, tiny_results):
     exp = parse_experiment(TINY, "tiny.toml")
     ref = pd.read_csv(tiny_results / "summary.csv").drop(columns=["gcperf_version"])

@@ -252,6 +252,7 @@ def _check_signal(tmp_path: Path, sig: int, after_runs: int) -> None:
     assert result_bytes(cwd / "cut") == result_bytes(whole)
 
 
+@pytest.mark.long  # over ~3 s: .ci/run runs it after the README's test command
 def test_sigterm_leaves_no_workers_and_the_resumed_results_are_identical(tmp_path):
     _check_signal(tmp_path, signal.SIGTERM, after_runs=3)
 
