@@ -153,8 +153,11 @@ def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = Fal
     ``gc.disable()`` with a timer, the pause costs; not the workload, seed, chunk size, memory
     model, ``freeze_after``/``collect_after`` or the version's tracking rules) run side by side
     over one draw, in threads, each with its own collector, heap and memory model
-    (:class:`~gcperf.engine.shared.SharedDraw`). Each result is the very table
-    :func:`simulate` gives for its scenario; the draws not repeated are the gain.
+    (:class:`~gcperf.engine.shared.SharedDraw`), taking turns a chunk each. Each result is the very
+    table :func:`simulate` gives for its scenario; the draws not repeated are the gain (x2.4 for 8
+    settings of the web workload without the memory model, x1.4 with it:
+    ``benchmarks/bench_shared_draw.py``). The runs of a group are all in memory at once: group
+    what fits (the sweep puts at most ``sweep.GROUP_MAX`` runs in a task).
 
     Args:
         scenarios: what to run (built-in names and workloads as :func:`simulate` takes them).
