@@ -301,7 +301,7 @@ class Workload:
         for v in self.pause_noise:
             _finite("pause_noise entries", v)
         _check(len(self.pause_noise) != 1, "pause_noise needs at least two quantiles (or none)")
-        _check(all(a <= b for a, b in zip(self.pause_noise, self.pause_noise[1:])),
+        _check(all(a <= b for a, b in zip(self.pause_noise, self.pause_noise[1:], strict=False)),
                "pause_noise quantiles must be non-decreasing")
         object.__setattr__(self, "pause_scale", tuple(self.pause_scale))
         _check(len(self.pause_scale) == 3, f"pause_scale must have three factors (generations 0, 1, 2), got {self.pause_scale!r}")
