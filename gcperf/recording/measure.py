@@ -95,7 +95,8 @@ def main():
     sys.stdout.flush()
     doc = {"collections": [len(p) for p in pauses], "pauses_s": pauses, "wall_s": wall,
            "peak_rss_kib": _peak_rss_kib(), "measure_version": MEASURE_VERSION, "exit_status": status,
-           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3],  # noqa: UP031 "froze_at_s": froze.get("at_s"),
+           "thresholds": [t0, t1, t2], "version": "%d.%d.%d" % sys.version_info[:3],  # noqa: UP031 - any 3.8+
+           "froze_at_s": froze.get("at_s"),
            "frozen_objects": froze.get("objects")}
     if imports is not None:
         doc["import_times_s"] = imports
