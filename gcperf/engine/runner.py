@@ -175,18 +175,9 @@ def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = Fal
     from .shared import SharedDraw
 
     scs = [_as_scenario(sc) for sc in scenarios]
-    groups: list[tuple[tuple, list[int]]] = []
-    for i, sc in enumerate(scs):
-        key = draw_key(sc)
-        for k, members in groups:
-            if k == key:
-                members.append(i)
-                break
-        else:
-            groups.append((key, [i]))
     results: list[RunResult | None] = [None] * len(scs)
     errors: dict[int, BaseException] = {}
-    for _, members in groups:
+    for members in group_by_draw(scs):
         if len(members) == 1:
             i = members[0]
             results[i] = _simulate(scs[i], memory_thread, None, None)
@@ -210,6 +201,21 @@ def simulate_many(scenarios: list[Scenario], *, memory_thread: bool | None = Fal
         if errors:
             raise errors[min(errors)]
     return results  # type: ignore[return-value]
+
+
+def group_by_draw(scenarios: list[Scenario]) -> list[list[int]]:
+    """The indices of the scenarios, grouped by the draw of the program they share
+    (:func:`draw_key`): groups in the order of their first member, members in order."""
+    groups: list[tuple[tuple, list[int]]] = []
+    for i, sc in enumerate(scenarios):
+        key = draw_key(sc)
+        for k, members in groups:
+            if k == key:
+                members.append(i)
+                break
+        else:
+            groups.append((key, [i]))
+    return [members for _, members in groups]
 
 
 def draw_key(sc: Scenario) -> tuple:

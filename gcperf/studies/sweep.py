@@ -119,20 +119,12 @@ def group_runs(specs: list[RunSpec], tasks_wanted: int = 1) -> list[RunGroup]:
     in order of their first run; a group is split into near-equal parts of at most
     :data:`GROUP_MAX` runs, and into more while there are fewer than ``tasks_wanted`` tasks
     (so that every worker has work)."""
-    from ..engine.runner import draw_key
+    from ..engine.runner import group_by_draw
 
-    groups: list[tuple[tuple, list[RunSpec]]] = []
-    for spec in specs:
-        key = draw_key(scenario_for(spec.params, spec.seed))
-        for k, members in groups:
-            if k == key:
-                members.append(spec)
-                break
-        else:
-            groups.append((key, [spec]))
+    groups = [[specs[i] for i in idx] for idx in group_by_draw([scenario_for(s.params, s.seed) for s in specs])]
     parts = max(1, -(-tasks_wanted // max(len(groups), 1)))
     out: list[RunGroup] = []
-    for _, members in groups:
+    for members in groups:
         n = max(parts, -(-len(members) // GROUP_MAX))
         n = min(n, len(members))
         for i in range(n):
