@@ -234,6 +234,10 @@ class StatisticalStream(Stream):
         q = np.searchsorted(self.first_slot, k, side="right") - 1
         np.minimum(q, len(self.phases) - 1, out=q)
         np.maximum(q, 0, out=q)
+        return self._time_in_phase(k, q)
+
+    def _time_in_phase(self, k, q):
+        """Mutator time of the allocations of slots ``k``, which are in phases ``q``."""
         return self.start_time[q] + (k - self.first_slot[q]) / self.rates[q]
 
     def slots_done_by(self, m: float) -> int:
@@ -301,9 +305,8 @@ class StatisticalStream(Stream):
         if only is not None:
             late &= only
         if late.any():
-            # alloc_time(own) without the search for the phase: every ``own`` is in phase q
-            born = self.start_time[q] + (own[late] - self.first_slot[q]) / self.rates[q]
-            slot[late] = self._slots_at(born + span[late] / self.rates[q])
+            # every ``own`` is in phase q: its time needs no search for the phase
+            slot[late] = self._slots_at(self._time_in_phase(own[late], q) + span[late] / self.rates[q])
         return slot
 
     def _slots_at(self, t: np.ndarray) -> np.ndarray:
@@ -314,14 +317,15 @@ class StatisticalStream(Stream):
         n_beyond = int(np.count_nonzero(beyond))
         if n_beyond == len(t):
             return np.full(len(t), NEVER, dtype=np.int64)
-        inside = t if n_beyond == 0 else t[~beyond]
+        within = None if n_beyond == 0 else ~beyond
+        inside = t if within is None else t[within]
         qq = np.searchsorted(self.start_time, inside, side="right") - 1
         sl = self.first_slot[qq] + np.floor((inside - self.start_time[qq]) * self.rates[qq]).astype(np.int64)
         np.minimum(sl, self.first_slot[qq + 1] - 1, out=sl)
-        if n_beyond == 0:
+        if within is None:
             return sl
         slot = np.full(len(t), NEVER, dtype=np.int64)
-        slot[~beyond] = sl
+        slot[within] = sl
         return slot
 
     def _lifetime_slots(self, lt, own: np.ndarray, q: int, only: np.ndarray | None = None) -> np.ndarray:
