@@ -295,6 +295,177 @@ def reference_run_ft(trace: Trace, version: str, thresholds=None, baseline_objec
     return log
 
 
+def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_objects: int = 0,
+                      enabled: bool = True, end: dict | None = None, work_to_do: int = -5000,
+                      marking: bool = True) -> list[RefCollection]:
+    """The incremental collector of 3.14.0-3.14.4 (CPYTHON_GC.md §3, §11), object by object.
+
+    Lists of object ids for the young list, the visited and pending spaces and the permanent
+    generation; the rules in the order ``gc_collect_increment``, ``gc_collect_young`` and
+    ``gc_collect_full`` apply them, with gcperf's stated assumptions (cpython/incremental.py):
+    every live object is reachable from the roots, pending is taken in the order its objects
+    became garbage, a cycle is freed unless a member is in the visited space or the permanent
+    generation. ``end`` receives ``count``, ``gc.get_count()`` after the trace.
+    """
+    pre = preset(version)
+    later = pre.incremental != "3.14.0"
+    th = list(thresholds if thresholds is not None else pre.thresholds)
+    count0 = 0
+    old_count = [0, 0]
+    space = 0  # which old space is the visited one
+    work = work_to_do
+    young: list[int] = []
+    visited: list[int] = []
+    pending: list[int] = [-(i + 1) for i in range(baseline_objects)]  # the interpreter's own
+    permanent: list[int] = []
+    state: dict[int, str] = {}
+    scheduled = False
+    log: list[RefCollection] = []
+    events = _events(trace)
+    groups = _groups(trace)
+    death_seq = {i: int(trace.death[i]) for i in range(trace.n)}
+
+    def present(o: int) -> bool:
+        return o < 0 or state.get(o) in ("alive", "garbage")
+
+    def garbage(o: int) -> bool:
+        return o >= 0 and state[o] == "garbage"
+
+    def heap_size() -> int:
+        return sum(present(o) for lst in (young, visited, pending, permanent) for o in lst)
+
+    def run_region(region: list[int], outside: list[int]) -> tuple[int, int, int, list[int]]:
+        held = {o for o in outside if present(o) and garbage(o)}
+        examined = freed = untracked = 0
+        survivors = []
+        for o in region:
+            if not present(o):
+                continue
+            examined += 1
+            if garbage(o) and not any(m in held for m in groups[int(trace.head[o])]):
+                freed += 1
+                state[o] = "dead"
+                continue
+            if o >= 0 and trace.flags[o] & FLAG_ATOMIC and state[o] == "alive":
+                untracked += 1
+                state[o] = "untracked"
+                continue
+            survivors.append(o)
+        return examined, freed, untracked, survivors
+
+    def complete() -> None:
+        nonlocal space, work, marking, pending, visited
+        if not permanent:
+            space ^= 1
+        pending = [o for o in visited if present(o)]
+        visited = []
+        work = 0
+        marking = True
+
+    def increment(seq: int, reason: str) -> None:
+        nonlocal count0, work, marking, young, pending
+        scale = max(th[1], 2)
+        new = count0
+        work += new + min(heap_size() // 10 // scale, new * (4 if later else 3) // 2)
+        count0 = 0
+        if later and work < 0:
+            log.append(RefCollection(seq, 1, reason, 0, 0, 0, 0, False))
+            return
+        if marking:
+            live = [o for o in pending + young if present(o) and not garbage(o)]
+            pending = sorted((o for o in pending if present(o) and garbage(o)), key=lambda o: (death_seq[o], o))
+            young = [o for o in young if present(o) and garbage(o)]
+            visited.extend(live)
+            work -= 2 * len(live)
+            marking = False
+            log.append(RefCollection(seq, 1, reason, len(live), 0, len(live), 0, False))
+            return
+        region = [o for o in young if present(o)]
+        young = []
+        size = len(region)
+        while size < work and pending:
+            o = pending.pop(0)
+            if present(o):
+                region.append(o)
+                size += 1
+        examined, freed, untracked, survivors = run_region(region, visited + permanent)
+        visited.extend(survivors)
+        work -= examined
+        if not later:
+            work += heap_size() // 10 // scale
+        if not any(present(o) for o in pending):
+            complete()
+        log.append(RefCollection(seq, 1, reason, examined, freed, len(survivors), untracked, False))
+
+    def collect(g: int, seq: int, reason: str) -> None:
+        nonlocal count0, young, visited, pending, old_count
+        if g == 1:
+            increment(seq, reason)
+            return
+        if g == 0:
+            region, young = young, []
+            examined, freed, untracked, survivors = run_region(region, visited + pending + permanent)
+            visited.extend(survivors)
+            count0 = 0
+            old_count[space] += 1
+        else:
+            region = pending + visited + young
+            young, visited, pending = [], [], []
+            examined, freed, untracked, survivors = run_region(region, permanent)
+            visited.extend(survivors)
+            count0 = 0
+            old_count = [0, 0]
+            complete()
+        log.append(RefCollection(seq, g, reason, examined, freed, len(survivors), untracked, False))
+
+    for seq, kind, payload in events:
+        if kind == 0:  # allocation
+            i = payload
+            counted = not (pre.counts_tracked_only and trace.flags[i] & FLAG_UNTRACKED)
+            if counted:
+                count0 += 1
+                if enabled and th[0] != 0 and count0 > th[0]:
+                    scheduled = True
+            state[i] = "alive"
+            if not trace.flags[i] & FLAG_UNTRACKED:
+                young.append(i)
+        elif kind == 1:  # death
+            i = payload
+            if trace.flags[i] & FLAG_CYCLIC:
+                state[i] = "garbage"
+            else:
+                if state[i] in ("alive", "untracked"):
+                    state[i] = "dead"
+                if not (pre.counts_tracked_only and trace.flags[i] & FLAG_UNTRACKED):
+                    count0 = max(0, count0 - 1)
+        elif kind == 2:  # eval-breaker check: _Py_RunGC runs an increment if enabled, no re-check
+            if scheduled:
+                scheduled = False
+                if enabled:
+                    increment(seq, "auto")
+        else:
+            _, name, args = payload
+            if name == "collect":
+                collect(int(args[0]), seq, "explicit")
+            elif name == "disable":
+                enabled = False
+            elif name == "enable":
+                enabled = True
+            elif name == "freeze":
+                permanent.extend(pending + visited + young)
+                young, visited, pending = [], [], []
+                count0 = 0
+                old_count = [0, 0]
+            elif name == "unfreeze":
+                pending = permanent + pending
+                permanent = []
+            elif name == "set_threshold":
+                th = (list(args[:2]) + th[len(args[:2]):2]) + [0]
+    if end is not None:
+        end["count"] = [count0, old_count[space], old_count[space ^ 1]]
+    return log
+
+
 def engine_log(result) -> list[RefCollection]:
     """The batched engine's collections in the reference's shape."""
     c = result.collections

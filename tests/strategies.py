@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from gcperf.cpython.versions import SUPPORTED_VERSIONS
+from gcperf.cpython.versions import SUPPORTED_VERSIONS, preset
 from gcperf.workload.trace import TraceBuilder
 
 # the generational presets (the per-event reference in reference_gc.py has both collectors, but a
 # free-threaded build needs traces of thousands of allocations to flush its count: ft_traces)
-VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if not v.endswith("t")) + ("3.12.1",)
+VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if not v.endswith("t") and not preset(v).incremental) + ("3.12.1",)
+# the incremental collector of 3.14.0-3.14.4 (its own reference: reference_run_inc)
+INC_VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if preset(v).incremental) + ("3.14.2",)
 FT_VERSIONS = tuple(v for v in SUPPORTED_VERSIONS if v.endswith("t")) + ("3.14.2t",)
 
 
@@ -119,5 +121,54 @@ def ft_traces(draw, max_ops: int = 60):
             vals = (draw(st.integers(0, 3000)), draw(st.sampled_from([0, 10, 1])))[:given]
             b.set_threshold(*vals)
         else:
+            _gc_call(draw, b, op)
+    return b.build()
+
+
+@st.composite
+def block_traces(draw, max_ops: int = 40):
+    """A random program in blocks of up to 400 allocations (kept, freed at once, freed later in
+    bulk, cycles of 1-4 members, C calls, gc calls but gc.unfreeze()): heaps of thousands of
+    objects, so the incremental collector's budgets reach into its old spaces."""
+    b = TraceBuilder()
+    alive: list[int] = []
+    for _ in range(draw(st.integers(1, max_ops))):
+        op = draw(st.sampled_from(["alloc"] * 6 + ["free"] * 3 + ["cycle"] * 4 + ["ccall", "checkpoint",
+                                   "collect", "disable", "enable", "freeze", "set_threshold"]))
+        if op == "alloc":
+            n = draw(st.integers(1, 400))
+            kind = draw(st.sampled_from(["tracked"] * 3 + ["atomic", "untracked"]))
+            temp = draw(st.booleans())
+            for _ in range(n):
+                i = b.alloc(kind)
+                if temp:
+                    b.free(i)
+                elif kind == "tracked":
+                    alive.append(i)
+            if draw(st.booleans()):
+                b.checkpoint()
+        elif op == "free" and alive:
+            k = draw(st.integers(1, len(alive)))
+            start = draw(st.integers(0, len(alive) - k))
+            b.free_many(alive[start:start + k])
+            del alive[start:start + k]
+        elif op == "cycle" and alive:
+            k = draw(st.integers(1, min(300, len(alive))))
+            size = draw(st.integers(1, 4))
+            start = draw(st.integers(0, len(alive) - k))
+            group = alive[start:start + k]
+            del alive[start:start + k]
+            for j in range(0, len(group), size):
+                b.unreachable(group[j:j + size])
+        elif op == "ccall":
+            with b.c_call():
+                for _ in range(draw(st.integers(1, 300))):
+                    alive.append(b.alloc())
+        elif op == "set_threshold":
+            given = draw(st.integers(1, 3))
+            vals = (draw(st.sampled_from([1, 5, 50, 200])), draw(st.sampled_from([0, 1, 2, 10])),
+                    draw(st.integers(0, 4)))[:given]
+            b.set_threshold(*vals)
+        elif op in ("checkpoint", "collect", "disable", "enable", "freeze"):
             _gc_call(draw, b, op)
     return b.build()

@@ -28,7 +28,8 @@ def test_public_api_is_exactly_all():
         (lambda: GCSettings(thresholds=(-5, 10, 10)), "threshold0 must be in 0..2147483647 .gc.set_threshold takes a C int., got -5"),
         (lambda: GCSettings(thresholds=(700, 10)), "thresholds must be three integers"),
         (lambda: GCSettings(version="2.7"), "version 2.7 is not modelled"),
-        (lambda: GCSettings(version="3.14.2"), "incremental collector"),
+        (lambda: GCSettings(version="3.14.2", thresholds=(700, 10, 10)), "3.14.2 runs the incremental collector, "
+         "which has no threshold2"),
         (lambda: GCSettings(collect_every_s=0), "collect_every_s must be a number > 0, got 0"),
         (lambda: Phase(duration_s=-1), "phase 'main' duration_s must be > 0, got -1"),
         (lambda: Phase(alloc_rate_per_s=float("nan")), "alloc_rate_per_s must be a finite number"),

@@ -85,11 +85,12 @@ def test_malformed_versions_are_refused(v, message):
 def test_every_known_release_is_accepted():
     for minor, last in KNOWN_PATCHES.items():
         for micro in range(last + 1):
-            if minor == "3.14" and micro < 5:
-                continue  # the incremental collector: refused on purpose
             plain, t = minor.rstrip("t"), "t" if minor.endswith("t") else ""
             pre = preset(f"{plain}.{micro}{t}")
             assert (pre.minor, pre.free_threaded) == (plain, bool(t))
+            # 3.14.0-3.14.4 ran the incremental collector (3.14.0's own rules, then 3.14.1's)
+            want = ("3.14.0" if micro == 0 else "3.14.1") if (minor == "3.14" and micro < 5) else ""
+            assert pre.incremental == want
 
 
 def test_free_threaded_versions():

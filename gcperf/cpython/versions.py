@@ -64,6 +64,9 @@ class VersionPreset:
             tracked survivors.
         interpreter_untracked: objects in the GC heap of a fresh interpreter that are untracked or
             frozen (they count in 3.14.3t+'s ``long_lived_total``, not in ``interpreter_objects``).
+        incremental: the incremental collector of 3.14.0 (``"3.14.0"``) or of 3.14.1-3.14.4
+            (``"3.14.1"``), CPYTHON_GC.md §3 and §11 (``cpython/incremental.py``); "" for the
+            generational and free-threaded collectors.
     """
 
     name: str
@@ -84,6 +87,7 @@ class VersionPreset:
     ft_memory_gate: bool = False
     ft_live_counts_all: bool = False
     interpreter_untracked: int = 0
+    incremental: str = ""
 
     @property
     def checked_here(self) -> bool:
@@ -121,7 +125,7 @@ _PRESETS: dict[str, VersionPreset] = {
     "3.13": VersionPreset("3.13", (2000, 10, 10), True, True, interpreter_objects=5081, interpreter_rss_kib=9336,
                           releases="3.13.0-3.13.16", evidence=f"{_LIVE}: 3.13.0"),
     # 3.14.5 and later: the generational collector forward-ported from 3.13
-    # (gh-142516); 3.14.0-3.14.4 shipped the incremental collector, not modelled yet.
+    # (gh-142516); 3.14.0-3.14.4 shipped the incremental collector (presets "3.14.0", "3.14.4").
     "3.14": VersionPreset(
         "3.14",
         (2000, 10, 10),
@@ -133,9 +137,42 @@ _PRESETS: dict[str, VersionPreset] = {
         interpreter_objects=5345,
         interpreter_rss_kib=10028,
         releases="3.14.5-3.14.9 (the generational collector restored; 3.14.0-3.14.4 ran an incremental "
-                 "one, not modelled yet)",
+                 "one: presets 3.14.0 and 3.14.4)",
         evidence=f"{_LIVE}: 3.14.7 built from the release source (its results are replayed everywhere from "
                  "tests/data/real_traces/3.14.7.json)",
+    ),
+    # 3.14.0-3.14.4: the incremental collector (CPYTHON_GC.md §3, §11; Python/gc.c of the 3.14 branch
+    # at ca21a0a1 for 3.14.0's schedule and 0051397d for 3.14.1+'s). No such interpreter here: the
+    # start-up figures are 3.14.7's. 3.14.0 counts every GC allocation and tracks tuples of atomic
+    # values at creation (untracking them at their first collection); 3.14.1+ counts tracked objects
+    # (PR #140447, backported as d1a434f7) and creates such tuples untracked.
+    "3.14.0": VersionPreset(
+        "3.14.0",
+        (2000, 10, 0),
+        True,
+        True,
+        atomic_tuples_tracked=True,
+        atomic_dicts_tracked=True,
+        interpreter_objects=5345,
+        interpreter_rss_kib=10028,
+        incremental="3.14.0",
+        releases="3.14.0 (incremental collector: every GC allocation counts; 1.5x new as the heap's share)",
+        evidence="derived from the source, not measured (CPYTHON_GC.md §3, §11; no 3.14.0 interpreter here)",
+    ),
+    "3.14.4": VersionPreset(
+        "3.14.4",
+        (2000, 10, 0),
+        True,
+        True,
+        atomic_tuples_tracked=False,
+        atomic_dicts_tracked=True,
+        counts_tracked_only=True,
+        interpreter_objects=5345,
+        interpreter_rss_kib=10028,
+        incremental="3.14.1",
+        releases="3.14.1-3.14.4 (incremental collector: tracked objects count; nothing is collected while "
+                 "the work budget is negative)",
+        evidence="derived from the source, not measured (CPYTHON_GC.md §3, §11; no 3.14.1-3.14.4 interpreter here)",
     ),
     # 3.15: generational, (2000,10,10), counting at track time (CPYTHON_GC.md §1, §11: the source
     # of main after the revert); no interpreter here, start-up figures are 3.13's
@@ -255,10 +292,8 @@ def preset(version: str) -> VersionPreset:
         # before gh-142531 (3.14.3) long_lived_total counted the tracked survivors only
         return replace(base, name=version, ft_live_counts_all=False)
     if minor == "3.14" and micro < 5:
-        raise GcperfError(
-            f"version {version} runs the incremental collector (3.14.0-3.14.4), "
-            "which is not modelled yet; use 3.14 for 3.14.5+"
-        )
+        # the incremental collector of 3.14.0 and of 3.14.1-3.14.4
+        return replace(_PRESETS["3.14.0" if micro == 0 else "3.14.4"], name=version)
     if minor == "3.12" and micro < 6:
         # 3.12.0-3.12.5's _Py_RunGC does not test gc.isenabled() (CPYTHON_GC.md §1).
         return replace(base, name=version, deferred_run_checks_enabled=False)

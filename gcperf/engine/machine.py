@@ -26,7 +26,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..cpython.ftcount import NO_STOP, ft_walk
-from ..cpython.heap import FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, Cohort, Heap, make_cohort, merge_cohorts
+from ..cpython.heap import _EMPTY, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, CollectionResult, Cohort, Heap, make_cohort, merge_cohorts
+from ..cpython.incremental import MARK_COST_FRACTION, IncrementalHeap, IncrementalPolicy
 from ..cpython.policy import FreeThreadedPolicy, GenerationalPolicy
 from ..cpython.versions import VersionPreset
 from ..memory.queued import QueuedMemory
@@ -120,7 +121,8 @@ class Machine:
             or more CPUs, on its thread while its batches are large (``memory.queued.QueuedMemory``).
     """
 
-    def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap, preset: VersionPreset, pause_s,
+    def __init__(self, stream: Stream, policy: GenerationalPolicy, heap: Heap | IncrementalHeap, preset: VersionPreset,
+                 pause_s,
                  memory=None, baseline_bytes: int = 0, memory_thread: bool | None = None):
         # the engine only tells the memory model what happens and reads its statistics at the
         # end (memory/queued.py): footprints are filled into the timeline and the collections then
@@ -135,6 +137,8 @@ class Machine:
         self.deferred = preset.deferred_trigger
         # the free-threaded build: count0 in steps of 512, whole-heap collections (policy.py)
         self.ft: FreeThreadedPolicy | None = policy if isinstance(policy, FreeThreadedPolicy) else None
+        # 3.14.0-3.14.4: increments over a young list and two old spaces (cpython/incremental.py)
+        self.inc: IncrementalPolicy | None = policy if isinstance(policy, IncrementalPolicy) else None
         self._plan_l = 0
         self._ft_live_all = bool(preset.ft_live_counts_all) and self.ft is not None
         # 3.14.3t+: death positions of the untracked objects the heap does not hold (never tracked,
@@ -334,6 +338,9 @@ class Machine:
 
     # --------------------------------------------------------------- collection
     def _collect(self, g: int, seq: int, reason: str, count0: int, vetoed: bool) -> None:
+        if self.inc is not None:
+            self._collect_incremental(g, seq, reason, count0)
+            return
         heap = self.heap
         garbage_mb = footprint_mb = _NAN
         if self.memory is not None:
@@ -372,6 +379,11 @@ class Machine:
         else:
             self.policy.end(g, res.survivors)
         pause = float(self.pause_s(heap_g, examined, res.freed, old))
+        self._record(seq, reason, g, count0, res, vetoed, pause, garbage_before, garbage_mb, footprint_mb)
+
+    def _record(self, seq: int, reason: str, g: int, count0: int, res: CollectionResult, vetoed: bool, pause: float,
+                garbage_before: int, garbage_mb: float, footprint_mb: float) -> None:
+        """Account a collection's pause and append its record."""
         start = self.wall + sum(self._pauses)
         if res.freed:
             self.garbage_seconds += res.freed * start - float(self._wall_of(res.freed_unreach).sum())
@@ -381,7 +393,7 @@ class Machine:
         prev = self._coll_cum_pause.view[-1] if self._coll_cum_pause.n else 0.0
         self._coll_cum_pause.append(prev + pause)
         self._pauses.append(pause)
-        g0, g1, g2, _ = heap.sizes(seq)
+        g0, g1, g2, _ = self.heap.sizes(seq)
         pol = self.policy
         self.records.append(
             (
@@ -407,6 +419,55 @@ class Machine:
                 pol.long_lived_total,
             )
         )
+
+    def _collect_incremental(self, g: int, seq: int, reason: str, count0: int) -> None:
+        """A collection of the 3.14.0-3.14.4 collector: ``g`` 1 is an increment (automatic or
+        ``gc.collect(1)``), 0 the young list, 2 everything (cpython/incremental.py)."""
+        heap, pol = self.heap, self.inc
+        assert isinstance(heap, IncrementalHeap) and pol is not None
+        garbage_mb = footprint_mb = _NAN
+        if self.memory is not None:
+            self._mem_sync(seq)
+        segment = self._take_segment(seq)
+        garbage_before = heap.garbage(seq) + segment.garbage(seq)
+        if self.memory is not None:
+            gb = heap.garbage_bytes(seq) + segment.garbage_bytes(seq)
+            self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
+            garbage_mb = gb / _MB
+            self._mem_records.append((len(self.records), self.memory.stats_later()))
+        work = 1.0  # the share of a collection's cost per examined object
+        if g == 1:
+            pol.assess(heap.heap_size(seq) + segment.tracked(seq))
+            if pol.early_return and pol.work_to_do < 0:
+                heap.add_young(segment, seq)  # 3.14.1+: nothing at all while the budget is negative
+                res = _nothing()
+            elif pol.marking:
+                marked = heap.mark(segment, seq)
+                pol.work_to_do -= 2 * marked  # subtracted in mark_at_start and again by its caller
+                pol.marking = False
+                pol.marks += 1
+                res = _nothing()
+                res.examined = res.examined_old = marked
+                res.survivors = marked
+                work = MARK_COST_FRACTION
+            else:
+                res, emptied = heap.increment(segment, seq, pol.work_to_do)
+                pol.work_to_do -= res.examined
+                if pol.add_back:
+                    pol.work_to_do += heap.heap_size(seq) // 10 // pol.scale
+                if emptied:
+                    pol.completed_scavenge(heap.complete_scavenge())
+        elif g == 0:
+            res = heap.collect_young(segment, seq)
+            pol.young_collected()
+        else:
+            res = heap.collect_full(segment, seq)
+            pol.full_collected()
+            pol.completed_scavenge(heap.complete_scavenge())
+        if self.memory is not None and len(res.freed_rows):
+            self.memory.free(res.freed_rows)
+        pause = float(self.pause_s(g, int(round(work * res.examined)), res.freed, int(round(work * res.examined_old))))
+        self._record(seq, reason, g, count0, res, False, pause, garbage_before, garbage_mb, footprint_mb)
 
     def _ft_hidden(self, res, seq: int) -> int:
         """Objects in the GC heap after a free-threaded collection that it does not examine: the
@@ -622,6 +683,9 @@ class Machine:
             # gc.get_count() adds the caller's buffer first; gc.get_objects(g) lists the whole heap
             count[0] += self.ft.local
             g0 = g1 = g2 = g0 + g1 + g2
+        if self.inc is not None:
+            # gc.get_objects(1) is empty on the incremental collector; 2 lists both old spaces
+            g1, g2 = 0, g1 + g2
         self.end_state = {
             "count": count,  # gc.get_count()
             "generation_sizes": [int(g0), int(g1), int(g2)],  # len(gc.get_objects(g))
@@ -630,6 +694,8 @@ class Machine:
             "enabled": bool(pol.enabled),
             "long_lived_pending": int(pol.long_lived_pending),
             "long_lived_total": int(pol.long_lived_total),
+            **({"work_to_do": int(self.inc.work_to_do), "scavenges": int(self.inc.scavenges)}
+               if self.inc is not None else {}),
         }
         if self.memory is not None:
             self.peak_garbage_bytes = max(self.peak_garbage_bytes, self.heap.garbage_bytes(seq) + seg_garbage_bytes)
@@ -648,3 +714,8 @@ class Machine:
             self.peak_garbage = max(self.peak_garbage, len(u))
         if self.memory is not None:
             self._fill_memory()
+
+
+def _nothing() -> CollectionResult:
+    """The result of a step that collects nothing."""
+    return CollectionResult(0, 0, 0, 0, 0, _EMPTY, _EMPTY, 0)

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import __version__
 from ..cpython.costs import CostModel, cost_model_for
 from ..cpython.heap import Heap
+from ..cpython.incremental import IncrementalHeap, IncrementalPolicy
 from ..cpython.policy import FT_FLUSH, FreeThreadedPolicy, GenerationalPolicy, PatternPolicy
 from ..cpython.versions import VersionPreset, preset
 from ..errors import GcperfError
@@ -263,8 +264,9 @@ def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple
     if stream is None:
         stream = _make_stream(sc)
     baseline = wl.baseline_objects if wl.baseline_objects is not None else pre.interpreter_objects
-    if threshold_pattern and pre.free_threaded:
-        raise GcperfError(f"a threshold pattern (a recording's replay) is not modelled for the free-threaded {pre.name}")
+    if threshold_pattern and (pre.free_threaded or pre.incremental):
+        kind = "the free-threaded" if pre.free_threaded else "the incremental collector of"
+        raise GcperfError(f"a threshold pattern (a recording's replay) is not modelled for {kind} {pre.name}")
     if threshold_pattern:
         policy: GenerationalPolicy = PatternPolicy(tuple(threshold_pattern), gc.effective_thresholds,
                                                    long_lived_total=baseline, enabled=gc.enabled)
@@ -277,7 +279,7 @@ def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple
     memory = _memory_model(gc.version) if sc.memory else None
     pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale)
     base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
-    m = Machine(stream, policy, Heap(baseline, memory=sc.memory, immortal_objects=pre.startup_frozen), pre, pause,
+    m = Machine(stream, policy, make_heap(pre, baseline, sc.memory), pre, pause,
                 memory, int(base_rss) if sc.memory else 0, memory_thread)
     m.on_progress = progress
     period = wl.duration_s / sc.timeline_points if sc.timeline_points else None
@@ -302,11 +304,27 @@ def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple
 
 def make_policy(pre: VersionPreset, thresholds: tuple[int, int, int], long_lived_total: int,
                 enabled: bool) -> GenerationalPolicy:
-    """The collector policy of a version: generational, or the free-threaded build's."""
+    """The collector policy of a version: generational, the free-threaded build's, or the
+    incremental one of 3.14.0-3.14.4."""
+    if pre.incremental:
+        later = pre.incremental != "3.14.0"  # 3.14.1-3.14.4 (CPYTHON_GC.md §11)
+        return IncrementalPolicy(thresholds, enabled, early_return=later, cap_halves=4 if later else 3,
+                                 add_back=not later)
     if pre.free_threaded:
         return FreeThreadedPolicy(thresholds, long_lived_total, enabled, count_floor=pre.ft_count_floor,
                                   live_ge=pre.ft_live_ge, memory_gate=pre.ft_memory_gate)
     return GenerationalPolicy(thresholds, long_lived_total=long_lived_total, enabled=enabled)
+
+
+def make_heap(pre: VersionPreset, baseline_objects: int, memory: bool, frozen_objects: int = 0,
+              young_objects: tuple[int, int] = (0, 0)) -> Heap | IncrementalHeap:
+    """The heap of a version at the start: generations (with 3.12's immortal objects in the
+    permanent one), or the incremental collector's young list and old spaces."""
+    if pre.incremental:
+        return IncrementalHeap(baseline_objects, memory=memory, frozen_objects=frozen_objects,
+                               young_objects=young_objects)
+    return Heap(baseline_objects, memory=memory, frozen_objects=frozen_objects, immortal_objects=pre.startup_frozen,
+                young_objects=young_objects)
 
 
 def _start_counts(counts: object) -> tuple[int, int, int]:
@@ -336,6 +354,8 @@ def simulate_trace(
     frozen_objects: int = 0,
     young_objects: tuple[int, int] = (0, 0),
     local_count: int = 0,
+    work_to_do: int | None = None,
+    marking: bool = True,
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
 
@@ -367,6 +387,11 @@ def simulate_trace(
         young_objects: tracked objects in generations 0 and 1 at the start.
         local_count: the free-threaded builds' per-thread buffered count (-511..511) at the start,
             not yet added to ``gc.get_count()[0]``; must be 0 for the other builds.
+        work_to_do: the incremental collector's (3.14.0-3.14.4) work budget at the start (None: a
+            fresh interpreter's -5000); the other collectors have none.
+        marking: whether the incremental collector's next increment is the marking step that
+            starts a scavenge (a fresh interpreter's is), else the baseline objects are pending
+            garbage-free objects it will work through.
 
     Raises:
         GcperfError: a start state no interpreter can be in (negative numbers, not three counts).
@@ -393,12 +418,19 @@ def simulate_trace(
         policy.local = int(local_count)
     elif local_count:
         raise GcperfError(f"local_count is the free-threaded builds' buffered count; {version} has none")
+    if isinstance(policy, IncrementalPolicy):
+        if work_to_do is not None:
+            if isinstance(work_to_do, bool) or not isinstance(work_to_do, (int, np.integer)):
+                raise GcperfError(f"work_to_do must be an integer, got {work_to_do!r}")
+            policy.work_to_do = int(work_to_do)
+        policy.marking = bool(marking)
+    elif work_to_do is not None or not marking:
+        raise GcperfError(f"work_to_do and marking are the incremental collector's (3.14.0-3.14.4); {version} has neither")
     cm = cost if cost is not None else cost_model_for(pre.minor)
     mem = trace.sizes is not None
     if mem:
         ensure_kernels(pre.minor)
-    heap = Heap(baseline_objects, memory=mem, frozen_objects=int(frozen_objects), immortal_objects=pre.startup_frozen,
-                young_objects=(int(y0), int(y1)))
+    heap = make_heap(pre, baseline_objects, mem, int(frozen_objects), (int(y0), int(y1)))
     m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only, keep_untracked=pre.ft_live_counts_all),
                 policy, heap, pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,

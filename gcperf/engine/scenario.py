@@ -41,9 +41,13 @@ class GCSettings:
     collect_generation: int = 2
 
     def __post_init__(self) -> None:
-        preset(self.version)  # raises on a bad version
+        pre = preset(self.version)  # raises on a bad version
         if self.thresholds is not None:
-            object.__setattr__(self, "thresholds", check_thresholds(self.thresholds))
+            t = check_thresholds(self.thresholds)
+            if pre.incremental and t[2] != 0:
+                raise GcperfError(f"{self.version} runs the incremental collector, which has no threshold2 "
+                                  f"(gc.get_threshold() reports 0): give two thresholds or a third of 0, got {t[2]}")
+            object.__setattr__(self, "thresholds", t)
         if not isinstance(self.enabled, bool):
             raise GcperfError(f"enabled must be true or false, got {self.enabled!r}")
         if self.collect_every_s is not None:
@@ -65,7 +69,9 @@ class GCSettings:
         """The Python lines that put these settings into a program."""
         lines = ["import gc"]
         if self.thresholds is not None:
-            lines.append(f"gc.set_threshold{tuple(self.thresholds)}")
+            # the incremental collector (3.14.0-3.14.4) takes two; its third is ignored
+            given = self.thresholds[:2] if preset(self.version).incremental else self.thresholds
+            lines.append(f"gc.set_threshold{tuple(given)}")
         if not self.enabled:
             lines.append("gc.disable()")
         if self.freeze_after:
