@@ -8,13 +8,15 @@ measurements of the period against what the presets predict.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from reference_gc import engine_log, reference_run_inc
 from strategies import INC_VERSIONS, block_traces, traces
 
-from gcperf import GCSettings, Scenario, simulate, simulate_trace
+from gcperf import GCSettings, simulate_trace
+from gcperf.cpython.heap import FLAG_CYCLIC
 from gcperf.cpython.versions import preset
 from gcperf.errors import GcperfError
 from gcperf.workload.trace import TraceBuilder
@@ -63,3 +65,104 @@ def test_block_traces_match_reference(trace, version, thresholds, baseline, chun
     r = simulate_trace(trace, version, thresholds, baseline, True, chunk_slots=chunk, work_to_do=work,
                        marking=marking)
     assert (engine_log(r), r.end_state["count"]) == (expected, end["count"])
+
+
+def _garbage_loop(n: int) -> TraceBuilder:
+    """``n`` iterations of a Python loop, each allocating an object that is a lone cycle dropped at
+    once (cyclic garbage only a collection frees, so every allocation moves the young count by +1);
+    the iteration's eval-breaker check comes between the allocation and the drop, as
+    ``TraceBuilder.alloc`` then ``unreachable`` place them."""
+    b = TraceBuilder()
+    k = np.arange(n, dtype=np.int64)
+    base, first = b.seq, b.n
+    b.append_arrays(alloc_seq=base + 3 * k, flags=np.full(n, FLAG_CYCLIC, dtype=np.uint8), death=base + 3 * k + 2,
+                    head=first + k, checkpoints=base + 3 * k + 1, ops=[], width=3 * n)
+    return b
+
+
+def test_first_increments_follow_the_budget():
+    """Both schedules worked by hand from the rules (CPYTHON_GC.md §3, §11) for 6003 allocations
+    of cyclic garbage over 300 live objects: a trigger at every 2001st, the heap's share
+    ``heap_size // 10 // 10`` (23, 43, 63: every tracked object, garbage included)."""
+    trace = _garbage_loop(6003).build()
+    c0 = simulate_trace(trace, "3.14.0", baseline_objects=300).collections
+    # 3.14.0: budget -5000 + 2001 + 23; the marking step moves the 300 and the loop's current object
+    # (still live at the check) and frees nothing; the next increment collects the young list whatever
+    # the budget (2000 garbage from before the mark + 2001 new, of which the current one survives),
+    # finds pending empty and completes the scavenge; the third marks again
+    assert list(c0.generation) == [1, 1, 1]
+    assert list(c0.examined) == [301, 4001, 301]
+    assert list(c0.garbage_freed) == [0, 4000, 0]
+    c4 = simulate_trace(trace, "3.14.4", baseline_objects=300).collections
+    # 3.14.1+: -5000 + 2001 + 23 = -2976 and -2976 + 2001 + 43 = -932 return at once; -932 + 2001 + 63
+    # = 1132 reaches the marking step
+    assert list(c4.generation) == [1, 1, 1]
+    assert list(c4.examined) == [0, 0, 301]
+    assert c4.garbage_freed.sum() == 0
+
+
+def test_no_collection_for_two_thirds_of_the_marked_objects_on_3_14_1():
+    """CPYTHON_GC.md §11: after a marking step over M objects, 3.14.1-3.14.4 collect nothing for
+    about 0.67 M allocations (the budget loses 2 M and regains 3 new per trigger on a big heap),
+    while 3.14.0 collects the young objects at every increment."""
+    m = 600_000  # heap/100 >= 2 x 2001: the heap's share is capped at 2 new
+    trace = _garbage_loop(900_000).build()
+    c4 = simulate_trace(trace, "3.14.4", baseline_objects=m, work_to_do=0).collections
+    mark = c4.index[c4.examined >= m][0]  # the marking step (the first increment: budget 0 + 3 new)
+    after = c4.loc[mark + 1:]
+    first_work = after.index[after.examined > 0][0]
+    gap = int(c4.loc[first_work, "allocations"] - c4.loc[mark, "allocations"])
+    assert gap == pytest.approx(2 * m / 3, rel=0.02)
+    assert (c4.loc[mark + 1:first_work - 1, "examined"] == 0).all()
+    c0 = simulate_trace(trace, "3.14.0", baseline_objects=m, work_to_do=0).collections
+    assert (c0.examined.iloc[1:] > 0).all()  # after its mark, 3.14.0 collects the young every time
+
+
+def test_counts_thresholds_and_generation_sizes_as_the_gc_module_reports_them():
+    b = TraceBuilder()
+    b.alloc_many(50)  # kept to the end
+    b.collect(0)
+    b.collect(0)
+    b.set_threshold(700, 5, 99)  # the third value is ignored
+    b.collect(1)  # the marking step
+    b.collect(1)  # an increment: pending is empty at its end, so the scavenge completes and the spaces swap
+    r = simulate_trace(b.build(), "3.14.0")
+    end = r.end_state
+    # get_count() is (young, old[visited], old[pending]): the two gc.collect(0) counted in old[0],
+    # which is the pending space after the swap
+    assert end["count"] == [0, 0, 2]
+    assert end["thresholds"] == [700, 5, 0]
+    assert end["generation_sizes"] == [0, 0, 50]  # get_objects(1) is always empty
+    assert end["scavenges"] == 1
+    assert list(r.collections.generation) == [0, 0, 1, 1]
+
+
+def test_full_collection_frees_everything_and_starts_a_new_scavenge():
+    b = _garbage_loop(500)
+    b.collect(2)
+    r = simulate_trace(b.build(), "3.14.4", baseline_objects=10)
+    last = r.collections.iloc[-1]
+    assert (last.generation, last.garbage_freed, last.survivors) == (2, 500, 10)
+    assert r.end_state["count"] == [0, 0, 0]
+    assert r.end_state["work_to_do"] == 0
+
+
+def test_thresholds_a_version_does_not_have_are_refused():
+    with pytest.raises(GcperfError, match="no threshold2"):
+        GCSettings(version="3.14.0", thresholds=(700, 10, 10))
+    with pytest.raises(GcperfError, match="no threshold2"):
+        simulate_trace(TraceBuilder().build(), "3.14.3", thresholds=(700, 10, 1))
+    with pytest.raises(GcperfError, match="work_to_do and marking"):
+        simulate_trace(TraceBuilder().build(), "3.13", work_to_do=0)
+    assert GCSettings(version="3.14.0", thresholds=(700, 10, 0)).apply_code() == "import gc\ngc.set_threshold(700, 10)"
+
+
+def test_presets_name_their_releases_and_evidence():
+    for v, incremental in (("3.14.0", "3.14.0"), ("3.14.1", "3.14.1"), ("3.14.4", "3.14.1"), ("3.14.5", "")):
+        pre = preset(v)
+        assert pre.incremental == incremental
+        if incremental:
+            assert pre.thresholds == (2000, 10, 0)
+            assert pre.evidence.startswith("derived from the source, not measured")
+    assert preset("3.14.0").atomic_tuples_tracked and not preset("3.14.2").atomic_tuples_tracked
+    assert not preset("3.14.0").counts_tracked_only and preset("3.14.2").counts_tracked_only

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .heap import _EMPTY, NEVER, CollectionResult, Cohort, merge_cohorts
+from .heap import _EMPTY, NEVER, Cohort, CollectionResult, merge_cohorts
 from .policy import Decision, GenerationalPolicy, check_threshold_values, check_thresholds
 
 WORK_TO_DO_START = -5000

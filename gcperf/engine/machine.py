@@ -26,7 +26,17 @@ from collections.abc import Callable
 import numpy as np
 
 from ..cpython.ftcount import NO_STOP, ft_walk
-from ..cpython.heap import _EMPTY, FLAG_CYCLIC, FLAG_UNTRACKED, NEVER, CollectionResult, Cohort, Heap, make_cohort, merge_cohorts
+from ..cpython.heap import (
+    _EMPTY,
+    FLAG_CYCLIC,
+    FLAG_UNTRACKED,
+    NEVER,
+    Cohort,
+    CollectionResult,
+    Heap,
+    make_cohort,
+    merge_cohorts,
+)
 from ..cpython.incremental import MARK_COST_FRACTION, IncrementalHeap, IncrementalPolicy
 from ..cpython.policy import FreeThreadedPolicy, GenerationalPolicy
 from ..cpython.versions import VersionPreset
