@@ -154,7 +154,7 @@ def test_the_readme_diff_sample_is_what_diff_prints(tmp_path, capsys, monkeypatc
 @pytest.mark.slow  # 21 runs of 31 simulated seconds with the memory model: ~3 min
 def test_the_readme_compare_samples_are_what_compare_prints(capsys):
     blocks = [b for b in _text_blocks(README.read_text(encoding="utf-8")) if b and b[0].startswith("$ gcperf compare")]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
         capsys.readouterr()
         assert main(shlex.split(block[0][2:])[1:]) == 0
@@ -538,3 +538,20 @@ def test_the_compare_reading_is_what_the_compare_sample_shows():
     assert -change("total pause (ms)") == float(g[0])
     factor = {"doubled": 2, "tripled": 3, "quadrupled": 4}[g[1]]
     assert abs((1 + change("p99 pause (ms)") / 100) - factor) < 0.5
+
+
+def test_the_incremental_story_is_what_its_committed_compare_says():
+    """The prose under the 3.13 -> 3.14.0 -> 3.14.4 compare, from results/incremental-3-14/compare-cycles."""
+    import pandas as pd
+
+    c = pd.read_csv(RESULTS / "incremental-3-14" / "compare-cycles" / "compare.csv").set_index("version")
+    text = _flat()
+    g0, g4 = _find(r"([\d.]+)× the peak uncollected garbage on 3\.14\.0 and ([\d.]+)× on 3\.14\.1–3\.14\.4", text)
+    base = c.loc["3.13", "peak_garbage_objects_mean"]
+    assert _shown(c.loc["3.14.0", "peak_garbage_objects_mean"] / base, g0)
+    assert _shown(c.loc["3.14.4", "peak_garbage_objects_mean"] / base, g4)
+    f0, f4 = _find(r"\+(\d+) % and \+(\d+) % peak footprint", text)
+    assert _shown(c.loc["3.14.0", "peak_footprint_mb_change_pct"], f0)
+    assert _shown(c.loc["3.14.4", "peak_footprint_mb_change_pct"], f4)
+    (p99,) = _find(r"in one go: p99 ×(\d+)", text)
+    assert _shown(c.loc["3.14.4", "pause_p99_ms_mean"] / c.loc["3.13", "pause_p99_ms_mean"], p99)
