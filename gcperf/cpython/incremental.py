@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import GcperfError
 from .heap import _EMPTY, NEVER, Cohort, CollectionResult, merge_cohorts
 from .policy import Decision, GenerationalPolicy, check_threshold_values, check_thresholds
 
@@ -150,8 +151,6 @@ class IncrementalPolicy(GenerationalPolicy):
 def _two_thresholds(thresholds: tuple[int, int, int]) -> tuple[int, int, int]:
     t = check_thresholds(thresholds)
     if t[2] != 0:
-        from ..errors import GcperfError
-
         raise GcperfError(f"the incremental collector (3.14.0-3.14.4) has no threshold2 (gc.get_threshold() "
                           f"reports 0): give two thresholds or a third of 0, got {t[2]}")
     return t
