@@ -27,8 +27,11 @@ def _gc_call(draw, b: TraceBuilder, op: str) -> None:
 
 
 @st.composite
-def traces(draw, max_ops: int = 120):
-    """A random program: allocations of every kind, frees, cycles, gc calls."""
+def traces(draw, max_ops: int = 120, unfreeze: bool = True):
+    """A random program: allocations of every kind, frees, cycles, gc calls (``gc.unfreeze()``
+    left out when ``unfreeze`` is False)."""
+    calls = ["ccall", "checkpoint", "collect", "disable", "enable", "freeze", "set_threshold"]
+    calls += ["unfreeze"] if unfreeze else []
     b = TraceBuilder()
     alive: list[int] = []  # tracked, not in a cycle, not yet dead
     other_alive: list[int] = []  # atomic / untracked, not yet dead
@@ -38,8 +41,7 @@ def traces(draw, max_ops: int = 120):
     for _ in range(n_ops):
         op = draw(
             st.sampled_from(
-                ["alloc"] * 6 + ["free"] * 4 + ["cycle"] * 2 + ["ccall", "checkpoint", "collect", "disable",
-                                                                 "enable", "freeze", "unfreeze", "set_threshold"]
+                ["alloc"] * 6 + ["free"] * 4 + ["cycle"] * 2 + calls
             )
         )
         if op == "alloc":
