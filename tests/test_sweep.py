@@ -272,3 +272,22 @@ def test_every_standard_experiment_runs_in_quick_mode(name, tmp_path):
 
 def test_there_are_at_least_four_standard_experiments():
     assert len(list(EXPERIMENTS.glob("*.toml"))) >= 4
+
+
+def test_a_grid_of_workloads_is_recommended_for_one_workload_at_a_time():
+    """results/incremental-3-14 runs three workloads: a recommendation compares settings of one of
+    them (the default's first, or --trait workload=NAME), never one program's runs with another's."""
+    folder = Path(__file__).resolve().parents[1] / "results" / "incremental-3-14"
+    if not (folder / "meta.json").exists():
+        pytest.skip("results/incremental-3-14 is not in this checkout")
+    r = recommend(folder, Constraints(version="3.14.4"))
+    assert r.extra["traits"] == {"workload": "web"}
+    assert r.runners_up == []  # the only 3.14.4 setting for the web workload is its default
+    r = recommend(folder, Constraints(version="3.14.4", traits={"workload": "cycles"}))
+    assert r.extra["traits"] == {"workload": "cycles"}
+    summ = load_results(folder)[1]
+    cyc = summ[(summ["version"] == "3.14.4") & (summ["workload"] == "cycles")]
+    got = {c.metric: c for c in r.comparisons}["peak_footprint_mb"].value
+    assert got == pytest.approx(cyc["peak_footprint_mb"].mean())
+    with pytest.raises(GcperfError, match="trait workload = nope is not in this sweep"):
+        recommend(folder, Constraints(version="3.14.4", traits={"workload": "nope"}))

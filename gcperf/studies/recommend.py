@@ -217,8 +217,11 @@ def _same_number(v, text: str) -> bool:
         return False
 
 
-def _traits(row) -> dict:
-    return {c: row[c] for c in row.index if c.startswith("param_") and "." in c}
+def _traits(row, several_workloads: bool = False) -> dict:
+    """The grid's dimensions that describe the program rather than the GC setting: its parameters
+    (``phases.serve.cyclic_fraction``) and, where the grid runs several, the workload itself."""
+    return {c: row[c] for c in row.index
+            if c.startswith("param_") and ("." in c or (c == "param_workload" and several_workloads))}
 
 
 def recommend(folder: str | Path, c: Constraints) -> Recommendation:
@@ -245,7 +248,8 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
                           f"{preset(version).thresholds}; add it to the grid to compare against")
     # workload traits describe the program: recommend within one combination of them, the
     # user's (--trait) or else the first default run's
-    all_traits = _traits(agg.iloc[0])
+    several = "param_workload" in agg and agg["param_workload"].nunique() > 1
+    all_traits = _traits(agg.iloc[0], several)
     for k in c.traits:
         if f"param_{k}" not in all_traits:
             raise GcperfError(f"trait {k!r} is not varied by this sweep"
@@ -267,7 +271,7 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
     if not defaults:
         raise GcperfError("the sweep has no run of the default setting with these traits")
     d_row = agg[agg["point"] == defaults[0]].iloc[0]
-    traits = _traits(d_row)
+    traits = _traits(d_row, several)
     for k, v in traits.items():
         agg = agg[agg[k] == v]
     other_traits = {k[6:]: [v for v in dict.fromkeys(agg_all[k].tolist()) if v != traits[k]]
