@@ -125,3 +125,26 @@ def test_a_grid_too_large_to_label_gets_numbers_and_a_key():
     key = "\n".join(t.get_text() for t in fig.texts)
     assert "6: 3.13 (2000,10,10)" in key and "35: 3.13 (50000,400,10)" in key
     plt.close(fig)
+
+
+def test_a_grid_of_workloads_draws_one_workload_on_the_tradeoff(tmp_path, monkeypatch):
+    """Points of different programs on one frontier mean nothing: with a workload grid the tradeoff
+    shows the recommendation's workload (results/incremental-3-14, copied)."""
+    from gcperf.studies import charts
+    from gcperf.studies.recommend import Constraints
+
+    src = Path(__file__).resolve().parents[1] / "results" / "incremental-3-14"
+    if not (src / "meta.json").exists():
+        pytest.skip("results/incremental-3-14 is not in this checkout")
+    folder = tmp_path / "inc"
+    shutil.copytree(src, folder)
+    seen = {}
+    real = charts.tradeoff_figure
+
+    def spy(agg, title, *args, **kwargs):
+        seen["workloads"], seen["title"] = set(agg["workload"]), title
+        return real(agg, title, *args, **kwargs)
+
+    monkeypatch.setattr(charts, "tradeoff_figure", spy)
+    charts.plot_results(folder, constraints=Constraints(version="3.14.4", traits={"workload": "cycles"}))
+    assert seen["workloads"] == {"cycles"} and seen["title"].endswith("workload=cycles")

@@ -474,13 +474,14 @@ def plot_results(folder: str | Path, recommendation=None, constraints=None) -> l
                 raise  # the user's constraints: an error there is theirs to see
             rec = None
     chosen = [rec.extra["point"]] if rec is not None and not rec.is_default else []
-    # workload traits describe different programs: a frontier across them means nothing, so the
-    # tradeoff shows one combination (the recommendation's, else the first default's)
+    # workloads and their traits describe different programs: a frontier across them means
+    # nothing, so the tradeoff shows one (the recommendation's, else the first default's)
     ref = rec.extra["default_point"] if rec is not None else (defaults[0] if defaults else None)
     sel, where = agg, ""
     if ref is not None:
         ref_row = agg[agg["point"] == ref].iloc[0]
-        traits = [c for c in agg.columns if c.startswith("param_") and "." in c and agg[c].nunique() > 1]
+        traits = [c for c in agg.columns
+                  if c.startswith("param_") and ("." in c or c == "param_workload") and agg[c].nunique() > 1]
         for c in traits:
             sel = sel[sel[c] == ref_row[c]]
         where = "".join(f", {c[6:]}={ref_row[c]}" for c in traits)
