@@ -68,6 +68,7 @@ def test_json_and_output_folder_never_touch_foreign_files(tmp_path):
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["baseline"] == "3.12" and [r["version"] for r in doc["table"]] == ["3.12", "3.13"]
+    assert doc["presets"]["3.13"]["measured_here"] and doc["presets"]["3.13"]["releases"].startswith("3.13.0-")
     assert {"compare.csv", "compare_runs.csv", "compare.png", "meta.json"} <= {x.name for x in out.iterdir()}
     (out / "mine.txt").write_text("keep")
     p = _gcperf("compare", "-V", "3.12", "-d", "0.2", "-r", "1", "--no-memory", "-o", str(out))

@@ -216,6 +216,7 @@ def add_compare_parser(sub, positive_float, nonneg_int) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..cpython.versions import preset
     from ..engine.scenario import Scenario
     from ..provenance import collect_metadata
     from ..safeio import claim, inspect_output, require_replaceable
@@ -252,8 +253,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                           "memory": not args.no_memory}
         write_json(out / "meta.json", meta)
     if args.json:
+        # what each preset stands for and how it is known (measured here, or derived from the source)
+        presets = {v: {"releases": preset(v).releases, "evidence": preset(v).evidence,
+                       "measured_here": preset(v).checked_here} for v in args.versions}
         print(json_text({"workload": base.name, "duration_s": duration, "seeds": list(range(args.replicates)),
-                         "baseline": args.versions[0], "table": table.to_dict(orient="records")}), end="")
+                         "baseline": args.versions[0], "presets": presets,
+                         "table": table.to_dict(orient="records")}), end="")
     else:
         print(format_comparison(table, base.name, duration, not args.no_memory))
         if out is not None:
