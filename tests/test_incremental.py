@@ -154,6 +154,10 @@ def test_thresholds_a_version_does_not_have_are_refused():
     with pytest.raises(GcperfError, match="work_to_do and marking"):
         simulate_trace(TraceBuilder().build(), "3.13", work_to_do=0)
     assert GCSettings(version="3.14.0", thresholds=(700, 10, 0)).apply_code() == "import gc\ngc.set_threshold(700, 10)"
+    from gcperf.studies.recommend import apply_code
+
+    assert apply_code({"threshold0": 700, "threshold1": 10, "threshold2": 0, "version": "3.14.2"}) == (
+        "import gc\ngc.set_threshold(700, 10)")
 
 
 def test_presets_name_their_releases_and_evidence():

@@ -451,8 +451,10 @@ def apply_code(row) -> str:
     """The exact Python that puts a setting into a program."""
     lines = ["import gc"]
     th = (int(row["threshold0"]), int(row["threshold1"]), int(row["threshold2"]))
-    if th != preset(str(row["version"])).thresholds:
-        lines.append(f"gc.set_threshold{th}")
+    pre = preset(str(row["version"]))
+    if th != pre.thresholds:
+        # the incremental collector (3.14.0-3.14.4) takes two thresholds (a third is ignored)
+        lines.append(f"gc.set_threshold{th[:2] if pre.incremental else th}")
     if not bool(row.get("enabled", True)):
         lines.append("gc.disable()")
     fa = row.get("freeze_after", "")
