@@ -250,7 +250,8 @@ def _recorded_params():
         data = json.loads(path.read_text())
         for name in PROGRAMS:
             if name in data["programs"]:
-                out.append(pytest.param(path.name, name, id=f"{data['version']}-{name}"))
+                label = f"{data['model_version']}-built" if "model_version" in data else data["version"]
+                out.append(pytest.param(path.name, name, id=f"{label}-{name}"))
     return out
 
 
