@@ -297,7 +297,7 @@ def reference_run_ft(trace: Trace, version: str, thresholds=None, baseline_objec
 
 def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_objects: int = 0,
                       enabled: bool = True, end: dict | None = None, work_to_do: int = -5000,
-                      marking: bool = True) -> list[RefCollection]:
+                      marking: bool = True, unmarked: int = 0) -> list[RefCollection]:
     """The incremental collector of 3.14.0-3.14.4 (CPYTHON_GC.md §3, §11), object by object.
 
     Lists of object ids for the young list, the visited and pending spaces and the permanent
@@ -305,7 +305,8 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
     ``gc_collect_full`` apply them, with gcperf's stated assumptions (cpython/incremental.py):
     every live object is reachable from the roots, pending is taken in the order its objects
     became garbage, a cycle is freed unless a member is in the visited space or the permanent
-    generation. ``end`` receives ``count``, ``gc.get_count()`` after the trace.
+    generation; the oldest ``unmarked`` baseline objects are live but out of the roots' reach (a
+    marking step leaves them pending). ``end`` receives ``count``, ``gc.get_count()`` after the trace.
     """
     pre = preset(version)
     later = pre.incremental != "3.14.0"
@@ -330,6 +331,9 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
 
     def garbage(o: int) -> bool:
         return o >= 0 and state[o] == "garbage"
+
+    def rootless(o: int) -> bool:
+        return o < 0 and -o <= unmarked
 
     def heap_size() -> int:
         return sum(present(o) for lst in (young, visited, pending, permanent) for o in lst)
@@ -357,7 +361,8 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
         nonlocal space, work, marking, pending, visited
         if not permanent:
             space ^= 1
-        pending = [o for o in visited if present(o)]
+        pending = [o for o in visited if present(o) and rootless(o)] + [o for o in visited
+                                                                        if present(o) and not rootless(o)]
         visited = []
         work = 0
         marking = True
@@ -372,8 +377,9 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
             log.append(RefCollection(seq, 1, reason, 0, 0, 0, 0, False))
             return
         if marking:
-            live = [o for o in pending + young if present(o) and not garbage(o)]
-            pending = sorted((o for o in pending if present(o) and garbage(o)), key=lambda o: (death_seq[o], o))
+            live = [o for o in pending + young if present(o) and not garbage(o) and not rootless(o)]
+            pending = [o for o in pending if rootless(o)] + sorted(
+                (o for o in pending if present(o) and garbage(o)), key=lambda o: (death_seq[o], o))
             young = [o for o in young if present(o) and garbage(o)]
             visited.extend(live)
             work -= 2 * len(live)

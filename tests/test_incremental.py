@@ -35,12 +35,14 @@ from gcperf.workload.trace import TraceBuilder
     chunk=st.sampled_from([1, 3, 64, 1 << 18]),
     work=st.one_of(st.just(-5000), st.integers(-60, 60)),
     marking=st.booleans(),
+    unmarked=st.integers(0, 50),
 )
-def test_random_traces_match_reference(trace, version, thresholds, baseline, enabled, chunk, work, marking):
+def test_random_traces_match_reference(trace, version, thresholds, baseline, enabled, chunk, work, marking, unmarked):
     end: dict = {}
-    expected = reference_run_inc(trace, version, thresholds, baseline, enabled, end, work, marking)
+    expected = reference_run_inc(trace, version, thresholds, baseline, enabled, end, work, marking,
+                                 min(unmarked, baseline))
     r = simulate_trace(trace, version, thresholds, baseline, enabled, chunk_slots=chunk, work_to_do=work,
-                       marking=marking)
+                       marking=marking, unmarked_objects=unmarked)
     assert (engine_log(r), r.end_state["count"]) == (expected, end["count"])
 
 
@@ -56,13 +58,14 @@ def test_random_traces_match_reference(trace, version, thresholds, baseline, ena
     chunk=st.sampled_from([7, 500, 1 << 18]),
     work=st.one_of(st.just(-5000), st.integers(-300, 300)),
     marking=st.booleans(),
+    unmarked=st.sampled_from([0, 347, 1500]),
 )
-def test_block_traces_match_reference(trace, version, thresholds, baseline, chunk, work, marking):
+def test_block_traces_match_reference(trace, version, thresholds, baseline, chunk, work, marking, unmarked):
     """Heaps of thousands of objects: budgets that reach the old spaces, scavenges that complete."""
     end: dict = {}
-    expected = reference_run_inc(trace, version, thresholds, baseline, True, end, work, marking)
+    expected = reference_run_inc(trace, version, thresholds, baseline, True, end, work, marking, min(unmarked, baseline))
     r = simulate_trace(trace, version, thresholds, baseline, True, chunk_slots=chunk, work_to_do=work,
-                       marking=marking)
+                       marking=marking, unmarked_objects=unmarked)
     assert (engine_log(r), r.end_state["count"]) == (expected, end["count"])
 
 
@@ -84,7 +87,7 @@ def test_first_increments_follow_the_budget():
     of cyclic garbage over 300 live objects: a trigger at every 2001st, the heap's share
     ``heap_size // 10 // 10`` (23, 43, 63: every tracked object, garbage included)."""
     trace = _garbage_loop(6003).build()
-    c0 = simulate_trace(trace, "3.14.0", baseline_objects=300).collections
+    c0 = simulate_trace(trace, "3.14.0", baseline_objects=300, unmarked_objects=0).collections
     # 3.14.0: budget -5000 + 2001 + 23; the marking step moves the 300 and the loop's current object
     # (still live at the check) and frees nothing; the next increment collects the young list whatever
     # the budget (2000 garbage from before the mark + 2001 new, of which the current one survives),
@@ -92,7 +95,7 @@ def test_first_increments_follow_the_budget():
     assert list(c0.generation) == [1, 1, 1]
     assert list(c0.examined) == [301, 4001, 301]
     assert list(c0.garbage_freed) == [0, 4000, 0]
-    c4 = simulate_trace(trace, "3.14.4", baseline_objects=300).collections
+    c4 = simulate_trace(trace, "3.14.4", baseline_objects=300, unmarked_objects=0).collections
     # 3.14.1+: -5000 + 2001 + 23 = -2976 and -2976 + 2001 + 43 = -932 return at once; -932 + 2001 + 63
     # = 1132 reaches the marking step
     assert list(c4.generation) == [1, 1, 1]
@@ -106,14 +109,14 @@ def test_no_collection_for_two_thirds_of_the_marked_objects_on_3_14_1():
     while 3.14.0 collects the young objects at every increment."""
     m = 600_000  # heap/100 >= 2 x 2001: the heap's share is capped at 2 new
     trace = _garbage_loop(900_000).build()
-    c4 = simulate_trace(trace, "3.14.4", baseline_objects=m, work_to_do=0).collections
+    c4 = simulate_trace(trace, "3.14.4", baseline_objects=m, work_to_do=0, unmarked_objects=0).collections
     mark = c4.index[c4.examined >= m][0]  # the marking step (the first increment: budget 0 + 3 new)
     after = c4.loc[mark + 1:]
     first_work = after.index[after.examined > 0][0]
     gap = int(c4.loc[first_work, "allocations"] - c4.loc[mark, "allocations"])
     assert gap == pytest.approx(2 * m / 3, rel=0.02)
     assert (c4.loc[mark + 1:first_work - 1, "examined"] == 0).all()
-    c0 = simulate_trace(trace, "3.14.0", baseline_objects=m, work_to_do=0).collections
+    c0 = simulate_trace(trace, "3.14.0", baseline_objects=m, work_to_do=0, unmarked_objects=0).collections
     assert (c0.examined.iloc[1:] > 0).all()  # after its mark, 3.14.0 collects the young every time
 
 
@@ -205,13 +208,19 @@ def cyclic_peaks() -> dict[str, int]:
                    .summary.iloc[0].peak_garbage_objects) for v in ("3.13", "3.14.0", "3.14.4")}
 
 
-def test_peak_cyclic_garbage_on_3_13_and_3_14_1(cyclic_peaks):
-    """Published (PR #142001): about 100 uncollected cyclic objects at the peak on 3.13 and about
-    10 000 on the 3.14 branch (3.14.1-3.14.4) for the same cyclic script. gcperf, on the loop above:
-    103 and 28 814."""
+def test_peak_cyclic_garbage_on_3_13(cyclic_peaks):
+    """Published (PR #142001): about 100 uncollected cyclic objects at the peak on 3.13 for the
+    cyclic script. gcperf, on the loop above: 103; and more on each incremental release."""
     assert _order_of(cyclic_peaks["3.13"], 100)
-    assert _order_of(cyclic_peaks["3.14.4"], 10_000)
     assert cyclic_peaks["3.13"] < cyclic_peaks["3.14.0"] < cyclic_peaks["3.14.4"]
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="gcperf predicts 36 318 on this loop, published "
+                   "~10 000 (28 814 before the interpreter's 347 unmarked objects were modelled): above half an "
+                   "order of magnitude; the published script is not known here")
+def test_peak_cyclic_garbage_on_3_14_1(cyclic_peaks):
+    """Published: about 10 000 on the 3.14 branch (3.14.1-3.14.4) for the same script."""
+    assert _order_of(cyclic_peaks["3.14.4"], 10_000)
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="gcperf predicts 208 on this loop, published ~2 000: here every cycle dies "

@@ -269,12 +269,12 @@ def test_recorded_interpreter_results_are_reproduced(file, name, traces):
 
 
 # Where gcperf's incremental collector and the built one part (2026-12-05): the same collections,
-# counts and thresholds in all 21 programs, but in these the objects each increment collects and
-# how many sit in the young list at the end differ (the scavenges' timing: not found yet; the
-# model's marking step reaches every live object, the real one what the roots and frames reach).
+# counts and thresholds in all 21 programs, and every figure in 12 more; in these the objects freed
+# or the young/old split at the end differ (by 1-5 objects in three; gc.freeze()/unfreeze(), the
+# atomic tuples and the start-frozen state more). The 347 interpreter objects its marking step
+# does not reach (VersionPreset.interpreter_unmarked) brought the exact ones from 6 to 12.
 INCREMENTAL_BUILD_DIFFERS = {
-    "keep-1e5", "keep-1e6", "keep-and-temporaries", "cyclic-garbage", "explicit-collect", "thresholds-small",
-    "thresholds-large", "freeze-disable-enable", "atomic-tuples", "untracked-dicts", "tiny-thresholds-everything",
+    "cyclic-garbage", "thresholds-small", "freeze-disable-enable", "atomic-tuples", "tiny-thresholds-everything",
     "set-threshold-partial", "unfreeze-leaves-immortals-in-gen2", "unfreeze-then-full-collections",
     "start-frozen-and-young",
 }

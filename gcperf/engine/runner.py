@@ -317,12 +317,13 @@ def make_policy(pre: VersionPreset, thresholds: tuple[int, int, int], long_lived
 
 
 def make_heap(pre: VersionPreset, baseline_objects: int, memory: bool, frozen_objects: int = 0,
-              young_objects: tuple[int, int] = (0, 0)) -> Heap | IncrementalHeap:
+              young_objects: tuple[int, int] = (0, 0), rootless: int | None = None) -> Heap | IncrementalHeap:
     """The heap of a version at the start: generations (with 3.12's immortal objects in the
     permanent one), or the incremental collector's young list and old spaces."""
     if pre.incremental:
         return IncrementalHeap(baseline_objects, memory=memory, frozen_objects=frozen_objects,
-                               young_objects=young_objects)
+                               young_objects=young_objects,
+                               rootless_objects=pre.interpreter_unmarked if rootless is None else rootless)
     return Heap(baseline_objects, memory=memory, frozen_objects=frozen_objects, immortal_objects=pre.startup_frozen,
                 young_objects=young_objects)
 
@@ -356,6 +357,7 @@ def simulate_trace(
     local_count: int = 0,
     work_to_do: int | None = None,
     marking: bool = True,
+    unmarked_objects: int | None = None,
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
 
@@ -392,6 +394,8 @@ def simulate_trace(
         marking: whether the incremental collector's next increment is the marking step that
             starts a scavenge (a fresh interpreter's is), else the baseline objects are pending
             garbage-free objects it will work through.
+        unmarked_objects: of ``baseline_objects``, those the incremental collector's marking step
+            does not reach (None: the preset's ``interpreter_unmarked``, at most ``baseline_objects``).
 
     Raises:
         GcperfError: a start state no interpreter can be in (negative numbers, not three counts).
@@ -430,7 +434,13 @@ def simulate_trace(
     mem = trace.sizes is not None
     if mem:
         ensure_kernels(pre.minor)
-    heap = make_heap(pre, baseline_objects, mem, int(frozen_objects), (int(y0), int(y1)))
+    if unmarked_objects is not None and not pre.incremental:
+        raise GcperfError(f"unmarked_objects is the incremental collector's (3.14.0-3.14.4); {version} has none")
+    if unmarked_objects is not None and (isinstance(unmarked_objects, bool) or
+                                         not isinstance(unmarked_objects, (int, np.integer)) or unmarked_objects < 0):
+        raise GcperfError(f"unmarked_objects must be a non-negative integer, got {unmarked_objects!r}")
+    heap = make_heap(pre, baseline_objects, mem, int(frozen_objects), (int(y0), int(y1)),
+                     None if unmarked_objects is None else int(unmarked_objects))
     m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only, keep_untracked=pre.ft_live_counts_all),
                 policy, heap, pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
