@@ -251,7 +251,9 @@ def _recorded_params():
         for name in PROGRAMS:
             if name in data["programs"]:
                 label = f"{data['model_version']}-built" if "model_version" in data else data["version"]
-                out.append(pytest.param(path.name, name, id=f"{label}-{name}"))
+                # (the built 3.14.4-like interpreter's replays run with the long tests: ~11 s)
+                marks = [pytest.mark.long] if "model_version" in data else []
+                out.append(pytest.param(path.name, name, id=f"{label}-{name}", marks=marks))
     return out
 
 
@@ -280,6 +282,7 @@ INCREMENTAL_BUILD_DIFFERS = {
 }
 
 
+@pytest.mark.long  # ~8 s: .ci/run runs it after the README's test command
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
                                             reason="the objects collected per increment or the young/old split "
