@@ -377,6 +377,13 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
             log.append(RefCollection(seq, 1, reason, 0, 0, 0, 0, False))
             return
         if marking:
+            # untrack_tuples(young) runs before the phase test
+            untracked = 0
+            for o in young:
+                if o >= 0 and trace.flags[o] & FLAG_ATOMIC and state[o] == "alive":
+                    state[o] = "untracked"
+                    untracked += 1
+            young = [o for o in young if present(o)]
             live = [o for o in pending + young if present(o) and not garbage(o) and not rootless(o)]
             pending = [o for o in pending if rootless(o)] + sorted(
                 (o for o in pending if present(o) and garbage(o)), key=lambda o: (death_seq[o], o))
@@ -384,7 +391,7 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
             visited.extend(live)
             work -= 2 * len(live)
             marking = False
-            log.append(RefCollection(seq, 1, reason, len(live), 0, len(live), 0, False))
+            log.append(RefCollection(seq, 1, reason, len(live), 0, len(live), untracked, False))
             return
         region = [o for o in young if present(o)]
         young = []

@@ -281,10 +281,16 @@ class IncrementalHeap:
         if len(self.young) > 16:
             self.young = [merge_cohorts(self.young, tau)]
 
-    def mark(self, segment: Cohort, tau: int) -> int:
-        """The MARK step: every live young and pending object moves to the visited space; returns
-        how many moved."""
+    def mark(self, segment: Cohort, tau: int) -> tuple[int, int]:
+        """The MARK step: the young tuples of atomic values are untracked first (``untrack_tuples``
+        runs before the phase test), then every live young and pending object moves to the visited
+        space; returns (how many moved, how many were untracked)."""
         self.young.append(segment)
+        untracked = 0
+        for i, c in enumerate(self.young):
+            c = _present(c, tau)
+            untracked += len(c.urc) + c.uimm
+            self.young[i] = Cohort(c.start, c.rc, c.immortal, c.cyc, c.head, _EMPTY, 0, c.row, c.nbytes)
         moved: list[Cohort] = []
         n = 0
         for part in (self.pending, self.young):
@@ -305,7 +311,7 @@ class IncrementalHeap:
         if moved:
             self.visited.append(merge_cohorts(moved, tau))
             self._balance(tau)
-        return n
+        return n, untracked
 
     def increment(self, segment: Cohort, tau: int, budget: int) -> tuple[CollectionResult, bool]:
         """One collecting increment with ``budget`` = ``work_to_do``: the young list and the open

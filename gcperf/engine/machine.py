@@ -452,13 +452,14 @@ class Machine:
                 heap.add_young(segment, seq)  # 3.14.1+: nothing at all while the budget is negative
                 res = _nothing()
             elif pol.marking:
-                marked = heap.mark(segment, seq)
+                marked, untracked = heap.mark(segment, seq)
                 pol.work_to_do -= 2 * marked  # subtracted in mark_at_start and again by its caller
                 pol.marking = False
                 pol.marks += 1
                 res = _nothing()
                 res.examined = res.examined_old = marked
                 res.survivors = marked
+                res.untracked = untracked
                 work = MARK_COST_FRACTION
             else:
                 res, emptied = heap.increment(segment, seq, pol.work_to_do)
