@@ -206,7 +206,26 @@ class CollectionResult:
     examined_old: int = 0  # of ``examined``, those that were in generation 2
 
 
-class Heap:
+class CohortSpaces:
+    """What both heaps (this one and ``incremental.IncrementalHeap``) answer alike from their lists
+    of cohorts: ``gens`` (three lists) and ``permanent``; ``memory`` says whether cohorts carry bytes."""
+
+    gens: list[list[Cohort]]
+    permanent: list[Cohort]
+    memory: bool
+
+    def garbage(self, tau: int) -> int:
+        """Uncollected cyclic garbage at ``tau`` in all generations."""
+        return sum(c.garbage(tau) for gen in (*self.gens, self.permanent) for c in gen)
+
+    def garbage_bytes(self, tau: int) -> int:
+        """Bytes of uncollected cyclic garbage at ``tau`` (0 without a memory model)."""
+        if not self.memory:
+            return 0
+        return sum(c.garbage_bytes(tau) for gen in (*self.gens, self.permanent) for c in gen)
+
+
+class Heap(CohortSpaces):
     """Generations 0-2 and the permanent generation, as lists of cohorts.
 
     Args:
@@ -246,16 +265,6 @@ class Heap:
         if self.immortal_in_gen2:
             return g0, g1, g2 + self.immortal_objects, perm
         return g0, g1, g2, perm + self.immortal_objects
-
-    def garbage(self, tau: int) -> int:
-        """Uncollected cyclic garbage at ``tau`` in all generations."""
-        return sum(c.garbage(tau) for gen in (*self.gens, self.permanent) for c in gen)
-
-    def garbage_bytes(self, tau: int) -> int:
-        """Bytes of uncollected cyclic garbage at ``tau`` (0 without a memory model)."""
-        if not self.memory:
-            return 0
-        return sum(c.garbage_bytes(tau) for gen in (*self.gens, self.permanent) for c in gen)
 
     def collect(self, g: int, segment: Cohort, tau: int) -> CollectionResult:
         """Collect generations ``0..g`` at ``tau``; ``segment`` is the open generation 0 part.

@@ -50,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GcperfError
-from .heap import _EMPTY, NEVER, Cohort, CollectionResult, merge_cohorts
+from .heap import _EMPTY, NEVER, Cohort, CohortSpaces, CollectionResult, merge_cohorts
 from .policy import Decision, GenerationalPolicy, check_threshold_values, check_thresholds
 
 WORK_TO_DO_START = -5000
@@ -219,7 +219,7 @@ def _take(c: Cohort, k: int, tau: int) -> tuple[Cohort, Cohort]:
     return a, b
 
 
-class IncrementalHeap:
+class IncrementalHeap(CohortSpaces):
     """The young list, the two old spaces and the permanent generation, as lists of cohorts.
 
     ``gens`` is ``[young, visited, pending]`` (what :meth:`sizes` reports as generations 0, 1
@@ -265,14 +265,6 @@ class IncrementalHeap:
     def heap_size(self, tau: int) -> int:
         """``gcstate->heap_size``: every tracked object (the open segment excluded)."""
         return sum(self.sizes(tau))
-
-    def garbage(self, tau: int) -> int:
-        return sum(c.garbage(tau) for part in (*self.gens, self.permanent) for c in part)
-
-    def garbage_bytes(self, tau: int) -> int:
-        if not self.memory:
-            return 0
-        return sum(c.garbage_bytes(tau) for part in (*self.gens, self.permanent) for c in part)
 
     # -- the collector's steps -----------------------------------------------------------
     def add_young(self, segment: Cohort, tau: int) -> None:

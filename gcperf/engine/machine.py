@@ -352,17 +352,8 @@ class Machine:
             self._collect_incremental(g, seq, reason, count0)
             return
         heap = self.heap
-        garbage_mb = footprint_mb = _NAN
-        if self.memory is not None:
-            self._mem_sync(seq)  # before the segment is taken: it gives the candidates their rows
-        # the open segment becomes generation 0's newest cohort now; what it holds is asked of it
-        segment = self._take_segment(seq)
-        garbage_before = heap.garbage(seq) + segment.garbage(seq)
-        if self.memory is not None:
-            gb = heap.garbage_bytes(seq) + segment.garbage_bytes(seq)
-            self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
-            garbage_mb = gb / _MB
-            self._mem_records.append((len(self.records), self.memory.stats_later()))
+        segment, garbage_before, garbage_mb = self._open_collection(seq)
+        footprint_mb = _NAN
         self.policy.begin(g)
         # the free-threaded build collects the whole heap whatever generation it reports
         heap_g = 2 if self.ft is not None else g
@@ -390,6 +381,23 @@ class Machine:
             self.policy.end(g, res.survivors)
         pause = float(self.pause_s(heap_g, examined, res.freed, old))
         self._record(seq, reason, g, count0, res, vetoed, pause, garbage_before, garbage_mb, footprint_mb)
+
+    def _open_collection(self, seq: int) -> tuple[Cohort, int, float]:
+        """What every collection does first: the open segment becomes the youngest cohort (it is
+        returned), and the uncollected garbage before it is counted (objects, MiB; NaN without
+        memory); with memory, the model is brought to ``seq`` first and a footprint ticket taken."""
+        garbage_mb = _NAN
+        if self.memory is not None:
+            self._mem_sync(seq)  # before the segment is taken: it gives the candidates their rows
+        # the open segment becomes the newest young cohort now; what it holds is asked of it
+        segment = self._take_segment(seq)
+        garbage_before = self.heap.garbage(seq) + segment.garbage(seq)
+        if self.memory is not None:
+            gb = self.heap.garbage_bytes(seq) + segment.garbage_bytes(seq)
+            self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
+            garbage_mb = gb / _MB
+            self._mem_records.append((len(self.records), self.memory.stats_later()))
+        return segment, garbage_before, garbage_mb
 
     def _record(self, seq: int, reason: str, g: int, count0: int, res: CollectionResult, vetoed: bool, pause: float,
                 garbage_before: int, garbage_mb: float, footprint_mb: float) -> None:
@@ -435,16 +443,8 @@ class Machine:
         ``gc.collect(1)``), 0 the young list, 2 everything (cpython/incremental.py)."""
         heap, pol = self.heap, self.inc
         assert isinstance(heap, IncrementalHeap) and pol is not None
-        garbage_mb = footprint_mb = _NAN
-        if self.memory is not None:
-            self._mem_sync(seq)
-        segment = self._take_segment(seq)
-        garbage_before = heap.garbage(seq) + segment.garbage(seq)
-        if self.memory is not None:
-            gb = heap.garbage_bytes(seq) + segment.garbage_bytes(seq)
-            self.peak_garbage_bytes = max(self.peak_garbage_bytes, gb)
-            garbage_mb = gb / _MB
-            self._mem_records.append((len(self.records), self.memory.stats_later()))
+        segment, garbage_before, garbage_mb = self._open_collection(seq)
+        footprint_mb = _NAN
         work = 1.0  # the share of a collection's cost per examined object
         if g == 1:
             pol.assess(heap.heap_size(seq) + segment.tracked(seq))
