@@ -298,8 +298,9 @@ def _cmd_versions(args) -> int:
             print("      incremental: count0 is young.count; each automatic collection is an increment (reported "
                   "as generation 1): the budget grows by new + min(heap/100 at threshold1 10, "
                   f"{'2' if later else '1.5'} x new){', and while it is negative nothing is collected' if later else ''}; "
-                  "the first increment of a scavenge marks what the roots reach (every live object, "
-                  "gcperf assumes) and collects nothing; the others collect the young objects and the oldest "
+                  "the first increment of a scavenge marks what the roots reach (every live object but "
+                  f"{pre.interpreter_unmarked} of the interpreter's, gcperf assumes; nothing while objects are "
+                  "frozen) and collects nothing; the others collect the young objects and the oldest "
                   "pending ones up to the budget; threshold2 does not exist (reported as 0)")
     return 0
 

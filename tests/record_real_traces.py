@@ -29,6 +29,17 @@ bit, ``young.count++``, ``heap_size++`` and ``_Py_TriggerGC`` past the threshold
 (3.14.7's test_gc: 4 failures, all tests of the generational rules or of how soon a cycle is
 collected; test_finalization and test_io fail on weak references to resurrected objects, which this
 gc.c clears after the finalizers).
+
+3.14.0-built.json comes from the same tree with 3.14.0's collector (2026-12-05): Python/gc.c of the 3.14
+branch at commit ca21a0a13924a73ecc8afbeb950367db60f2fc84 (3.14.0's scheduling: every GC allocation
+counted, and added to heap_size, in ``_PyObject_GC_Link``; ``PyObject_GC_Del``'s saturating decrement),
+the headers and gcmodule.c as above but with ``_PyObject_GC_TRACK``/``UNTRACK`` counting nothing, and
+Objects/tupleobject.c's GH-140262 change undone (``PyTuple_Pack``, ``_PyTuple_FromArray`` and
+``_PyTuple_FromStackRefStealOnSuccess`` track every new tuple, as 3.14.0 did). Those headers and
+tupleobject.c of that commit could not be read from the code index: they are reconstructed from
+ca21a0a1's gc.c and the descriptions of GH-140262 and its backport (#140447). The file's ``build``
+entry lists every change; 3.14.7's test_gc: 4 failures (generational rules, 3.14.5+'s debug line,
+a heap size of tracked objects).
 """
 
 from __future__ import annotations

@@ -319,6 +319,7 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
     visited: list[int] = []
     pending: list[int] = [-(i + 1) for i in range(baseline_objects)]  # the interpreter's own
     permanent: list[int] = []
+    unfrozen: list[int] = []  # unfrozen objects in the visited space, still marked visited
     state: dict[int, str] = {}
     scheduled = False
     log: list[RefCollection] = []
@@ -332,11 +333,23 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
     def garbage(o: int) -> bool:
         return o >= 0 and state[o] == "garbage"
 
+    def live_order(o: int) -> tuple:
+        # live pending objects (only a marking step that reached nothing leaves any) are taken
+        # longest-lived first: never freed (tracked, then atomic tuples), then latest death first
+        d = NEVER if o < 0 else int(trace.death[o])
+        atomic = o >= 0 and bool(trace.flags[o] & FLAG_ATOMIC)
+        cyclic = o >= 0 and bool(trace.flags[o] & FLAG_CYCLIC)
+        kind = 2 if cyclic else int(atomic)
+        return (0, kind, o) if d == NEVER else (1, -d, o)
+
     def rootless(o: int) -> bool:
         return o < 0 and -o <= unmarked
 
     def heap_size() -> int:
-        return sum(present(o) for lst in (young, visited, pending, permanent) for o in lst)
+        n = sum(present(o) for lst in (young, visited, pending, permanent) for o in lst)
+        if not later:  # 3.14.0 counts every GC object until it is freed, the untracked tuples too
+            n += sum(s == "untracked" for s in state.values())
+        return n
 
     def run_region(region: list[int], outside: list[int]) -> tuple[int, int, int, list[int]]:
         held = {o for o in outside if present(o) and garbage(o)}
@@ -358,8 +371,9 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
         return examined, freed, untracked, survivors
 
     def complete() -> None:
-        nonlocal space, work, marking, pending, visited
-        if not permanent:
+        nonlocal space, work, marking, pending, visited, unfrozen
+        unfrozen = []
+        if not any(present(o) for o in permanent):
             space ^= 1
         pending = [o for o in visited if present(o) and rootless(o)] + [o for o in visited
                                                                         if present(o) and not rootless(o)]
@@ -376,14 +390,20 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
         if later and work < 0:
             log.append(RefCollection(seq, 1, reason, 0, 0, 0, 0, False))
             return
+        # untrack_tuples(young) runs before the phase test: those tuples are in no increment
+        untracked = 0
+        for o in young:
+            if o >= 0 and trace.flags[o] & FLAG_ATOMIC and state[o] == "alive":
+                state[o] = "untracked"
+                untracked += 1
+        young = [o for o in young if present(o)]
         if marking:
-            # untrack_tuples(young) runs before the phase test
-            untracked = 0
-            for o in young:
-                if o >= 0 and trace.flags[o] & FLAG_ATOMIC and state[o] == "alive":
-                    state[o] = "untracked"
-                    untracked += 1
-            young = [o for o in young if present(o)]
+            if any(present(o) for o in permanent + unfrozen):
+                # the walk from the roots stops at objects marked visited (frozen or unfrozen ones),
+                # and the program's objects hang off its frozen module globals: nothing is marked
+                marking = False
+                log.append(RefCollection(seq, 1, reason, 0, 0, 0, untracked, False))
+                return
             live = [o for o in pending + young if present(o) and not garbage(o) and not rootless(o)]
             pending = [o for o in pending if rootless(o)] + sorted(
                 (o for o in pending if present(o) and garbage(o)), key=lambda o: (death_seq[o], o))
@@ -396,19 +416,25 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
         region = [o for o in young if present(o)]
         young = []
         size = len(region)
+        # pending is taken the interpreter's unmarked objects first, then garbage in the order it became
+        # garbage (after a marking step it holds nothing else, but one that marked nothing leaves the
+        # program's live objects in it), then those
+        pending = [o for o in pending if present(o) and rootless(o)] + sorted(
+            (o for o in pending if present(o) and garbage(o)), key=lambda o: (death_seq[o], o)) + sorted(
+            (o for o in pending if present(o) and not garbage(o) and not rootless(o)), key=live_order)
         while size < work and pending:
             o = pending.pop(0)
             if present(o):
                 region.append(o)
                 size += 1
-        examined, freed, untracked, survivors = run_region(region, visited + permanent)
+        examined, freed, in_region, survivors = run_region(region, visited + permanent)
         visited.extend(survivors)
         work -= examined
         if not later:
             work += heap_size() // 10 // scale
         if not any(present(o) for o in pending):
             complete()
-        log.append(RefCollection(seq, 1, reason, examined, freed, len(survivors), untracked, False))
+        log.append(RefCollection(seq, 1, reason, examined, freed, len(survivors), untracked + in_region, False))
 
     def collect(g: int, seq: int, reason: str) -> None:
         nonlocal count0, young, visited, pending, old_count
@@ -470,7 +496,8 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
                 count0 = 0
                 old_count = [0, 0]
             elif name == "unfreeze":
-                pending = permanent + pending
+                visited = visited + permanent
+                unfrozen = unfrozen + permanent
                 permanent = []
             elif name == "set_threshold":
                 th = (list(args[:2]) + th[len(args[:2]):2]) + [0]

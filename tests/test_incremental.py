@@ -25,9 +25,7 @@ from gcperf.workload.trace import TraceBuilder
 @pytest.mark.long  # ~15 s: .ci/run runs it after the README's test command
 @settings(max_examples=150, deadline=None)
 @given(
-    # gc.unfreeze() puts live objects back into the pending space, where the engine takes a share
-    # of a cohort spread over its objects and the reference takes them in list order
-    trace=traces(unfreeze=False),
+    trace=traces(),
     version=st.sampled_from(INC_VERSIONS),
     thresholds=st.tuples(st.integers(1, 12), st.integers(0, 4), st.just(0)),
     baseline=st.integers(0, 40),
@@ -48,7 +46,10 @@ def test_random_traces_match_reference(trace, version, thresholds, baseline, ena
 
 @pytest.mark.long  # ~12 s; each of these rules changed alone fails it (checked): the double subtraction
 # of the marked objects, 3.14.0's add-back and 1.5x cap, the increment's size taken off the budget, a
-# cycle held by a member in the visited space
+# cycle held by a member in the visited space; and (2026-12-05) a marking step that reaches nothing
+# while objects are frozen, unfrozen objects joining the visited space, the young tuples untracked
+# before an increment, 3.14.0's heap size counting the untracked ones (the last three also fail the
+# test above)
 @settings(max_examples=150, deadline=None)
 @given(
     trace=block_traces(),
@@ -58,7 +59,7 @@ def test_random_traces_match_reference(trace, version, thresholds, baseline, ena
     chunk=st.sampled_from([7, 500, 1 << 18]),
     work=st.one_of(st.just(-5000), st.integers(-300, 300)),
     marking=st.booleans(),
-    unmarked=st.sampled_from([0, 347, 1500]),
+    unmarked=st.sampled_from([0, 315, 1500]),
 )
 def test_block_traces_match_reference(trace, version, thresholds, baseline, chunk, work, marking, unmarked):
     """Heaps of thousands of objects: budgets that reach the old spaces, scavenges that complete."""
@@ -169,7 +170,9 @@ def test_presets_name_their_releases_and_evidence():
         assert pre.incremental == incremental
         if incremental:
             assert pre.thresholds == (2000, 10, 0)
-            assert pre.evidence.startswith("derived from the source, not measured")
+            # derived from the source, checked on the interpreters built here (test_real_interpreter.py)
+            assert pre.evidence.startswith("derived from the source") and "built here" in pre.evidence
+            assert not pre.checked_here  # no released interpreter of the period here
     assert preset("3.14.0").atomic_tuples_tracked and not preset("3.14.2").atomic_tuples_tracked
     assert not preset("3.14.0").counts_tracked_only and preset("3.14.2").counts_tracked_only
 
@@ -216,7 +219,7 @@ def test_peak_cyclic_garbage_on_3_13(cyclic_peaks):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="gcperf predicts 36 318 on this loop, published "
-                   "~10 000 (28 814 before the interpreter's 347 unmarked objects were modelled): above half an "
+                   "~10 000 (28 814 before the interpreter's unmarked objects were modelled): above half an "
                    "order of magnitude; the published script is not known here")
 def test_peak_cyclic_garbage_on_3_14_1(cyclic_peaks):
     """Published: about 10 000 on the 3.14 branch (3.14.1-3.14.4) for the same script."""

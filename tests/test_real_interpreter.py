@@ -244,6 +244,28 @@ def test_memory_gate_close_to_real_interpreter(minor, name):
 RECORDED = sorted((Path(__file__).parent / "data" / "real_traces").glob("*.json"))
 
 
+# Where gcperf's incremental collectors and the built ones part (2026-12-05).
+# 3.14.4-built (3.14.1-3.14.4): every figure in all 21 programs. What brought the exact ones from 6 to
+# 21: the 315 interpreter objects its marking step does not reach (12), the untracking of young
+# tuples before the marking step (13), gc.unfreeze() into the visited space and marking steps that
+# reach nothing of a frozen program (16), the unreached count measured in every program (20), the
+# young tuples untracked before an increment neither in it nor off its budget (21).
+# 3.14.0-built: every figure in 14 of 21. In the other seven gc.get_stats() counts one collection of
+# generation 1 fewer than gcperf (tiny-thresholds-everything: 19 of 4 093), and where cycles die its
+# increments free one object fewer each (1 995 against 1 996 in cyclic-garbage): 3.14.0's stats carry
+# no candidates, so what its increments examined could not be compared. What made the 14: its stats
+# leave the marking steps out (2 exact before), the young tuples untracked before an increment are
+# not in it nor off its budget (atomic-tuples: 148 -> 128 collections, real 111), the untracked
+# objects still alive count in its heap_size (-> 112).
+BUILD_DIFFERS = {
+    "3.14.4-built.json": set(),
+    "3.14.0-built.json": {"cyclic-garbage", "thresholds-small", "thresholds-large", "freeze-disable-enable",
+                          "atomic-tuples", "tiny-thresholds-everything", "set-threshold-partial"},
+}
+# (on 3.14.0 those seven differ already in the collections per generation)
+COLLECTIONS_DIFFER = {"3.14.0-built.json": BUILD_DIFFERS["3.14.0-built.json"]}
+
+
 def _recorded_params():
     out = []
     for path in RECORDED:
@@ -251,8 +273,12 @@ def _recorded_params():
         for name in PROGRAMS:
             if name in data["programs"]:
                 label = f"{data['model_version']}-built" if "model_version" in data else data["version"]
-                # (the built 3.14.4-like interpreter's replays run with the long tests: ~11 s)
+                # (the built incremental interpreters' replays run with the long tests: ~11 s each)
                 marks = [pytest.mark.long] if "model_version" in data else []
+                if name in COLLECTIONS_DIFFER.get(path.name, ()):
+                    marks.append(pytest.mark.xfail(strict=True, raises=AssertionError,
+                                                   reason="gcperf counts more collections of generation 1 (1 more "
+                                                          "in six programs, 19 in tiny-thresholds-everything)"))
                 out.append(pytest.param(path.name, name, id=f"{label}-{name}", marks=marks))
     return out
 
@@ -270,28 +296,16 @@ def test_recorded_interpreter_results_are_reproduced(file, name, traces):
         check_against_real(name, version, data["programs"][name], traces)
 
 
-# Where gcperf's incremental collector and the built one part (2026-12-05): the same collections,
-# counts and thresholds in all 21 programs, and every figure in 13 of them; in these the objects
-# freed or the young/old split at the end differ (by 1-5 objects in three; gc.freeze()/unfreeze(),
-# the start-frozen state and the tiny-thresholds mix more). The 347 interpreter objects its marking
-# step does not reach (VersionPreset.interpreter_unmarked) brought the exact ones from 6 to 12, the
-# untracking of young tuples before the marking step to 13.
-INCREMENTAL_BUILD_DIFFERS = {
-    "cyclic-garbage", "thresholds-small", "freeze-disable-enable", "tiny-thresholds-everything",
-    "set-threshold-partial", "unfreeze-leaves-immortals-in-gen2", "unfreeze-then-full-collections",
-    "start-frozen-and-young",
-}
-
-
-@pytest.mark.long  # ~8 s: .ci/run runs it after the README's test command
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
-                                            reason="the objects collected per increment or the young/old split "
-                                                   "at the end differ from the built interpreter's"))
-    if n in INCREMENTAL_BUILD_DIFFERS else n for n in PROGRAMS])
-def test_incremental_build_objects_collected_and_generation_sizes(name, traces):
-    path = Path(__file__).parent / "data" / "real_traces" / "3.14.4-built.json"
-    data = json.loads(path.read_text())
+@pytest.mark.long  # ~8 s each: .ci/run runs it after the README's test command
+@pytest.mark.parametrize(("file", "name"), [
+    pytest.param(f, n, id=f"{f.split('-')[0]}-{n}",
+                 marks=[pytest.mark.xfail(strict=True, raises=AssertionError,
+                                          reason="the objects collected per increment or the young/old split "
+                                                 "at the end differ from the built interpreter's")]
+                 if n in differ else [])
+    for f, differ in BUILD_DIFFERS.items() for n in PROGRAMS])
+def test_incremental_build_objects_collected_and_generation_sizes(file, name, traces):
+    data = json.loads((Path(__file__).parent / "data" / "real_traces" / file).read_text())
     check_against_real(name, data["model_version"], data["programs"][name], traces, full=True)
 
 

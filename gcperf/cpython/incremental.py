@@ -1,7 +1,8 @@
 """The incremental collector of CPython 3.14.0-3.14.4: its counters, its spaces, its increments.
 
-Derived from the source, not measured (no such interpreter exists on this machine): ``Python/gc.c``
-of the 3.14 branch before the 3.14.5 revert, as summarised in ../shared/CPYTHON_GC.md §3 and §11.
+Derived from the source: ``Python/gc.c`` of the 3.14 branch before the 3.14.5 revert, as summarised
+in ../shared/CPYTHON_GC.md §3 and §11, and checked against interpreters of the period built here
+from that file (tests/record_real_traces.py; no released 3.14.0-3.14.4 exists on this machine).
 
 State. New tracked objects go to the *young* list. Every older object is in one of two *old
 spaces*, the *visited* one and the *pending* one (``gcstate->visited_space`` says which is which).
@@ -28,7 +29,11 @@ eval-breaker check, as 3.12+); it is an *increment* (reported as generation 1):
 Explicit calls. ``gc.collect(0)`` collects the young list into the visited space and bumps the
 visited space's count; ``gc.collect(1)`` is one increment; ``gc.collect(2)`` collects everything
 and completes the scavenge. ``gc.get_count()`` is ``(young.count, old[visited].count,
-old[pending].count)``; ``gc.get_threshold()`` is ``(threshold0, threshold1, 0)``.
+old[pending].count)``; ``gc.get_threshold()`` is ``(threshold0, threshold1, 0)``. ``gc.freeze()``
+moves everything to the permanent generation, marked visited; ``gc.unfreeze()`` puts it at the end
+of the visited space, still marked, until the next completed scavenge. ``gc.get_stats()`` counts
+every increment as a collection of generation 1 on 3.14.1+, only the collecting ones on 3.14.0
+(not its marking steps).
 
 What gcperf assumes where the source leaves the program's shape open:
 
@@ -38,11 +43,16 @@ What gcperf assumes where the source leaves the program's shape open:
   it does not reach (``VersionPreset.interpreter_unmarked``, measured on an interpreter of the
   period built here): they stay pending, oldest first, so a scavenge ends only after increments have
   worked through them (this decided every figure of 6 more of 21 exact-trace programs);
+* the marking walk neither moves nor traverses objects already marked visited, so while the
+  permanent generation holds objects, or unfrozen ones are still marked, a marking step reaches
+  none of the program's objects: its module globals were frozen with it (on the built interpreter
+  such a step marked 1 object of a program keeping 35 000);
 * the marking step costs one traversal of what it marks, priced as half a collection of as many
   objects (a collection traverses each object twice and also copies and tests reference counts);
 * pending objects are taken in order of the moment they became garbage (pending holds garbage
-  only between a MARK step and the next swap, see above), and a cycle is freed when none of its
-  members is in the visited space (members still pending are reached through the cycle).
+  only between a MARK step and the next swap, see above; after a step that reached nothing, the
+  live ones follow the garbage), and a cycle is freed when none of its members is in the visited
+  space (members still pending are reached through the cycle).
 """
 
 from __future__ import annotations
@@ -78,16 +88,21 @@ class IncrementalPolicy(GenerationalPolicy):
         cap_halves: the cap on the heap's share of the budget in halves of ``new``: 3 (3.14.0:
             1.5 new) or 4 (3.14.1+: 2 new).
         add_back: 3.14.0 adds ``heap_size / 10 / scale`` back after each collecting increment.
+        marks_in_stats: whether ``gc.get_stats()`` counts a marking step as a collection of
+            generation 1: 3.14.1+ counts every call (``_PyGC_Collect``), 3.14.0 only the increments
+            that collect (``add_stats`` sits at the end of ``gc_collect_increment``; checked on the
+            built interpreters). Callbacks see both.
     """
 
     name = "incremental"
 
     def __init__(self, thresholds: tuple[int, int, int], enabled: bool = True, *, early_return: bool,
-                 cap_halves: int, add_back: bool):
+                 cap_halves: int, add_back: bool, marks_in_stats: bool = True):
         super().__init__(_two_thresholds(thresholds), 0, enabled)
         self.early_return = early_return
         self.cap_halves = cap_halves
         self.add_back = add_back
+        self.marks_in_stats = marks_in_stats
         self.work_to_do = WORK_TO_DO_START
         self.marking = True  # phase MARK
         self.visited_space = 0
@@ -188,34 +203,38 @@ def _empty(memory: bool) -> Cohort:
     return Cohort(0, _EMPTY, 0, _EMPTY, _EMPTY, _EMPTY, 0, e, e)
 
 
-def _spread(n: int, k: int) -> np.ndarray:
-    """A mask of ``k`` of ``n`` positions spread evenly."""
-    i = np.arange(n, dtype=np.int64)
-    return (i + 1) * k // n != i * k // n
-
-
 def _take(c: Cohort, k: int, tau: int) -> tuple[Cohort, Cohort]:
-    """Split ``c`` into ``k`` of its objects present at ``tau`` and the rest: garbage first (pending
-    holds garbage in the order it became garbage), then a share spread evenly over the others."""
+    """Split ``c`` into ``k`` of its objects present at ``tau`` and the rest: its cyclic garbage
+    first, in the order it became garbage, then live objects, longest-lived first."""
     c = _present(c, tau)
     mem = c.row is not None
-    ncyc = len(c.cyc)
-    if k <= ncyc:  # cyclic entries only, in order
+    kg = c.garbage(tau)
+    if k <= kg:  # garbage only, in order
         a = Cohort(c.start, _EMPTY, 0, c.cyc[:k], c.head[:k], _EMPTY, 0,
                    c.row[:k] if mem else None, c.nbytes[:k] if mem else None)  # type: ignore[index]
         b = Cohort(c.start, c.rc, c.immortal, c.cyc[k:], c.head[k:], c.urc, c.uimm,
                    c.row[k:] if mem else None, c.nbytes[k:] if mem else None)  # type: ignore[index]
         return a, b
-    rest = k - ncyc
-    others = len(c.rc) + c.immortal + len(c.urc) + c.uimm
-    n_rc = len(c.rc) * rest // others
-    n_urc = len(c.urc) * rest // others
-    n_uimm = c.uimm * rest // others
-    n_imm = min(c.immortal, rest - n_rc - n_urc - n_uimm)  # what the rounding down left
-    m_rc, m_urc = _spread(len(c.rc), n_rc), _spread(len(c.urc), n_urc)
-    a = Cohort(c.start, c.rc[m_rc], n_imm, c.cyc, c.head, c.urc[m_urc], n_uimm, c.row, c.nbytes)
-    e = _EMPTY if mem else None
-    b = Cohort(c.start, c.rc[~m_rc], c.immortal - n_imm, _EMPTY, _EMPTY, c.urc[~m_urc], c.uimm - n_uimm, e, e)
+    rest = k - kg
+    # then the live objects, those that live longest first (the pending list is oldest first, and the
+    # oldest survivors tend to live longest): never freed (tracked, then atomic tuples), then by death
+    n_imm = min(c.immortal, rest)
+    n_uimm = min(c.uimm, rest - n_imm)
+    n = rest - n_imm - n_uimm
+    live_cyc = c.cyc[kg:]
+    deaths = np.concatenate([c.rc, c.urc, live_cyc])
+    kinds = np.concatenate([np.zeros(len(c.rc), np.int8), np.ones(len(c.urc), np.int8),
+                            np.full(len(live_cyc), 2, np.int8)])
+    order = np.lexsort((kinds, -deaths))[:n]  # latest death first (deaths are distinct positions)
+    chosen = np.zeros(len(deaths), dtype=bool)
+    chosen[order] = True
+    m_rc = chosen[: len(c.rc)]
+    m_urc = chosen[len(c.rc): len(c.rc) + len(c.urc)]
+    m_cyc = np.concatenate([np.ones(kg, dtype=bool), chosen[len(c.rc) + len(c.urc):]])
+    a = Cohort(c.start, c.rc[m_rc], n_imm, c.cyc[m_cyc], c.head[m_cyc], c.urc[m_urc], n_uimm,
+               c.row[m_cyc] if mem else None, c.nbytes[m_cyc] if mem else None)  # type: ignore[index]
+    b = Cohort(c.start, c.rc[~m_rc], c.immortal - n_imm, c.cyc[~m_cyc], c.head[~m_cyc], c.urc[~m_urc],
+               c.uimm - n_uimm, c.row[~m_cyc] if mem else None, c.nbytes[~m_cyc] if mem else None)  # type: ignore[index]
     return a, b
 
 
@@ -236,11 +255,20 @@ class IncrementalHeap(CohortSpaces):
     immortal_objects = 0  # 3.12's immortal objects in the permanent generation: not in 3.14
 
     def __init__(self, baseline_objects: int = 0, memory: bool = False, frozen_objects: int = 0,
-                 young_objects: tuple[int, int] = (0, 0), rootless_objects: int = 0):
+                 young_objects: tuple[int, int] = (0, 0), rootless_objects: int = 0,
+                 untracked_in_heap_size: bool = False):
         self.young: list[Cohort] = []
         self.visited: list[Cohort] = []
         self.pending: list[Cohort] = []
         self.permanent: list[Cohort] = []
+        # unfrozen objects sit in the visited space with the visited mark until the next
+        # completed scavenge (``_PyGC_Unfreeze``); see ``roots_blocked``
+        self.unfrozen: list[Cohort] = []
+        # 3.14.0 counts every GC allocation in heap_size (``_PyObject_GC_Link``) until it is freed
+        # (``PyObject_GC_Del``), so the objects its collections untracked still count
+        self.untracked_in_heap_size = untracked_in_heap_size
+        self._untracked: list[np.ndarray] = []  # their death positions
+        self._untracked_immortal = 0
         self.memory = memory
         m = _EMPTY if memory else None
         rootless = min(int(rootless_objects), int(baseline_objects))
@@ -262,9 +290,32 @@ class IncrementalHeap(CohortSpaces):
         y, v, p, f = (sum(c.tracked(tau) for c in part) for part in (*self.gens, self.permanent))
         return y, v, p, f
 
+    def roots_blocked(self, tau: int) -> bool:
+        """Whether a marking step reaches none of the program's objects: the marking walk
+        (``mark_global_roots``, ``mark_stacks``) moves only objects not yet marked visited and
+        does not traverse past marked ones, and permanent objects carry the visited mark, as
+        unfrozen ones do until the next completed scavenge. gcperf assumes a program's objects
+        are reached through its module globals, which ``gc.freeze()`` makes permanent (on the
+        built 3.14.1-3.14.4 interpreter such a step marked 1 object of 35 000 live ones)."""
+        return any(c.tracked(tau) for c in (*self.permanent, *self.unfrozen))
+
     def heap_size(self, tau: int) -> int:
-        """``gcstate->heap_size``: every tracked object (the open segment excluded)."""
-        return sum(self.sizes(tau))
+        """``gcstate->heap_size``: every tracked object (the open segment excluded), and on 3.14.0
+        the objects its collections untracked that are still alive."""
+        n = sum(self.sizes(tau))
+        if self.untracked_in_heap_size:
+            if len(self._untracked) > 32:  # one sorted array of those still alive
+                u = np.sort(np.concatenate(self._untracked))
+                self._untracked = [u[int(u.searchsorted(tau, "right")):]]
+            n += sum(len(u) - int(u.searchsorted(tau, "right")) for u in self._untracked)
+            n += self._untracked_immortal
+        return n
+
+    def _note_untracked(self, deaths: np.ndarray, immortal: int) -> None:
+        if self.untracked_in_heap_size:
+            if len(deaths):
+                self._untracked.append(np.sort(deaths))
+            self._untracked_immortal += immortal
 
     # -- the collector's steps -----------------------------------------------------------
     def add_young(self, segment: Cohort, tau: int) -> None:
@@ -277,12 +328,11 @@ class IncrementalHeap(CohortSpaces):
         """The MARK step: the young tuples of atomic values are untracked first (``untrack_tuples``
         runs before the phase test), then every live young and pending object moves to the visited
         space; returns (how many moved, how many were untracked)."""
-        self.young.append(segment)
-        untracked = 0
-        for i, c in enumerate(self.young):
-            c = _present(c, tau)
-            untracked += len(c.urc) + c.uimm
-            self.young[i] = Cohort(c.start, c.rc, c.immortal, c.cyc, c.head, _EMPTY, 0, c.row, c.nbytes)
+        untracked = self._untrack_young(segment, tau)
+        if self.roots_blocked(tau):
+            # the marking walk does not enter visited (or frozen) objects, and the program's objects
+            # hang off its module globals, which gc.freeze() made permanent: nothing is reached
+            return 0, untracked
         moved: list[Cohort] = []
         n = 0
         for part in (self.pending, self.young):
@@ -305,14 +355,30 @@ class IncrementalHeap(CohortSpaces):
             self._balance(tau)
         return n, untracked
 
+    def _untrack_young(self, segment: Cohort, tau: int) -> int:
+        """``untrack_tuples(young)``, which every increment runs first: the open segment joins the
+        young list and its tuples of atomic values are untracked; returns how many."""
+        self.young.append(segment)
+        untracked = 0
+        for i, c in enumerate(self.young):
+            c = _present(c, tau)
+            untracked += len(c.urc) + c.uimm
+            self._note_untracked(c.urc, c.uimm)
+            self.young[i] = Cohort(c.start, c.rc, c.immortal, c.cyc, c.head, _EMPTY, 0, c.row, c.nbytes)
+        return untracked
+
     def increment(self, segment: Cohort, tau: int, budget: int) -> tuple[CollectionResult, bool]:
-        """One collecting increment with ``budget`` = ``work_to_do``: the young list and the open
-        segment, then pending objects until the increment holds ``budget`` objects. Returns the
-        result and whether the pending space is now empty."""
-        region = [*self.young, segment]
+        """One collecting increment with ``budget`` = ``work_to_do``: the young tuples of atomic
+        values are untracked first (they are neither in the increment nor off the budget), then the
+        young list and the open segment, then pending objects until the increment holds ``budget``
+        objects. Returns the result and whether the pending space is now empty."""
+        pre_untracked = self._untrack_young(segment, tau)
+        region = self.young
         size = sum(c.tracked(tau) for c in region)
         young_n = size
         self.young = []
+        if size < budget:
+            self._garbage_first(tau)
         while size < budget and self.pending:
             c = self.pending[0]
             n = c.tracked(tau)
@@ -329,7 +395,17 @@ class IncrementalHeap(CohortSpaces):
                 size = budget
         res = self._collect(region, tau, self.visited + self.permanent)
         res.examined_old = res.examined - young_n
+        res.untracked += pre_untracked
         return res, not any(c.tracked(tau) for c in self.pending)
+
+    def _garbage_first(self, tau: int) -> None:
+        """Order pending as the increments take it: the unreached interpreter objects, then one
+        cohort of everything else, which ``_take`` takes cyclic garbage first, in the order it became
+        garbage, then live objects (only a marking step that reached nothing leaves any), longest-
+        lived first."""
+        rest = [c for c in self.pending if c.start != ROOTLESS]
+        if len(rest) > 1:
+            self.pending = [c for c in self.pending if c.start == ROOTLESS] + [merge_cohorts(rest, tau)]
 
     def collect_young(self, segment: Cohort, tau: int) -> CollectionResult:
         """``gc.collect(0)``: the young list and the open segment."""
@@ -346,13 +422,14 @@ class IncrementalHeap(CohortSpaces):
         res.examined_old = old
         return res
 
-    def complete_scavenge(self) -> bool:
+    def complete_scavenge(self, tau: int) -> bool:
         """The visited space becomes the pending one; True when the spaces swap (an empty
         permanent generation), False when the objects are moved instead (same contents)."""
         both = self.pending + self.visited
         self.pending = [c for c in both if c.start == ROOTLESS] + [c for c in both if c.start != ROOTLESS]
         self.visited = []
-        return not self.permanent
+        self.unfrozen = []
+        return not any(c.tracked(tau) for c in self.permanent)
 
     def freeze(self, segment: Cohort) -> None:
         """``gc.freeze()``: everything, the open segment included, becomes permanent."""
@@ -360,8 +437,10 @@ class IncrementalHeap(CohortSpaces):
         self.young, self.visited, self.pending = [], [], []
 
     def unfreeze(self) -> None:
-        """``gc.unfreeze()``: the permanent generation joins the pending space (as its oldest part)."""
-        self.pending = self.permanent + self.pending
+        """``gc.unfreeze()``: the permanent generation joins the visited space (after what it holds),
+        its objects still marked visited (``_PyGC_Unfreeze``)."""
+        self.visited.extend(self.permanent)
+        self.unfrozen.extend(self.permanent)
         self.permanent = []
 
     # -- the cycle finder on a region ------------------------------------------------------
@@ -413,6 +492,7 @@ class IncrementalHeap(CohortSpaces):
         fu = np.concatenate(freed_unreach) if freed_unreach else _EMPTY
         fr = np.concatenate(freed_rows) if freed_rows else _EMPTY
         ud = np.concatenate(untracked_deaths) if untracked_deaths else _EMPTY
+        self._note_untracked(ud, untracked_immortal)
         return CollectionResult(examined, freed, survivors, untracked, stuck, fu, fr, freed_bytes, ud,
                                 untracked_immortal, 0)
 

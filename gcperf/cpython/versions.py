@@ -113,11 +113,12 @@ class VersionPreset:
 # same machine and day (3.11.7 again includes the .pth imports).
 _LIVE = "exact traces on a real interpreter here (tests/test_real_interpreter.py)"
 # The interpreter's objects the incremental collector's first marking step does not reach: on the
-# 3.14.1-3.14.4 interpreter built here (tests/record_real_traces.py), the harness's program (gc, json
-# and sys imported, three gc.collect()) has 7 332 objects in the old spaces; a gc.callbacks hook saw
-# the first marking step after 2 001 kept objects mark 8 986 of the 9 333 tracked: 347 unreached
-# (2026-12-05). Used for 3.14.0 too (no interpreter of it).
-_UNMARKED = 347
+# 3.14.1-3.14.4 interpreter built here (tests/record_real_traces.py), a gc.callbacks hook saw the
+# first marking step of each of the 19 exact-trace programs that have one mark exactly 315 fewer
+# objects than the program's live tracked objects (its start state plus what it kept), 2026-12-05.
+# (An earlier figure, 347, set a hooked script's marked objects against another script's heap.)
+# Used for 3.14.0 too: its stats carry no candidates to check it with.
+_UNMARKED = 315
 _PRESETS: dict[str, VersionPreset] = {
     "3.8": VersionPreset("3.8", (700, 10, 10), False, False, interpreter_objects=4480, interpreter_rss_kib=7512,
                          releases="3.8.0-3.8.20", evidence=f"{_LIVE}: 3.8.18"),
@@ -168,7 +169,8 @@ _PRESETS: dict[str, VersionPreset] = {
         incremental="3.14.0",
         interpreter_unmarked=_UNMARKED,
         releases="3.14.0 (incremental collector: every GC allocation counts; 1.5x new as the heap's share)",
-        evidence="derived from the source, not measured (CPYTHON_GC.md §3, §11; no 3.14.0 interpreter here)",
+        evidence="derived from the source (CPYTHON_GC.md §3, §11); checked on a 3.14.0-like interpreter built here "
+                 "from that period's gc.c: every figure of 14 of 21 exact traces; no released 3.14.0 here",
     ),
     "3.14.4": VersionPreset(
         "3.14.4",
@@ -184,7 +186,8 @@ _PRESETS: dict[str, VersionPreset] = {
         interpreter_unmarked=_UNMARKED,
         releases="3.14.1-3.14.4 (incremental collector: tracked objects count; nothing is collected while "
                  "the work budget is negative)",
-        evidence="derived from the source, not measured (CPYTHON_GC.md §3, §11; no 3.14.1-3.14.4 interpreter here)",
+        evidence="derived from the source (CPYTHON_GC.md §3, §11); checked on a 3.14.1-3.14.4-like interpreter built "
+                 "here from that period's gc.c: every figure of 21 of 21 exact traces; no released 3.14.1-3.14.4 here",
     ),
     # 3.15: generational, (2000,10,10), counting at track time (CPYTHON_GC.md §1, §11: the source
     # of main after the revert); no interpreter here, start-up figures are 3.13's

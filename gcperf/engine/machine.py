@@ -467,14 +467,14 @@ class Machine:
                 if pol.add_back:
                     pol.work_to_do += heap.heap_size(seq) // 10 // pol.scale
                 if emptied:
-                    pol.completed_scavenge(heap.complete_scavenge())
+                    pol.completed_scavenge(heap.complete_scavenge(seq))
         elif g == 0:
             res = heap.collect_young(segment, seq)
             pol.young_collected()
         else:
             res = heap.collect_full(segment, seq)
             pol.full_collected()
-            pol.completed_scavenge(heap.complete_scavenge())
+            pol.completed_scavenge(heap.complete_scavenge(seq))
         if self.memory is not None and len(res.freed_rows):
             self.memory.free(res.freed_rows)
         pause = float(self.pause_s(g, int(round(work * res.examined)), res.freed, int(round(work * res.examined_old))))
@@ -705,7 +705,8 @@ class Machine:
             "enabled": bool(pol.enabled),
             "long_lived_pending": int(pol.long_lived_pending),
             "long_lived_total": int(pol.long_lived_total),
-            **({"work_to_do": int(self.inc.work_to_do), "scavenges": int(self.inc.scavenges)}
+            **({"work_to_do": int(self.inc.work_to_do), "scavenges": int(self.inc.scavenges),
+                "marks_not_in_stats": 0 if self.inc.marks_in_stats else int(self.inc.marks)}
                if self.inc is not None else {}),
         }
         if self.memory is not None:

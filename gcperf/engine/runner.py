@@ -53,9 +53,13 @@ class RunResult:
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
 
     def generation_counts(self) -> list[int]:
-        """Collections per generation, like ``gc.get_stats()[g]["collections"]``."""
+        """Collections per generation, like ``gc.get_stats()[g]["collections"]``: the rows of
+        :attr:`collections`, less the marking steps that 3.14.0's ``gc.get_stats()`` leaves out
+        (``end_state["marks_not_in_stats"]``; they are pauses, and callbacks see them)."""
         g = self.collections["generation"].to_numpy()
-        return [int((g == i).sum()) for i in range(3)]
+        counts = [int((g == i).sum()) for i in range(3)]
+        counts[1] -= int(self.end_state.get("marks_not_in_stats", 0))
+        return counts
 
 
 def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: np.random.Generator | None = None,
@@ -309,7 +313,7 @@ def make_policy(pre: VersionPreset, thresholds: tuple[int, int, int], long_lived
     if pre.incremental:
         later = pre.incremental != "3.14.0"  # 3.14.1-3.14.4 (CPYTHON_GC.md §11)
         return IncrementalPolicy(thresholds, enabled, early_return=later, cap_halves=4 if later else 3,
-                                 add_back=not later)
+                                 add_back=not later, marks_in_stats=later)
     if pre.free_threaded:
         return FreeThreadedPolicy(thresholds, long_lived_total, enabled, count_floor=pre.ft_count_floor,
                                   live_ge=pre.ft_live_ge, memory_gate=pre.ft_memory_gate)
@@ -323,7 +327,8 @@ def make_heap(pre: VersionPreset, baseline_objects: int, memory: bool, frozen_ob
     if pre.incremental:
         return IncrementalHeap(baseline_objects, memory=memory, frozen_objects=frozen_objects,
                                young_objects=young_objects,
-                               rootless_objects=pre.interpreter_unmarked if rootless is None else rootless)
+                               rootless_objects=pre.interpreter_unmarked if rootless is None else rootless,
+                               untracked_in_heap_size=not pre.counts_tracked_only)
     return Heap(baseline_objects, memory=memory, frozen_objects=frozen_objects, immortal_objects=pre.startup_frozen,
                 young_objects=young_objects)
 
