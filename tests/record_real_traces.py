@@ -39,7 +39,11 @@ Objects/tupleobject.c's GH-140262 change undone (``PyTuple_Pack``, ``_PyTuple_Fr
 tupleobject.c of that commit could not be read from the code index: they are reconstructed from
 ca21a0a1's gc.c and the descriptions of GH-140262 and its backport (#140447). The file's ``build``
 entry lists every change; 3.14.7's test_gc: 4 failures (generational rules, 3.14.5+'s debug line,
-a heap size of tracked objects).
+a heap size of tracked objects). Its ``untracked_at_start`` (the untracked GC objects the harness's program
+starts with, which 3.14.0 counts in its heap size) was measured by hand on a diagnostic copy of the
+build: Python/gc.c patched only to add ``work``, ``heap`` (``heap_size``), ``marked`` and
+``candidates`` to the gc.callbacks info; heap_size less len(gc.get_objects()) after the harness's
+imports and gc.collect().
 """
 
 from __future__ import annotations

@@ -162,6 +162,24 @@ def test_thresholds_a_version_does_not_have_are_refused():
         simulate_trace(TraceBuilder().build(), "3.14.3", thresholds=(700, 10, 1))
     with pytest.raises(GcperfError, match="work_to_do and marking"):
         simulate_trace(TraceBuilder().build(), "3.13", work_to_do=0)
+    with pytest.raises(GcperfError, match="untracked_objects is the incremental"):
+        simulate_trace(TraceBuilder().build(), "3.13", untracked_objects=5)
+    with pytest.raises(GcperfError, match="untracked_objects must be a non-negative integer"):
+        simulate_trace(TraceBuilder().build(), "3.14.0", untracked_objects=-1)
+
+
+def test_3_14_0_counts_untracked_objects_in_its_heap_size():
+    """3.14.0's heap size, and so the share of the heap its increments add, counts the untracked
+    GC objects (``_PyObject_GC_Link`` at allocation); 3.14.1+ counts tracked objects only."""
+    b = TraceBuilder()
+    for _ in range(300):  # 30 000 objects kept, an eval-breaker check every 100
+        b.alloc_many(100)
+        b.checkpoint()
+    trace = b.build()
+    for version, moves in (("3.14.0", True), ("3.14.4", False)):
+        a, z = (simulate_trace(trace, version, baseline_objects=5_000, untracked_objects=u).end_state["work_to_do"]
+                for u in (0, 100_000))
+        assert (a != z) == moves, version
     assert GCSettings(version="3.14.0", thresholds=(700, 10, 0)).apply_code() == "import gc\ngc.set_threshold(700, 10)"
     from gcperf.studies.recommend import apply_code
 
@@ -212,7 +230,8 @@ def _growing_heap_with_cycles(iterations: int, kept: int = 19) -> TraceBuilder:
 @pytest.fixture(scope="module")
 def cyclic_peaks() -> dict[str, int]:
     trace = _growing_heap_with_cycles(100_000).build()
-    return {v: int(simulate_trace(trace, v, baseline_objects=preset(v).interpreter_objects)
+    return {v: int(simulate_trace(trace, v, baseline_objects=preset(v).interpreter_objects,
+                                  untracked_objects=preset(v).interpreter_untracked)
                    .summary.iloc[0].peak_garbage_objects) for v in ("3.13", "3.14.0", "3.14.4")}
 
 

@@ -248,6 +248,9 @@ class IncrementalHeap(CohortSpaces):
         baseline_objects: tracked, never-freed objects in the pending space at the start (a fresh
             interpreter after start-up: its last full collection swapped them to pending).
         memory: whether cohorts carry memory-model rows.
+        untracked_in_heap_size: whether ``heap_size`` counts untracked GC objects too (3.14.0).
+        untracked_objects: untracked GC objects alive throughout (the interpreter's and the
+            program's at the start), counted in ``heap_size`` where it counts them.
         frozen_objects: tracked, never-freed objects in the permanent generation.
         young_objects: tracked, never-freed objects in the young list and the visited space.
     """
@@ -256,7 +259,7 @@ class IncrementalHeap(CohortSpaces):
 
     def __init__(self, baseline_objects: int = 0, memory: bool = False, frozen_objects: int = 0,
                  young_objects: tuple[int, int] = (0, 0), rootless_objects: int = 0,
-                 untracked_in_heap_size: bool = False):
+                 untracked_in_heap_size: bool = False, untracked_objects: int = 0):
         self.young: list[Cohort] = []
         self.visited: list[Cohort] = []
         self.pending: list[Cohort] = []
@@ -268,7 +271,7 @@ class IncrementalHeap(CohortSpaces):
         # (``PyObject_GC_Del``), so the objects its collections untracked still count
         self.untracked_in_heap_size = untracked_in_heap_size
         self._untracked: list[np.ndarray] = []  # their death positions
-        self._untracked_immortal = 0
+        self._untracked_immortal = int(untracked_objects) if untracked_in_heap_size else 0
         self.memory = memory
         m = _EMPTY if memory else None
         rootless = min(int(rootless_objects), int(baseline_objects))

@@ -63,7 +63,8 @@ class VersionPreset:
             collection, untracked and frozen ones included (3.14.3t+, gh-142531), not only the
             tracked survivors.
         interpreter_untracked: objects in the GC heap of a fresh interpreter that are untracked or
-            frozen (they count in 3.14.3t+'s ``long_lived_total``, not in ``interpreter_objects``).
+            frozen (they count in 3.14.3t+'s ``long_lived_total`` and 3.14.0's heap size, not in
+            ``interpreter_objects``).
         incremental: the incremental collector of 3.14.0 (``"3.14.0"``) or of 3.14.1-3.14.4
             (``"3.14.1"``), CPYTHON_GC.md §3 and §11 (``cpython/incremental.py``); "" for the
             generational and free-threaded collectors.
@@ -165,12 +166,17 @@ _PRESETS: dict[str, VersionPreset] = {
         atomic_tuples_tracked=True,
         atomic_dicts_tracked=True,
         interpreter_objects=5345,
+        # untracked GC objects of a fresh interpreter, which 3.14.0's heap size counts: on a diagnostic
+        # copy of the 3.14.0-like build whose gc.callbacks info also reports heap_size (2026-12-05),
+        # `python -I` after gc.collect(): heap_size 7 312, tracked 5 347 (with gc, json, sys and
+        # itertools imported, as the exact-trace harness: 3 216)
+        interpreter_untracked=1965,
         interpreter_rss_kib=10028,
         incremental="3.14.0",
         interpreter_unmarked=_UNMARKED,
         releases="3.14.0 (incremental collector: every GC allocation counts; 1.5x new as the heap's share)",
         evidence="derived from the source (CPYTHON_GC.md §3, §11); checked on a 3.14.0-like interpreter built here "
-                 "from that period's gc.c: every figure of 14 of 21 exact traces; no released 3.14.0 here",
+                 "from that period's gc.c: every figure of 21 of 21 exact traces; no released 3.14.0 here",
     ),
     "3.14.4": VersionPreset(
         "3.14.4",

@@ -321,14 +321,16 @@ def make_policy(pre: VersionPreset, thresholds: tuple[int, int, int], long_lived
 
 
 def make_heap(pre: VersionPreset, baseline_objects: int, memory: bool, frozen_objects: int = 0,
-              young_objects: tuple[int, int] = (0, 0), rootless: int | None = None) -> Heap | IncrementalHeap:
+              young_objects: tuple[int, int] = (0, 0), rootless: int | None = None,
+              untracked: int | None = None) -> Heap | IncrementalHeap:
     """The heap of a version at the start: generations (with 3.12's immortal objects in the
     permanent one), or the incremental collector's young list and old spaces."""
     if pre.incremental:
         return IncrementalHeap(baseline_objects, memory=memory, frozen_objects=frozen_objects,
                                young_objects=young_objects,
                                rootless_objects=pre.interpreter_unmarked if rootless is None else rootless,
-                               untracked_in_heap_size=not pre.counts_tracked_only)
+                               untracked_in_heap_size=not pre.counts_tracked_only,
+                               untracked_objects=pre.interpreter_untracked if untracked is None else untracked)
     return Heap(baseline_objects, memory=memory, frozen_objects=frozen_objects, immortal_objects=pre.startup_frozen,
                 young_objects=young_objects)
 
@@ -363,6 +365,7 @@ def simulate_trace(
     work_to_do: int | None = None,
     marking: bool = True,
     unmarked_objects: int | None = None,
+    untracked_objects: int = 0,
 ) -> RunResult:
     """Replay an exact trace under a version's collector.
 
@@ -401,6 +404,9 @@ def simulate_trace(
             garbage-free objects it will work through.
         unmarked_objects: of ``baseline_objects``, those the incremental collector's marking step
             does not reach (None: the preset's ``interpreter_unmarked``, at most ``baseline_objects``).
+        untracked_objects: untracked GC objects alive throughout (the interpreter's and the program's
+            at the start): 3.14.0's collector counts them in its heap size (a fresh interpreter has
+            the preset's ``interpreter_untracked``); the others leave them out of every rule.
 
     Raises:
         GcperfError: a start state no interpreter can be in (negative numbers, not three counts).
@@ -444,8 +450,13 @@ def simulate_trace(
     if unmarked_objects is not None and (isinstance(unmarked_objects, bool) or
                                          not isinstance(unmarked_objects, (int, np.integer)) or unmarked_objects < 0):
         raise GcperfError(f"unmarked_objects must be a non-negative integer, got {unmarked_objects!r}")
+    if (isinstance(untracked_objects, bool) or not isinstance(untracked_objects, (int, np.integer))
+            or untracked_objects < 0):
+        raise GcperfError(f"untracked_objects must be a non-negative integer, got {untracked_objects!r}")
+    if untracked_objects and not pre.incremental:
+        raise GcperfError(f"untracked_objects is the incremental collector's (3.14.0-3.14.4); {version} has none")
     heap = make_heap(pre, baseline_objects, mem, int(frozen_objects), (int(y0), int(y1)),
-                     None if unmarked_objects is None else int(unmarked_objects))
+                     None if unmarked_objects is None else int(unmarked_objects), int(untracked_objects))
     m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only, keep_untracked=pre.ft_live_counts_all),
                 policy, heap, pre,
                 _pause_fn(cm, refs_per_object), _memory_model(version) if mem else None, baseline_rss_bytes,
