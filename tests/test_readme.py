@@ -138,6 +138,7 @@ def test_a_readme_run_sample_is_what_the_simulation_prints(cmd, shown, capsys):
         i += 1
 
 
+@pytest.mark.long  # ~5 s: .ci/run runs it after the README's test command
 def test_the_readme_diff_sample_is_what_diff_prints(tmp_path, capsys, monkeypatch):
     """The README's `gcperf diff c12 c13 ...` block, from the two compare runs the text names."""
     block = next(b for b in _text_blocks(README.read_text(encoding="utf-8")) if b and b[0].startswith("$ gcperf diff"))

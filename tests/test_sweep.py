@@ -261,9 +261,12 @@ def test_cli_errors_are_one_line(tmp_path):
         assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, p.stderr
 
 
-# incremental-3-14's quick mode (~9 s, 5 versions x 2 workloads, the slowest of them) runs with
-# the long tests, which keep the README's test command near 5 minutes
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.long] if n == "incremental-3-14" else [])
+# the three slowest quick modes (incremental-3-14 ~9 s, cycles ~4 s, batch-heap ~3 s) run with the
+# long tests, which keep the README's test command near 5 minutes
+SLOW_QUICK = {"incremental-3-14", "cycles", "batch-heap"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.long] if n in SLOW_QUICK else [])
                                   for n in sorted(p.stem for p in EXPERIMENTS.glob("*.toml"))])
 def test_every_standard_experiment_runs_in_quick_mode(name, tmp_path):
     exp = load_experiment(name, EXPERIMENTS)
