@@ -303,10 +303,11 @@ def reference_run_inc(trace: Trace, version: str, thresholds=None, baseline_obje
     Lists of object ids for the young list, the visited and pending spaces and the permanent
     generation; the rules in the order ``gc_collect_increment``, ``gc_collect_young`` and
     ``gc_collect_full`` apply them, with gcperf's stated assumptions (cpython/incremental.py):
-    every live object is reachable from the roots, pending is taken in the order its objects
-    became garbage, a cycle is freed unless a member is in the visited space or the permanent
-    generation; the oldest ``unmarked`` baseline objects are live but out of the roots' reach (a
-    marking step leaves them pending). ``end`` receives ``count``, ``gc.get_count()`` after the trace.
+    every live object is reachable from the roots, except while objects are frozen (or unfrozen
+    ones still marked visited), when a marking step reaches none; pending is taken in the order
+    its objects became garbage, then its live objects longest-lived first; a cycle is freed unless
+    a member is in the visited space or the permanent generation; the oldest ``unmarked`` baseline
+    objects are live but out of the roots' reach (a marking step leaves them pending). ``end`` receives ``count``, ``gc.get_count()`` after the trace.
     """
     pre = preset(version)
     later = pre.incremental != "3.14.0"
