@@ -189,6 +189,27 @@ def _compact(c: Cohort, tau: int) -> Cohort:
     return Cohort(c.start, rc, c.immortal, c.cyc, c.head, urc, c.uimm, c.row, c.nbytes)
 
 
+class LiveTally:
+    """How many objects of a growing set are alive at a position: their death positions (NEVER for
+    those that live to the end), kept as sorted arrays and merged, the dead dropped, once they pile
+    up, and a count of objects known to live to the end. Positions asked must not decrease."""
+
+    def __init__(self, forever: int = 0):
+        self._deaths: list[np.ndarray] = []
+        self.forever = int(forever)
+
+    def add(self, deaths: np.ndarray, forever: int = 0) -> None:
+        if len(deaths):
+            self._deaths.append(np.sort(deaths))
+        self.forever += int(forever)
+
+    def alive(self, tau: int) -> int:
+        if len(self._deaths) > 32:
+            u = np.sort(np.concatenate(self._deaths))
+            self._deaths = [u[int(u.searchsorted(tau, "right")):]]
+        return self.forever + sum(len(u) - int(u.searchsorted(tau, "right")) for u in self._deaths)
+
+
 @dataclass
 class CollectionResult:
     """What one collection found."""

@@ -60,7 +60,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GcperfError
-from .heap import _EMPTY, NEVER, Cohort, CohortSpaces, CollectionResult, merge_cohorts
+from .heap import _EMPTY, NEVER, Cohort, CohortSpaces, CollectionResult, LiveTally, merge_cohorts
 from .policy import Decision, GenerationalPolicy, check_threshold_values, check_thresholds
 
 WORK_TO_DO_START = -5000
@@ -198,9 +198,15 @@ def _split_live(c: Cohort, tau: int) -> tuple[Cohort | None, Cohort | None]:
     return (live if live.tracked(tau) else None), (dead if kg else None)
 
 
-def _empty(memory: bool) -> Cohort:
+def _never_freed(start: int, n: int, memory: bool) -> Cohort:
+    """A cohort of ``n`` tracked objects that live to the end."""
     e = _EMPTY if memory else None
-    return Cohort(0, _EMPTY, 0, _EMPTY, _EMPTY, _EMPTY, 0, e, e)
+    return Cohort(start, _EMPTY, int(n), _EMPTY, _EMPTY, _EMPTY, 0, e, e)
+
+
+def _rootless_first(cohorts: list[Cohort]) -> tuple[list[Cohort], list[Cohort]]:
+    """(the cohorts of objects the marking step does not reach, the others), in their order."""
+    return [c for c in cohorts if c.start == ROOTLESS], [c for c in cohorts if c.start != ROOTLESS]
 
 
 def _take(c: Cohort, k: int, tau: int) -> tuple[Cohort, Cohort]:
@@ -270,17 +276,15 @@ class IncrementalHeap(CohortSpaces):
         # 3.14.0 counts every GC allocation in heap_size (``_PyObject_GC_Link``) until it is freed
         # (``PyObject_GC_Del``), so the objects its collections untracked still count
         self.untracked_in_heap_size = untracked_in_heap_size
-        self._untracked: list[np.ndarray] = []  # their death positions
-        self._untracked_immortal = int(untracked_objects) if untracked_in_heap_size else 0
+        self._untracked = LiveTally(untracked_objects if untracked_in_heap_size else 0)
         self.memory = memory
-        m = _EMPTY if memory else None
         rootless = min(int(rootless_objects), int(baseline_objects))
         if rootless:  # the oldest objects of all: first in the pending space
-            self.pending.append(Cohort(ROOTLESS, _EMPTY, rootless, _EMPTY, _EMPTY, _EMPTY, 0, m, m))
+            self.pending.append(_never_freed(ROOTLESS, rootless, memory))
         for where, n in ((self.young, young_objects[0]), (self.visited, young_objects[1]),
                          (self.pending, baseline_objects - rootless), (self.permanent, frozen_objects)):
             if n:
-                where.append(Cohort(-1, _EMPTY, int(n), _EMPTY, _EMPTY, _EMPTY, 0, m, m))
+                where.append(_never_freed(-1, n, memory))
 
     @property
     def gens(self) -> list[list[Cohort]]:
@@ -305,20 +309,11 @@ class IncrementalHeap(CohortSpaces):
     def heap_size(self, tau: int) -> int:
         """``gcstate->heap_size``: every tracked object (the open segment excluded), and on 3.14.0
         the objects its collections untracked that are still alive."""
-        n = sum(self.sizes(tau))
-        if self.untracked_in_heap_size:
-            if len(self._untracked) > 32:  # one sorted array of those still alive
-                u = np.sort(np.concatenate(self._untracked))
-                self._untracked = [u[int(u.searchsorted(tau, "right")):]]
-            n += sum(len(u) - int(u.searchsorted(tau, "right")) for u in self._untracked)
-            n += self._untracked_immortal
-        return n
+        return sum(self.sizes(tau)) + (self._untracked.alive(tau) if self.untracked_in_heap_size else 0)
 
     def _note_untracked(self, deaths: np.ndarray, immortal: int) -> None:
         if self.untracked_in_heap_size:
-            if len(deaths):
-                self._untracked.append(np.sort(deaths))
-            self._untracked_immortal += immortal
+            self._untracked.add(deaths, immortal)
 
     # -- the collector's steps -----------------------------------------------------------
     def add_young(self, segment: Cohort, tau: int) -> None:
@@ -406,9 +401,9 @@ class IncrementalHeap(CohortSpaces):
         cohort of everything else, which ``_take`` takes cyclic garbage first, in the order it became
         garbage, then live objects (only a marking step that reached nothing leaves any), longest-
         lived first."""
-        rest = [c for c in self.pending if c.start != ROOTLESS]
+        rootless, rest = _rootless_first(self.pending)
         if len(rest) > 1:
-            self.pending = [c for c in self.pending if c.start == ROOTLESS] + [merge_cohorts(rest, tau)]
+            self.pending = rootless + [merge_cohorts(rest, tau)]
 
     def collect_young(self, segment: Cohort, tau: int) -> CollectionResult:
         """``gc.collect(0)``: the young list and the open segment."""
@@ -428,8 +423,8 @@ class IncrementalHeap(CohortSpaces):
     def complete_scavenge(self, tau: int) -> bool:
         """The visited space becomes the pending one; True when the spaces swap (an empty
         permanent generation), False when the objects are moved instead (same contents)."""
-        both = self.pending + self.visited
-        self.pending = [c for c in both if c.start == ROOTLESS] + [c for c in both if c.start != ROOTLESS]
+        rootless, rest = _rootless_first(self.pending + self.visited)
+        self.pending = rootless + rest
         self.visited = []
         self.unfrozen = []
         return not any(c.tracked(tau) for c in self.permanent)
@@ -486,9 +481,8 @@ class IncrementalHeap(CohortSpaces):
         survivors = examined - freed - untracked
         rootless = sum(c.immortal for c in kept if c.start == ROOTLESS)
         if rootless:  # they stay a cohort of their own (never freed)
-            e = _EMPTY if mem else None
-            self.visited.insert(0, Cohort(ROOTLESS, _EMPTY, rootless, _EMPTY, _EMPTY, _EMPTY, 0, e, e))
-        merged = merge_cohorts([c for c in kept if c.start != ROOTLESS] or [_empty(mem)], tau)
+            self.visited.insert(0, _never_freed(ROOTLESS, rootless, mem))
+        merged = merge_cohorts([c for c in kept if c.start != ROOTLESS] or [_never_freed(0, 0, mem)], tau)
         if merged.tracked(tau):
             self.visited.append(merged)
             self._balance(tau)

@@ -34,6 +34,7 @@ from ..cpython.heap import (
     Cohort,
     CollectionResult,
     Heap,
+    LiveTally,
     make_cohort,
     merge_cohorts,
 )
@@ -153,8 +154,7 @@ class Machine:
         self._ft_live_all = bool(preset.ft_live_counts_all) and self.ft is not None
         # 3.14.3t+: death positions of the untracked objects the heap does not hold (never tracked,
         # or untracked by a collection), for long_lived_total
-        self._untracked: list[np.ndarray] = []
-        self._untracked_immortal = 0
+        self._untracked = LiveTally()
         self._ft_base_untracked = preset.interpreter_untracked if self._ft_live_all else 0
         self._gate_seq = 0  # the position at which the memory gate reads resident memory
         if self.ft is not None and self.ft.memory_gate and memory is not None:
@@ -487,14 +487,8 @@ class Machine:
         hidden = self.heap.sizes(seq)[3]
         if not self._ft_live_all:
             return int(hidden)
-        if len(res.untracked_deaths):
-            self._untracked.append(res.untracked_deaths)
-        self._untracked_immortal += res.untracked_immortal
-        if self._untracked:  # keep one array of what is still alive (only its length is asked)
-            u = np.concatenate(self._untracked)
-            self._untracked = [u[u > seq]]
-            hidden += len(self._untracked[0])
-        return int(hidden + self._untracked_immortal + self._ft_base_untracked)
+        self._untracked.add(res.untracked_deaths, res.untracked_immortal)
+        return int(hidden + self._untracked.alive(seq) + self._ft_base_untracked)
 
     def _resident_kib(self) -> int:
         """Resident memory in KiB at the event being handled (3.14t's memory gate): the memory
@@ -569,8 +563,7 @@ class Machine:
                     row, nbytes = np.append(row, -1), np.append(nbytes, 0)
         if self._ft_live_all and flags is not None:
             u = death[((flags & FLAG_UNTRACKED) != 0) & (death > seq)]
-            if len(u):
-                self._untracked.append(u)
+            self._untracked.add(u)
         return make_cohort(ch.j0 + s, death, flags, head, seq, row, nbytes)
 
     def _segment_counts(self, seq: int) -> tuple[int, int, int]:

@@ -419,7 +419,8 @@ def simulate_trace(
     except (TypeError, ValueError):
         raise GcperfError(f"young_objects must be two non-negative integers, got {young_objects!r}") from None
     for name, value in (("baseline_objects", baseline_objects), ("frozen_objects", frozen_objects),
-                        ("long_lived_total", long_lived_total), ("young_objects", y0), ("young_objects", y1)):
+                        ("long_lived_total", long_lived_total), ("young_objects", y0), ("young_objects", y1),
+                        ("unmarked_objects", unmarked_objects), ("untracked_objects", untracked_objects)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
             raise GcperfError(f"{name} must be a non-negative integer, got {value!r}")
     llt = baseline_objects if long_lived_total is None else int(long_lived_total)
@@ -445,16 +446,9 @@ def simulate_trace(
     mem = trace.sizes is not None
     if mem:
         ensure_kernels(pre.minor)
-    if unmarked_objects is not None and not pre.incremental:
-        raise GcperfError(f"unmarked_objects is the incremental collector's (3.14.0-3.14.4); {version} has none")
-    if unmarked_objects is not None and (isinstance(unmarked_objects, bool) or
-                                         not isinstance(unmarked_objects, (int, np.integer)) or unmarked_objects < 0):
-        raise GcperfError(f"unmarked_objects must be a non-negative integer, got {unmarked_objects!r}")
-    if (isinstance(untracked_objects, bool) or not isinstance(untracked_objects, (int, np.integer))
-            or untracked_objects < 0):
-        raise GcperfError(f"untracked_objects must be a non-negative integer, got {untracked_objects!r}")
-    if untracked_objects and not pre.incremental:
-        raise GcperfError(f"untracked_objects is the incremental collector's (3.14.0-3.14.4); {version} has none")
+    for name, given in (("unmarked_objects", unmarked_objects is not None), ("untracked_objects", untracked_objects)):
+        if given and not pre.incremental:
+            raise GcperfError(f"{name} is the incremental collector's (3.14.0-3.14.4); {version} has none")
     heap = make_heap(pre, baseline_objects, mem, int(frozen_objects), (int(y0), int(y1)),
                      None if unmarked_objects is None else int(unmarked_objects), int(untracked_objects))
     m = Machine(TraceStream(trace, chunk_slots, pre.counts_tracked_only, keep_untracked=pre.ft_live_counts_all),

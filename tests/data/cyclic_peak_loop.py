@@ -35,8 +35,8 @@ def cb(phase, info):
 
 gc.collect()
 gc.callbacks.append(cb)
-for i in range(100_000):
-    for j in range(19):
+for _ in range(100_000):
+    for _ in range(19):
         keep.append(A())
     c = C()
     c.r = c
