@@ -66,6 +66,7 @@ def test_the_pause_fit_tells_the_old_heap_from_the_young_objects():
 
     def recording(rows) -> Recording:
         c = pd.DataFrame(rows, columns=["generation", "gen0_objects", "gen1_objects", "gen2_objects", "pause_s"])
+        c["count0"] = 701
         c["next_gen_objects_after"] = -1.0
         c["collected"] = 0
         c["explicit"] = 0
@@ -99,3 +100,126 @@ def test_a_simulation_prices_generation_2_objects_as_old_ones():
     np.testing.assert_allclose(old.pause_ms[young], same.pause_ms[young])
     full = same.generation == 2
     assert (old.pause_ms[full] > 2 * same.pause_ms[full]).all()
+
+
+def _recording(rows):
+    """A recording of collections only: (generation, count0, young, gen1, gen2, pause_s) rows,
+    -1 where the recorder did not measure."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from gcperf.recording.format import Recording
+
+    c = pd.DataFrame(rows, columns=["generation", "count0", "gen0_objects", "gen1_objects", "gen2_objects", "pause_s"])
+    c["next_gen_objects_after"] = -1.0
+    c["collected"] = 0
+    c["explicit"] = 0
+    doc = {"interpreter": {"version": "3.11.7", "thresholds": [700, 10, 10]}, "program": {"argv": ["t.py"]}}
+    return Recording(Path("t.gcrec.json.gz"), doc, c, pd.DataFrame())
+
+
+def test_the_pause_fit_sees_the_rise_in_the_long_windows_it_did_not_measure():
+    """The recorder measures sizes mostly at the default windows; the pattern's long windows have
+    their pauses and count0 only. ``fit_pauses`` counts their young generation as count0 times the
+    measured young objects per count0 and finds the rise from them: here pauses made with a rise
+    of x5 halfway at 2e4 objects (the machine's is at 4.8e5), young = 0.9 x count0, sizes measured
+    at 700 only. Without those windows nothing shows the rise: the fit stays near the machine's
+    and prices a 2e4-object young collection at a third of its cost."""
+    from gcperf.calibration.calibrate import fit_pauses
+    from gcperf.cpython.costs import CostModel, cost_model_for
+
+    machine = cost_model_for("3.11")
+    truth = CostModel(fixed_us=5.0, per_object_ns=40.0, per_ref_ns=0.0, cache_factor=5.0, cache_half_objects=2e4,
+                      cache_exponent=machine.cache_exponent, per_garbage_ns=machine.per_garbage_ns)
+    measured = [(0, 701, 0.9 * 701 + k, -1, -1, float(truth.pause_s(0.9 * 701 + k, 0, 0.0))) for k in range(12)]
+    windows = [(0, c0, -1, -1, -1, float(truth.pause_s(0.9 * c0, 0, 0.0)))
+               for c0 in (176, 351, 1401, 2801, 11201, 22401) for _ in range(4)]
+    costs, _, _, report = fit_pauses(_recording(measured + windows))
+    assert report["young_window_classes"] == 6
+    for n in (700, 5e3, 1e4, 2e4):
+        assert costs.pause_s(n, 0, 0.0) == pytest.approx(float(truth.pause_s(n, 0, 0.0)), rel=0.15), n
+    alone, _, _, report = fit_pauses(_recording(measured))
+    assert report["young_window_classes"] == 0
+    assert alone.pause_s(2e4, 0, 0.0) < 0.5 * truth.pause_s(2e4, 0, 0.0)
+
+
+def test_the_pause_fit_prices_older_objects_by_their_generation():
+    """Objects that were in generation 1 cost ``k1`` times a young one in this program (its
+    caches, its trees): on exact pauses made so (k1 = 5), ``fit_pauses`` finds it in the
+    generation-1 collections, whatever the young objects in them."""
+    from gcperf.calibration.calibrate import fit_pauses
+    from gcperf.cpython.costs import CostModel
+
+    truth = CostModel(fixed_us=5.0, per_object_ns=40.0, per_ref_ns=0.0, cache_factor=1.0)
+    rows = [(0, 701, y, -1, -1, float(truth.pause_s(y, 0, 0.0))) for y in np.linspace(300, 3000, 20)]
+    for y, m in zip(np.geomspace(500, 20000, 12), np.geomspace(4000, 1000, 12), strict=True):
+        rest, young, mid, _ = truth.pause_parts(y + m, 0, 0.0, mid=m)
+        rows.append((1, 701, y, m, -1, 5.0 * rest + young + 5.0 * mid))
+    _, _, scale, _ = fit_pauses(_recording(rows))
+    assert scale[1] == pytest.approx(5.0, rel=0.05)
+    assert scale[0] == 1.0
+
+
+def test_pause_parts_sum_to_the_pause():
+    """``CostModel.pause_parts`` splits the pause (fixed + freeing, young, generation 1, generation
+    2) without changing it, the old objects at their own rise; more old and mid objects than
+    examined is an error."""
+    from gcperf.cpython.costs import CostModel
+    from gcperf.errors import GcperfError
+
+    cm = CostModel(old_cache_factor=12.0, cache_half_objects=1e4)
+    for n, freed, old, mid in ((700, 0, 0, 0), (5e4, 300, 2e4, 1e4), (3e5, 1e3, 2.5e5, 4e4)):
+        parts = cm.pause_parts(n, freed, 1.5, old, mid)
+        assert sum(parts) == pytest.approx(float(cm.pause_s(n, freed, 1.5, old)), rel=1e-12)
+        assert parts[2] * (n - old - mid) == pytest.approx(mid * parts[1], rel=1e-12)  # same price per object
+    with pytest.raises(GcperfError, match="exceed"):
+        cm.pause_parts(100, 0, 0.0, old=60, mid=50)
+
+
+@pytest.mark.parametrize("by", ["collection", "object"])
+def test_a_simulation_prices_objects_by_the_generation_they_were_in(by):
+    """With ``pause_scale_by="object"`` each examined object's walk takes the factor of the
+    generation it was in, the fixed cost and the freeing the collected generation's; with
+    "collection" the whole pause takes the collected generation's. ``pause_components`` gives the
+    parts of the same run: combined with the factors they are its pauses, and under "object" a
+    generation-1 collection costs less than its whole at generation 1's factor."""
+    from dataclasses import replace
+
+    from gcperf.engine.runner import pause_components
+    from gcperf.workload.builtin import get_workload
+
+    scale = (1.5, 6.0, 3.0)
+    wl = replace(get_workload("web"), pause_scale=scale, pause_scale_by=by)
+    sc = Scenario(wl, GCSettings(version="3.11", thresholds=(700, 3, 3)), seed=2, memory=False, duration_s=1.0)
+    c = simulate(sc).collections
+    p = pause_components(sc)
+    assert p[c.columns].equals(c) and (c.generation == 2).any()
+    rest, young, gen1, gen2 = p.pause_rest_ms, p.pause_young_ms, p.pause_gen1_ms, p.pause_gen2_ms
+    f = np.asarray(scale)[c.generation.to_numpy()]
+    whole = f * (rest + young + gen1 + gen2)
+    assert (p.examined_gen1[c.generation == 0] == 0).all() and (p.examined_gen2[c.generation < 2] == 0).all()
+    assert (p.examined_gen1 + p.examined_gen2 <= c.examined).all()
+    if by == "object":
+        expect = f * rest + scale[0] * young + scale[1] * gen1 + scale[2] * gen2
+        older = c.generation >= 1
+        assert (young[older] > 0).all() and (gen1[c.generation == 1] > 0).all()
+        assert (c.pause_ms[older] < whole[older]).all()
+    else:
+        expect = whole
+    np.testing.assert_allclose(c.pause_ms, expect, rtol=1e-9)
+
+
+def test_pause_scale_by_is_checked_and_kept_in_the_json_form():
+    from dataclasses import replace
+
+    from gcperf.errors import GcperfError
+    from gcperf.workload.builtin import get_workload
+    from gcperf.workload.specs import workload_from_dict, workload_to_dict
+
+    wl = replace(get_workload("web"), pause_scale_by="object")
+    import json
+
+    assert workload_from_dict(json.loads(json.dumps(workload_to_dict(wl)))) == wl
+    with pytest.raises(GcperfError, match="pause_scale_by"):
+        replace(wl, pause_scale_by="objects")

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
+from gcperf import GCSettings, Scenario
 from gcperf.calibration.calibrate import calibrate
 from gcperf.calibration.observe import windows
 from gcperf.calibration.validate import compare, held_out_settings, parse_settings, run_real
+from gcperf.engine.runner import simulate
 from gcperf.errors import GcperfError
 from gcperf.interpreters import resolve
 from gcperf.recording import load_recording
@@ -294,7 +297,7 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     and what is tested is the levels. (How well they carry to other settings is the validation
     suite's question: results/validation/.)"""
     import gcperf.calibration.calibrate as calibrate_module
-    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS, replay_windows
+    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS
 
     monkeypatch.setattr(calibrate_module, "PAUSE_LEVEL_COUNT_TOLERANCE", float("inf"))
     _, out = recorded_growth
@@ -304,8 +307,17 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     assert levels["applied"], levels
     c = rec.collections
     auto = ~c["explicit"].astype(bool)
-    fit_gen, fit_ms = replay_windows(cal.workload, rec, range(PAUSE_LEVEL_SEEDS))
-    other_gen, other_ms = replay_windows(cal.workload, rec, range(PAUSE_LEVEL_SEEDS + 5, PAUSE_LEVEL_SEEDS + 8))
+    windows_t0 = tuple(int(max(x - 1, 1)) for x in c["count0"][auto])
+    settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
+
+    def replay(seeds):  # the calibrated model's own pauses (the engine's pricing) over those windows
+        runs = [simulate(Scenario(cal.workload, settings, seed=s, memory=False), threshold_pattern=windows_t0).collections
+                for s in seeds]
+        return (np.concatenate([r["generation"].to_numpy() for r in runs]),
+                np.concatenate([r["pause_ms"].to_numpy() for r in runs]))
+
+    fit_gen, fit_ms = replay(range(PAUSE_LEVEL_SEEDS))
+    other_gen, other_ms = replay(range(PAUSE_LEVEL_SEEDS + 5, PAUSE_LEVEL_SEEDS + 8))
     for g in (0, 1):
         recorded_ms = c["pause_s"][auto & (c["generation"] == g)].mean() * 1e3
         assert fit_ms[fit_gen == g].mean() == pytest.approx(recorded_ms, rel=1e-6), (g, levels)

@@ -414,12 +414,24 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
     g = _find(r"and p99 went from (\d+) to (\d+) %, the rest unchanged", flat)
     assert (now["pause_p99_ms relative error"], between["pause_p99_ms relative error"]) == (f"{g[0]} %", f"{g[1]} %")
     assert {k: v for k, v in now.items() if "p99" not in k} == {k: v for k, v in between.items() if k in now and "p99" not in k}
+    rev = _find(r"the rest unchanged \(`git show ([0-9a-f]{7,}):results/validation/summary.md` before them\)", flat)[0]
+    then = _summary_cells(_git_show(f"{rev}:results/validation/summary.md"))
     g = _find(r"the ranking's median tau ([\d.]+) -> ([\d.]+), the rest unchanged", flat)
-    assert (between[tau].split()[0], today[tau].split()[0]) == (g[0], g[1])
-    assert {k: v for k, v in between.items() if k != tau} == {k: v for k, v in today.items() if k != tau}
+    assert (between[tau].split()[0], then[tau].split()[0]) == (g[0], g[1])
+    assert {k: v for k, v in between.items() if k != tau} == {k: v for k, v in then.items() if k != tau}
+    # "Then once more on 2026-12-05 ...: total pause 19 -> 20 %, ..., the rest unchanged (git show REV before them)"
+    g = _find(r"total pause (\d+) -> (\d+) %, p99 (\d+) -> (\d+) %, x1.25 (\d+) -> (\d+) %, tau ([\d.]+) -> ([\d.]+), "
+              r"the least-pause setting right in (\d+) -> (\d+) of 32, the rest unchanged", flat)
+    keys = ("pause_total_ms relative error", "pause_p99_ms relative error",
+            "change of total pause from the default within x1.25", tau, "same least-pause setting")
+    for i, key in enumerate(keys):
+        assert (then[key].split()[0], today[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
+    assert ({k: v for k, v in then.items() if k not in keys and k in today}
+            == {k: v for k, v in today.items() if k not in keys and k in then})
     # the earlier speed figures: each as the summary.csv of the commit named has it
     for pattern in (r"load ~2; ([\d.]+)x before them \(commit ([0-9a-f]{7,}), the same conditions\)",
-                    r"([\d.]+)x at commit ([0-9a-f]{7,}) \(load ~3"):
+                    r"([\d.]+)x at commit ([0-9a-f]{7,}) \(load ~3",
+                    r"\(([\d.]+)x at commit ([0-9a-f]{7,}), the day before\)"):
         rev = _find(pattern, flat)
         t = pd.read_csv(io.StringIO(_git_show(f"{rev[1]}:results/validation/summary.csv")))
         assert _shown(float((t.real_wall_s / t.sim_s).median()), rev[0]), pattern

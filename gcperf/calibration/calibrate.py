@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from ..cpython.costs import CostModel, cost_model_for
 from ..errors import GcperfError
@@ -71,9 +72,9 @@ class Calibration:
     report: dict
 
 
-def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Objects each collection examined where the recorder measured them, of those the ones in
-    generation 2, and a mask.
+    generation 2 and the ones in generation 1, and a mask.
 
     ``young_factor`` counts the young generation as the model holds it: the model keeps the
     containers created untracked in the young generation until their first collection (as it
@@ -92,12 +93,64 @@ def _examined(c, young_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.
     ex = np.where(full, after + c["collected"].to_numpy(dtype=float) - y0 + y, ex)
     # (where only the total is known, generation 1, at most ten windows of survivors, counts as old)
     old = np.where(g == 2, np.where(ok, g2, ex - y), 0.0)
+    mid = np.where((g >= 1) & ok, g1, 0.0)
     ok = (ok | full) & ~c["explicit"].to_numpy().astype(bool)
-    return ex, np.maximum(old, 0.0), ok
+    return ex, np.maximum(old, 0.0), np.maximum(mid, 0.0), ok
 
 
-def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tuple[float, ...], tuple[float, float, float], dict]:
-    """The pause model of this program's heap, its scatter, factors per generation and fit figures.
+def _window_class(count0):
+    """The size class of collection windows by their count0: half a doubling wide."""
+    return np.round(np.log2(np.maximum(count0, 1)) * 2.0).astype(int)
+
+
+def _young_classes(c, measured, young_factor: float, class_examined: dict[int, float] | None = None):
+    """The young collections whose sizes the recorder did not measure, as one point per window
+    size (:func:`_window_class`): the median freed and pause of its windows and what they examined.
+
+    The recorder measures sizes within a small time budget, mostly at the default windows; the
+    threshold pattern's short and long windows, which show how a young collection's cost grows
+    with its size, have their pauses and count0 recorded but rarely their sizes. What they
+    examined: ``class_examined``, the median objects the model's own young collections of that
+    class examine (a replay of the recording's windows: a long window's young generation is more
+    than its count0, which the deaths of older objects took down); without it, count0 times the
+    measured young generation per count0. Returns arrays (examined, old, freed, pause,
+    collections per point); None when fewer than three young collections were measured.
+    """
+    g = c["generation"].to_numpy()
+    auto = ~c["explicit"].to_numpy().astype(bool)
+    count0 = c["count0"].to_numpy(dtype=float)
+    y0 = c["gen0_objects"].to_numpy(dtype=float)
+    pause = c["pause_s"].to_numpy(dtype=float)
+    freed = c["collected"].to_numpy(dtype=float)
+    base = (g == 0) & auto & (count0 > 0)
+    known = base & measured & (y0 >= 0)
+    if known.sum() < 3:
+        return None
+    per_count = float(np.median(y0[known] / count0[known])) * young_factor
+    todo = base & ~measured & (pause > 0)
+    if not todo.any():
+        return None
+    cls = _window_class(count0[todo])
+    rows = []
+    for k in np.unique(cls):
+        sel = cls == k
+        if class_examined is None:
+            examined = float(np.median(count0[todo][sel])) * per_count
+        elif int(k) in class_examined:
+            examined = class_examined[int(k)]
+        else:
+            continue
+        rows.append((examined, 0.0,
+                     float(np.median(freed[todo][sel])), float(np.median(pause[todo][sel])), float(sel.sum())))
+    if not rows:
+        return None
+    return tuple(np.array(v, dtype=float) for v in zip(*rows, strict=True))
+
+
+def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[int, float] | None = None,
+               ) -> tuple[CostModel, tuple[float, ...], tuple[float, float, float], dict]:
+    """The pause model of this program's heap, its scatter, factors per generation of the examined
+    objects (``pause_scale_by="object"``) and fit figures.
 
     Raises:
         GcperfError: fewer than five collections with measured sizes.
@@ -105,21 +158,31 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tu
     from scipy.optimize import least_squares
 
     c = rec.collections
-    ex, old, ok = _examined(c, young_factor)
+    ex, old, mid, ok = _examined(c, young_factor)
     pause = c["pause_s"].to_numpy(dtype=float)
     freed = c["collected"].to_numpy(dtype=float)
     ok &= pause > 0
     if ok.sum() < 5:
         raise GcperfError(f"{rec.path}: fewer than five collections have measured sizes; record a longer run")
-    n, o, f, p = ex[ok], old[ok], freed[ok], pause[ok]
+    n, o, m, f, p = ex[ok], old[ok], mid[ok], freed[ok], pause[ok]
+    g = c["generation"].to_numpy()[ok]
+    w = np.ones(len(p))
+    extra = _young_classes(c, ok, young_factor, class_examined)
+    if extra is not None:
+        # each point stands for its windows' collections: weighted as their median would be
+        zeros = np.zeros(len(extra[0]))
+        n, o, m, f, p = (np.concatenate([a, b]) for a, b in zip((n, o, m, f, p), (extra[0], zeros, zeros, *extra[2:4]), strict=True))
+        g = np.concatenate([g, np.zeros(len(extra[0]), dtype=g.dtype)])
+        w = np.concatenate([w, np.sqrt(extra[4])])
     machine = cost_model_for(rec.version)
     half, expo = machine.cache_half_objects, machine.cache_exponent
 
     def model(x):
-        fixed_us, per_obj, rise, per_gar, hf, rise_old = np.exp(x)
+        fixed_us, per_obj, rise, per_gar, hf, rise_old, k1, k2 = np.exp(x)
         s = n**expo / (n**expo + hf**expo)
-        walked = (n - o) * (1.0 + rise * s) + o * (1.0 + rise_old * s)
-        return fixed_us * 1e-6 + per_obj * 1e-9 * walked + f * per_gar * 1e-9
+        walked = (n - o - m + k1 * m) * (1.0 + rise * s) + k2 * o * (1.0 + rise_old * s)
+        level = np.where(g == 1, k1, np.where(g == 2, k2, 1.0))
+        return level * (fixed_us * 1e-6 + f * per_gar * 1e-9) + per_obj * 1e-9 * walked
 
     # the rise with the examined set's size (its height and where it happens) is only seen when
     # the recording's sets reach the caches' size; weak priors at the machine's own constants keep
@@ -128,41 +191,30 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tu
     # (``old_cache_factor``), seen in the full collections, with a prior at the same machine
     # figure (a recording without a full collection keeps it there): one rise fitted to both the
     # young collections of the pattern's long windows and the full collections of an old heap
-    # priced each at the other's, and a raised threshold0's generation-1 collections, big sets
-    # of young objects, at the full collections' (on the suite the old rise came out steeper in
-    # 18 of 32 cases, x0.52-x2.3 the young one: not one direction)
+    # priced each at the other's. A program's older objects (its caches, its trees) are not its
+    # young ones (larger containers, more references): the objects that were in generation 1 and
+    # 2 cost k1 and k2 times a young one (weak priors at 1), so that a generation-1 collection at a
+    # raised threshold0, mostly young objects, is priced as what it walks
     rise0 = max(machine.cache_factor - 1.0, 0.1)
-    prior = np.log([rise0, max(machine.per_garbage_ns, 1.0), half, rise0])
+    prior = np.log([rise0, max(machine.per_garbage_ns, 1.0), half, rise0, 1.0, 1.0])
     weight = PRIOR_WEIGHT * math.sqrt(len(p))
+    priored = [2, 3, 4, 5, 6, 7]
 
     def resid(x):
-        return np.concatenate([np.log(model(x)) - np.log(p), weight * (x[[2, 3, 4, 5]] - prior)])
+        return np.concatenate([w * (np.log(model(x)) - np.log(p)), weight * (x[priored] - prior)])
 
-    x0 = np.log([max(machine.fixed_us, 0.5), machine.per_object_ns, rise0, max(machine.per_garbage_ns, 1.0), half, rise0])
+    x0 = np.log([max(machine.fixed_us, 0.5), machine.per_object_ns, rise0, max(machine.per_garbage_ns, 1.0), half, rise0, 1.0, 1.0])
     sol = least_squares(resid, x0, loss="soft_l1", f_scale=0.3,
-                        bounds=(np.log([1e-3, 0.1, 1e-3, 0.1, 1e3, 1e-3]), np.log([1e5, 1e4, 100.0, 1e5, 1e8, 100.0])))
-    fixed_us, per_obj, rise, per_gar, half, rise_old = np.exp(sol.x)
+                        bounds=(np.log([1e-3, 0.1, 1e-3, 0.1, 1e3, 1e-3, 0.02, 0.02]),
+                                np.log([1e5, 1e4, 100.0, 1e5, 1e8, 100.0, 50.0, 50.0])))
+    fixed_us, per_obj, rise, per_gar, half, rise_old, k1, k2 = np.exp(sol.x)
     costs = CostModel(fixed_us=float(fixed_us), per_object_ns=float(per_obj), per_ref_ns=0.0,
                       cache_factor=float(1.0 + rise), cache_half_objects=float(half), cache_exponent=expo,
                       per_garbage_ns=float(per_gar), old_cache_factor=float(1.0 + rise_old),
-                      source=f"fitted to {int(ok.sum())} recorded pauses of {rec.program_name} "
+                      source=f"fitted to {len(p)} recorded pauses of {rec.program_name} "
                              f"(CPython {rec.version}); weak priors at the machine constants")
-    ratio = p / model(sol.x)
-    # one cost per examined object cannot be right for every generation of a real heap: the
-    # old objects of a program (its caches, its trees) are larger containers with more
-    # references than its young ones. The factor per generation is the median of what is left
-    # (a generation without a measured collection takes the next younger one's)
-    g = c["generation"].to_numpy()[ok]
-    scale = [1.0, 1.0, 1.0]
-    for gen in (0, 1, 2):
-        sel = g == gen
-        if sel.sum() >= 1:
-            scale[gen] = float(np.exp(np.median(np.log(ratio[sel]))))
-        elif gen > 0:
-            scale[gen] = scale[gen - 1]
-    # normalise on generation 0 (the fitted constants carry its level)
-    scale = [v / scale[0] for v in scale]
-    resid_ratio = ratio / np.asarray(scale)[g] if len(g) else ratio
+    scale = (1.0, float(k1), float(k2))
+    resid_ratio = p / model(sol.x)
     resid_ratio = resid_ratio / float(np.exp(np.median(np.log(resid_ratio))))
     noise = tuple(float(v) for v in np.quantile(resid_ratio, np.linspace(0.005, 0.995, NOISE_LEVELS)))
     by_gen = {}
@@ -171,20 +223,22 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0) -> tuple[CostModel, tu
         if sel.any():
             by_gen[str(gen)] = {"collections": int(sel.sum()), "scale": scale[gen],
                                 "median_abs_log_error": float(np.median(np.abs(np.log(resid_ratio[sel]))))}
-    report = {"collections_used": int(ok.sum()), "median_abs_rel_error": float(np.median(np.abs(resid_ratio - 1.0))),
-              "by_generation": by_gen, "examined_range": [float(n.min()), float(n.max())]}
-    return costs, noise, tuple(scale), report
+    report = {"collections_used": int(len(p)), "median_abs_rel_error": float(np.median(np.abs(resid_ratio - 1.0))),
+              "by_generation": by_gen, "examined_range": [float(n.min()), float(n.max())],
+              "young_window_classes": 0 if extra is None else len(extra[0])}
+    return costs, noise, scale, report
 
 
-def replay_windows(wl: Workload, rec: Recording, seeds) -> tuple[np.ndarray, np.ndarray] | None:
-    """The model run through the recording's own collection windows, once per seed: the
-    generation and pause (ms) of every modelled collection, pooled; None when the recording has
-    no automatic collection.
+def replay_windows(wl: Workload, rec: Recording, seeds) -> pd.DataFrame | None:
+    """The model run through the recording's own collection windows, once per seed: every
+    modelled collection with its examined objects by generation
+    (:func:`~gcperf.engine.runner.pause_components`), pooled; None when the recording has no
+    automatic collection.
 
     Each window's threshold0 is the count0 its collection started at, less one: the threshold
     pattern as it happened, the watchdog's cut excursions included (no memory model).
     """
-    from ..engine.runner import simulate
+    from ..engine.runner import pause_components
     from ..engine.scenario import GCSettings, Scenario
 
     c = rec.collections
@@ -193,37 +247,57 @@ def replay_windows(wl: Workload, rec: Recording, seeds) -> tuple[np.ndarray, np.
     if not windows_t0:
         return None
     settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
-    runs = [simulate(Scenario(wl, settings, seed=s, memory=False), threshold_pattern=windows_t0).collections
-            for s in seeds]
-    return (np.concatenate([r["generation"].to_numpy() for r in runs]),
-            np.concatenate([r["pause_ms"].to_numpy(dtype=float) for r in runs]))
+    return pd.concat([pause_components(Scenario(wl, settings, seed=s, memory=False), threshold_pattern=windows_t0)
+                      for s in seeds], ignore_index=True)
 
 
-def _fit_pause_levels(wl: Workload, rec: Recording) -> tuple[Workload, dict]:
-    """Set each generation's pause per collection, as the model runs, to the recorded one.
+def _class_examined(replay: pd.DataFrame) -> dict[int, float]:
+    """Median objects the model's young collections examine per window class (the replay's
+    count0 is the recorded window's, so the classes are the recording's)."""
+    young = replay[(replay["generation"] == 0) & (replay["reason"] == "auto")]
+    cls = _window_class(young["count0"].to_numpy(dtype=float))
+    return {int(k): float(v) for k, v in young["examined"].groupby(cls).median().items()}
+
+
+def _components(replay: pd.DataFrame, wl: Workload, version: str) -> pd.DataFrame:
+    """The replay's pause parts (ms, before the factors) priced with ``wl``'s cost model."""
+    cost = wl.pause_costs if wl.pause_costs is not None else cost_model_for(version)
+    rows = [cost.pause_parts(n, f, wl.refs_per_object, o, m) for n, f, o, m in zip(
+        replay["examined"].to_numpy(dtype=float), replay["garbage_freed"].to_numpy(dtype=float),
+        replay["examined_gen2"].to_numpy(dtype=float), replay["examined_gen1"].to_numpy(dtype=float), strict=True)]
+    return pd.DataFrame(np.asarray(rows, dtype=float).reshape(-1, 4) * 1e3, columns=["rest", "young", "gen1", "gen2"])
+
+
+def _fit_pause_levels(wl: Workload, rec: Recording, replay: pd.DataFrame | None = None) -> tuple[Workload, dict]:
+    """Set the factors of the examined objects by generation so that each generation's mean pause
+    per collection, as the model runs, is the recorded one.
 
     The cost fit of :func:`fit_pauses` prices the collections the recorder measured, at the sizes
     it measured; the model's own collections examine the sets its population makes, which differ
     (a young generation with the containers created untracked, older generations grown from a
     fitted survival): on the validation suite the model's total pause at the very setting it
     was recorded at was 40-160 % off for half of the programs. So the model is run through the
-    recording's own collection windows (:func:`replay_windows`, PAUSE_LEVEL_SEEDS seeds) and
-    each generation's factor is
-    multiplied by recorded / modelled mean pause per automatic collection. A generation that
-    either side never collected keeps its factor; so do all of them when the model's young
-    collections over those windows are more than PAUSE_LEVEL_COUNT_TOLERANCE off the recording's
-    (its population is wrong there, which the report says).
+    recording's own collection windows (``replay``, else :func:`replay_windows` with
+    PAUSE_LEVEL_SEEDS seeds) and the factors are solved in turn (``pause_scale_by="object"``):
+    the young objects' from the young collections (all of their pause), generation 1's from the
+    generation-1 collections given the young objects in them, generation 2's from the full ones
+    given the rest. A generation that either side never collected keeps its factor (as does one
+    whose solution would not be positive: the model's younger objects alone cost more there than
+    the program's collections); so do all of them when the model's young collections over those
+    windows are more than PAUSE_LEVEL_COUNT_TOLERANCE off the recording's (its population is
+    wrong there, which the report says).
     """
     c = rec.collections
     auto = ~c["explicit"].to_numpy().astype(bool)
     gen = c["generation"].to_numpy()
     pause_ms = c["pause_s"].to_numpy(dtype=float) * 1e3
     levels: dict = {"applied": False}
-    replay = replay_windows(wl, rec, range(PAUSE_LEVEL_SEEDS))
+    if replay is None:
+        replay = replay_windows(wl, rec, range(PAUSE_LEVEL_SEEDS))
     if replay is None:
         levels["reason"] = "no automatic collection recorded"
         return wl, levels
-    sim_gen, sim_ms = replay
+    sim_gen = replay["generation"].to_numpy()
     rec_young = int((auto & (gen == 0)).sum())
     sim_young = float((sim_gen == 0).sum()) / PAUSE_LEVEL_SEEDS
     levels["young_collections"] = {"recorded": rec_young, "modelled": sim_young}
@@ -232,17 +306,30 @@ def _fit_pause_levels(wl: Workload, rec: Recording) -> tuple[Workload, dict]:
                             f"where the program made {rec_young}: levels left at the cost fit's")
         return wl, levels
     levels["applied"] = True
+    parts = _components(replay, wl, rec.version)
     scale = list(wl.pause_scale)
+    names = ("young", "gen1", "gen2")
     for g in (0, 1, 2):
         rec_sel, sim_sel = auto & (gen == g), sim_gen == g
-        if not rec_sel.any() or not sim_sel.any() or sim_ms[sim_sel].mean() <= 0:
+        if not rec_sel.any() or not sim_sel.any():
             continue
-        rec_mean, sim_mean = float(pause_ms[rec_sel].mean()), float(sim_ms[sim_sel].mean())
-        scale[g] *= rec_mean / sim_mean
-        levels[f"generation_{g}"] = {"recorded_mean_ms": rec_mean, "recorded_collections": int(rec_sel.sum()),
-                          "modelled_mean_ms": sim_mean, "modelled_collections": int(sim_sel.sum()) / PAUSE_LEVEL_SEEDS,
-                          "factor": rec_mean / sim_mean}
-    return replace(wl, pause_scale=tuple(scale)), levels
+        mean = parts[sim_sel].mean()
+        rec_mean = float(pause_ms[rec_sel].mean())
+        own = float(mean["rest"] + mean[names[g]])
+        younger = sum(scale[j] * float(mean[names[j]]) for j in range(g))
+        if own <= 0:
+            continue
+        factor = (rec_mean - younger) / own
+        entry = {"recorded_mean_ms": rec_mean, "recorded_collections": int(rec_sel.sum()),
+                 "modelled_collections": int(sim_sel.sum()) / PAUSE_LEVEL_SEEDS,
+                 "younger_objects_ms": younger, "own_ms": own}
+        if factor > 0:
+            scale[g] = factor
+            entry["factor"] = factor
+        else:
+            entry["kept"] = scale[g]
+        levels[f"generation_{g}"] = entry
+    return replace(wl, pause_scale=tuple(scale), pause_scale_by="object"), levels
 
 
 def _memory(rec: Recording, fit: PopulationFit, baseline_objects: int) -> tuple[float | None, float, dict]:
@@ -348,7 +435,8 @@ def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = Tru
         raise GcperfError(f"{rec.path}: only {len(win)} collections were recorded; a model needs at least five "
                           "(record a longer run)")
     fit = fit_population(win)
-    costs, noise, scale, pause_report = fit_pauses(rec, 1.0 / (1.0 - fit.diagnostics.get("untracked_from_birth", 0.0)))
+    young_factor = 1.0 / (1.0 - fit.diagnostics.get("untracked_from_birth", 0.0))
+    costs, noise, scale, pause_report = fit_pauses(rec, young_factor)
     base_rss, per_obj, mem_report = _memory(rec, fit, win.baseline_objects)
     default = SizeMix()
     extra = per_obj - default.mean_bytes()  # (first guess of what each object owns)
@@ -366,9 +454,15 @@ def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = Tru
     wl = build_workload(fit, name=label, description=f"calibrated from a recording of {label} "
                         f"(CPython {rec.version})", tail_s=tail, tail_count0=tail_count0, baseline_objects=win.baseline_objects,
                         min_phase_s=MIN_PHASE_S, sizes=default, payload_per_object=payload,
-                        payload_sizes=payload_sizes, pause_costs=costs, pause_noise=(), pause_scale=scale,
+                        payload_sizes=payload_sizes, pause_costs=costs, pause_noise=(), pause_scale=scale, pause_scale_by="object",
                         baseline_rss_mb=base_rss, provenance=provenance)
-    wl, levels = _fit_pause_levels(wl, rec)
+    # the pattern's unmeasured young windows priced at what the model's own young collections of
+    # that size examine, then the levels on the same replay (pauses do not change what it collects)
+    replay = replay_windows(wl, rec, range(PAUSE_LEVEL_SEEDS))
+    if replay is not None:
+        costs, noise, scale, pause_report = fit_pauses(rec, young_factor, _class_examined(replay))
+        wl = replace(wl, pause_costs=costs, pause_scale=scale)
+    wl, levels = _fit_pause_levels(wl, rec, replay)
     pause_report["levels"] = levels
     pause_report["pause_scale"] = list(wl.pause_scale)
     pause_report["residual_quantiles"] = list(noise)

@@ -205,6 +205,25 @@ class CostModel:
             walked = walked + o * per_object * (old_rise / young_rise - 1.0)
         return self.fixed_us * 1e-6 + (walked + garbage * self.per_garbage_ns) * 1e-9
 
+    def pause_parts(self, examined: float, freed: float, refs_per_object: float, old: float = 0.0,
+                    mid: float = 0.0) -> tuple[float, float, float, float]:
+        """The pause of one collection (scalars) split by what it is spent on, in seconds: the
+        fixed cost with the freeing of the garbage, and walking the examined objects that were in
+        generation 0, 1 and 2 before it (``mid`` and ``old`` of ``examined``). The four sum to
+        :meth:`pause_s` (``mid`` only splits). The cache rise is the whole examined set's."""
+        n = _checked_scalar("examined", examined)
+        o = _checked_scalar("old", old)
+        m = _checked_scalar("mid", mid)
+        if o + m > n:
+            raise GcperfError(f"old ({o:g}) and mid ({m:g}) objects exceed the examined ones ({n:g})")
+        per_object = float(self.per_examined_ns(n, refs_per_object))
+        per_old = per_object
+        if self.old_cache_factor is not None and self.old_cache_factor != self.cache_factor:
+            share = float(self.cache_share(n))
+            per_old = per_object * (1.0 + (self.old_cache_factor - 1.0) * share) / (1.0 + (self.cache_factor - 1.0) * share)
+        rest = self.fixed_us * 1e-6 + _checked_scalar("freed", freed) * self.per_garbage_ns * 1e-9
+        return rest, (n - m - o) * per_object * 1e-9, m * per_object * 1e-9, o * per_old * 1e-9
+
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a JSON-ready dict (the inverse of ``CostModel(**d)``)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -225,6 +225,7 @@ class CollectionResult:
     untracked_deaths: np.ndarray = field(default_factory=lambda: _EMPTY)  # death positions of the objects this collection untracked
     untracked_immortal: int = 0  # and how many of them live to the end
     examined_old: int = 0  # of ``examined``, those that were in generation 2
+    examined_mid: int = 0  # of ``examined``, those that were in generation 1
 
 
 class CohortSpaces:
@@ -303,12 +304,15 @@ class Heap(CohortSpaces):
         untracked_immortal = 0
         kept: list[Cohort] = []
         n_old = len(self.gens[2]) if g == 2 else 0  # generation 2's cohorts come first
-        examined_old = 0
+        n_mid = n_old + (len(self.gens[1]) if g >= 1 else 0)  # then generation 1's
+        examined_old = examined_mid = 0
         for i, c in enumerate(parts):
             n = c.tracked(tau)
             examined += n
             if i < n_old:
                 examined_old += n
+            elif i < n_mid:
+                examined_mid += n
             ku = int(c.urc.searchsorted(tau))
             untracked += len(c.urc) - ku + c.uimm
             if len(c.urc) > ku:
@@ -356,7 +360,7 @@ class Heap(CohortSpaces):
         fr = np.concatenate(freed_rows) if freed_rows else _EMPTY
         ud = np.concatenate(untracked_deaths) if untracked_deaths else _EMPTY
         return CollectionResult(examined, freed, survivors, untracked, stuck, fu, fr, freed_bytes, ud,
-                                untracked_immortal, examined_old)
+                                untracked_immortal, examined_old, examined_mid)
 
     def freeze(self, segment: Cohort) -> None:
         """``gc.freeze()``: every generation, and the open segment, becomes permanent."""

@@ -362,6 +362,7 @@ class Machine:
             self.memory.free(res.freed_rows)
         examined = res.examined
         old = res.examined_old
+        mid = res.examined_mid
         if self.ft is not None:
             hidden = self._ft_hidden(res, seq)
             self._gate_seq = seq
@@ -379,7 +380,7 @@ class Machine:
             old += skipped
         else:
             self.policy.end(g, res.survivors)
-        pause = float(self.pause_s(heap_g, examined, res.freed, old))
+        pause = float(self.pause_s(heap_g, examined, res.freed, old, mid))
         self._record(seq, reason, g, count0, res, vetoed, pause, garbage_before, garbage_mb, footprint_mb)
 
     def _open_collection(self, seq: int) -> tuple[Cohort, int, float]:

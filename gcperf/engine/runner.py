@@ -63,26 +63,39 @@ class RunResult:
 
 
 def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: np.random.Generator | None = None,
-              scale: tuple[float, float, float] = (1.0, 1.0, 1.0)):
-    """``f(generation, examined, freed, examined_old) -> seconds``: the cost model's pause (the
-    examined objects of generation 2 priced as old ones where the model tells them apart), times
-    the collected generation's ``scale``, times a draw from ``noise``."""
-    if not noise or rng is None:
-        if scale == (1.0, 1.0, 1.0):
-            def pause(generation: int, examined: int, freed: int, old: int = 0) -> float:
-                return float(cost.pause_s(examined, freed, refs, old))
-        else:
-            def pause(generation: int, examined: int, freed: int, old: int = 0) -> float:
-                return float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
+              scale: tuple[float, float, float] = (1.0, 1.0, 1.0), by: str = "collection",
+              sink: list | None = None):
+    """``f(generation, examined, freed, examined_old, examined_mid) -> seconds``: the cost model's
+    pause (the examined objects of generation 2 priced as old ones where the model tells them
+    apart), times ``scale``: the collected generation's (``by="collection"``), or each examined
+    object's walk times the factor of the generation it was in, the fixed cost and the freeing
+    times the collected generation's (``by="object"``); then times a draw from ``noise``.
+    ``sink``, a list, gets ``(examined_mid, examined_old, rest, young, mid, old)`` per call (the
+    last four in seconds, unscaled)."""
+    if by == "object" or sink is not None:
+        def parts(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+            rest, young, m, o = cost.pause_parts(examined, freed, refs, old, mid)
+            if sink is not None:
+                sink.append((mid, old, rest, young, m, o))
+            if by == "object":
+                return rest * scale[generation] + young * scale[0] + m * scale[1] + o * scale[2]
+            return float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
 
-        return pause
+        base = parts
+    elif scale == (1.0, 1.0, 1.0):
+        def base(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+            return float(cost.pause_s(examined, freed, refs, old))
+    else:
+        def base(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+            return float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
+    if not noise or rng is None:
+        return base
     # a real pause scatters around the model: multiply by a draw from the measured factors
     levels = np.linspace(0.0, 1.0, len(noise))
     factors = np.asarray(noise, dtype=float)
 
-    def noisy(generation: int, examined: int, freed: int, old: int = 0) -> float:
-        return (float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
-                * float(np.interp(rng.random(), levels, factors)))
+    def noisy(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+        return base(generation, examined, freed, old, mid) * float(np.interp(rng.random(), levels, factors))
 
     return noisy
 
@@ -139,6 +152,30 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
         GcperfError: invalid scenario.
     """
     return _simulate(_as_scenario(scenario), memory_thread, threshold_pattern, progress)
+
+
+def pause_components(scenario: Scenario, *, threshold_pattern: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """The collections table of a run (as :func:`simulate`'s), each pause split into what the
+    workload's ``pause_scale`` multiplies: ``examined_gen1`` and ``examined_gen2`` (of the examined
+    objects, those that were in generation 1 and 2 before it) and, in ms before any factor,
+    ``pause_rest_ms`` (the fixed cost and freeing the garbage), ``pause_young_ms``,
+    ``pause_gen1_ms`` and ``pause_gen2_ms`` (walking the examined objects of that generation).
+    Calibration sets its factors from these. Generational collectors only (the incremental and
+    free-threaded ones are priced otherwise).
+
+    Raises:
+        GcperfError: invalid scenario, or a collector that is not generational.
+    """
+    sc = _as_scenario(scenario)
+    pre = preset(sc.gc.version)
+    if pre.free_threaded or pre.incremental:
+        raise GcperfError(f"pause components are those of the generational collector, not of {pre.name}'s")
+    sink: list = []
+    c = _simulate(sc, False, threshold_pattern, None, pause_sink=sink).collections
+    parts = pd.DataFrame.from_records(sink, columns=["examined_gen1", "examined_gen2", "pause_rest_ms",
+                                                     "pause_young_ms", "pause_gen1_ms", "pause_gen2_ms"])
+    parts.iloc[:, 2:] *= 1e3
+    return pd.concat([c, parts], axis=1)
 
 
 def _as_scenario(scenario: Scenario | str | Workload | None) -> Scenario:
@@ -258,9 +295,10 @@ def _make_stream(sc: Scenario) -> StatisticalStream:
 
 
 def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple[int, ...] | None,
-              progress: Callable[[int, int], None] | None, stream=None) -> RunResult:
+              progress: Callable[[int, int], None] | None, stream=None, pause_sink: list | None = None) -> RunResult:
     """``simulate`` of a scenario; ``stream``: its program's realisation if already drawn
-    elsewhere (a :class:`~gcperf.engine.shared.SharedDraw` consumer), else drawn here."""
+    elsewhere (a :class:`~gcperf.engine.shared.SharedDraw` consumer), else drawn here;
+    ``pause_sink``: see :func:`pause_components`."""
     wl = sc.resolved_workload()
     gc = sc.gc
     pre = preset(gc.version)
@@ -281,7 +319,8 @@ def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple
     if sc.memory:
         ensure_kernels(pre.minor)
     memory = _memory_model(gc.version) if sc.memory else None
-    pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale)
+    pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale,
+                      wl.pause_scale_by, pause_sink)
     base_rss = wl.baseline_rss_mb * 2**20 if wl.baseline_rss_mb is not None else pre.interpreter_rss_kib * 1024
     m = Machine(stream, policy, make_heap(pre, baseline, sc.memory), pre, pause,
                 memory, int(base_rss) if sc.memory else 0, memory_thread)

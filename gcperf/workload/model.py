@@ -263,6 +263,11 @@ class Workload:
         pause_scale: factor on the modelled pause of a collection of generation 0, 1, 2
             (calibration measures how much more an older generation's objects cost to
             examine in this program than its young ones: bigger containers, more references).
+        pause_scale_by: what ``pause_scale`` multiplies: ``"collection"`` (the default), the
+            whole pause of a collection of that generation; ``"object"``, the walk over each
+            examined object by the generation the object was in (a generation-1 collection at a
+            raised threshold0 is mostly young objects, priced as young ones), and the fixed cost
+            and freeing of the garbage by the collected generation's. Calibration writes "object".
         provenance: where the description comes from (free-form; calibration writes the
             recording, its hash and the fit's diagnostics here). Not part of equality.
     """
@@ -276,6 +281,7 @@ class Workload:
     pause_costs: CostModel | None = None
     pause_noise: tuple[float, ...] = ()
     pause_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    pause_scale_by: str = "collection"
     provenance: dict | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -307,6 +313,8 @@ class Workload:
         _check(len(self.pause_scale) == 3, f"pause_scale must have three factors (generations 0, 1, 2), got {self.pause_scale!r}")
         for v in self.pause_scale:
             _finite("pause_scale entries", v, low=0.0, low_inclusive=False)
+        _check(self.pause_scale_by in ("collection", "object"),
+               f"pause_scale_by must be \"collection\" or \"object\", got {self.pause_scale_by!r}")
         if self.provenance is not None:
             _check(isinstance(self.provenance, dict), f"provenance must be an object, got {self.provenance!r}")
 
