@@ -174,6 +174,7 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[i
         n, o, m, f, p = (np.concatenate([a, b]) for a, b in zip((n, o, m, f, p), (extra[0], zeros, zeros, *extra[2:4]), strict=True))
         g = np.concatenate([g, np.zeros(len(extra[0]), dtype=g.dtype)])
         w = np.concatenate([w, np.sqrt(extra[4])])
+    used = int(ok.sum()) + (0 if extra is None else int(extra[4].sum()))  # collections whose pauses are fitted
     machine = cost_model_for(rec.version)
     half, expo = machine.cache_half_objects, machine.cache_exponent
 
@@ -211,7 +212,7 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[i
     costs = CostModel(fixed_us=float(fixed_us), per_object_ns=float(per_obj), per_ref_ns=0.0,
                       cache_factor=float(1.0 + rise), cache_half_objects=float(half), cache_exponent=expo,
                       per_garbage_ns=float(per_gar), old_cache_factor=float(1.0 + rise_old),
-                      source=f"fitted to {len(p)} recorded pauses of {rec.program_name} "
+                      source=f"fitted to {used} recorded pauses of {rec.program_name} "
                              f"(CPython {rec.version}); weak priors at the machine constants")
     scale = (1.0, float(k1), float(k2))
     resid_ratio = p / model(sol.x)
@@ -223,7 +224,7 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[i
         if sel.any():
             by_gen[str(gen)] = {"collections": int(sel.sum()), "scale": scale[gen],
                                 "median_abs_log_error": float(np.median(np.abs(np.log(resid_ratio[sel]))))}
-    report = {"collections_used": int(len(p)), "median_abs_rel_error": float(np.median(np.abs(resid_ratio - 1.0))),
+    report = {"collections_used": used, "fit_points": int(len(p)), "median_abs_rel_error": float(np.median(np.abs(resid_ratio - 1.0))),
               "by_generation": by_gen, "examined_range": [float(n.min()), float(n.max())],
               "young_window_classes": 0 if extra is None else len(extra[0])}
     return costs, noise, scale, report

@@ -54,7 +54,8 @@ def _cmd_calibrate(args) -> int:
           f"{r['allocations']:,} lasting allocations over {r['mutator_s']:.2f} s of program time")
     print(f"  fit: young generation {100 * pop['young_rel_err_median']:.1f} %, "
           f"generation 1 {100 * pop.get('gen1_rel_err_median', math.nan):.1f} % median error; "
-          f"pauses {100 * r['pauses']['median_abs_rel_error']:.0f} % median error over {r['pauses']['collections_used']} collections")
+          f"pauses {100 * r['pauses']['median_abs_rel_error']:.0f} % median error over {r['pauses']['collections_used']} collections "
+          f"({r['pauses'].get('fit_points', r['pauses']['collections_used'])} points: the unmeasured young windows one per size)")
     c = cal.costs
     old_heap = f", x{c.old_cache_factor:.2f} in the old heap" if c.old_cache_factor is not None else ""
     print(f"  pause model: {c.fixed_us:.2f} us + {c.per_object_ns:.1f} ns per examined object "
@@ -62,7 +63,8 @@ def _cmd_calibrate(args) -> int:
     lv = r["pauses"].get("levels") or {}
     if lv.get("applied"):
         sc = r["pauses"]["pause_scale"]
-        print(f"  pause levels per generation, set on the recording's windows: x{sc[0]:.2f}, x{sc[1]:.2f}, x{sc[2]:.2f}")
+        print(f"  cost factors of the examined objects by their generation, set on the recording's windows: "
+              f"young x{sc[0]:.2f}, generation 1 x{sc[1]:.2f}, generation 2 x{sc[2]:.2f}")
     elif lv.get("reason"):
         print(f"  warning: {lv['reason']} (the model's population does not reproduce this recording's "
               "collections; check its predictions with gcperf validate)")
