@@ -45,13 +45,8 @@ def test_the_pause_fit_tells_the_old_heap_from_the_young_objects():
     rise out of cache (``old_cache_factor``): on exact pauses made with a young rise of x3 and an
     old one of x9 it finds both, and without full collections the old rise stays at its prior,
     the machine's (there is nothing to see it in)."""
-    from pathlib import Path
-
-    import pandas as pd
-
     from gcperf.calibration.calibrate import fit_pauses
     from gcperf.cpython.costs import CostModel, cost_model_for
-    from gcperf.recording.format import Recording
 
     machine = cost_model_for("3.11")
     truth = CostModel(fixed_us=20.0, per_object_ns=30.0, per_ref_ns=0.0, cache_factor=3.0, old_cache_factor=9.0,
@@ -59,24 +54,15 @@ def test_the_pause_fit_tells_the_old_heap_from_the_young_objects():
                       per_garbage_ns=machine.per_garbage_ns)
     rows = []
     for young in np.geomspace(200, 5e6, 40):  # young collections of every size
-        rows.append((0, young, 0.0, 0.0, float(truth.pause_s(young, 0, 0.0))))
+        rows.append((0, 701, young, 0.0, 0.0, float(truth.pause_s(young, 0, 0.0))))
     for old in np.geomspace(5e4, 5e6, 12):  # full collections: a few young objects and a big old heap
         n = 700 + old
-        rows.append((2, 700.0, 0.0, old, float(truth.pause_s(n, 0, 0.0, old=old))))
+        rows.append((2, 701, 700.0, 0.0, old, float(truth.pause_s(n, 0, 0.0, old=old))))
 
-    def recording(rows) -> Recording:
-        c = pd.DataFrame(rows, columns=["generation", "gen0_objects", "gen1_objects", "gen2_objects", "pause_s"])
-        c["count0"] = 701
-        c["next_gen_objects_after"] = -1.0
-        c["collected"] = 0
-        c["explicit"] = 0
-        doc = {"interpreter": {"version": "3.11.7", "thresholds": [700, 10, 10]}, "program": {"argv": ["t.py"]}}
-        return Recording(Path("t.gcrec.json.gz"), doc, c, pd.DataFrame())
-
-    costs, _, _, _ = fit_pauses(recording(rows))
+    costs, _, _, _ = fit_pauses(_recording(rows))
     assert costs.cache_factor == pytest.approx(3.0, rel=0.1)
     assert costs.old_cache_factor == pytest.approx(9.0, rel=0.1)
-    young_only, _, _, _ = fit_pauses(recording([r for r in rows if r[0] == 0]))
+    young_only, _, _, _ = fit_pauses(_recording([r for r in rows if r[0] == 0]))
     assert young_only.old_cache_factor == pytest.approx(machine.cache_factor, rel=0.05)
 
 
@@ -181,30 +167,35 @@ def test_pause_parts_sum_to_the_pause():
 def test_a_simulation_prices_objects_by_the_generation_they_were_in(by):
     """With ``pause_scale_by="object"`` each examined object's walk takes the factor of the
     generation it was in, the fixed cost and the freeing the collected generation's; with
-    "collection" the whole pause takes the collected generation's. ``pause_components`` gives the
-    parts of the same run: combined with the factors they are its pauses, and under "object" a
-    generation-1 collection costs less than its whole at generation 1's factor."""
+    "collection" the whole pause takes the collected generation's. ``examined_by_generation``
+    gives the same run's examined objects by generation: priced by ``CostModel.pause_parts`` and
+    combined with the factors they are its pauses, and under "object" a generation-1 collection
+    costs less than its whole at generation 1's factor."""
     from dataclasses import replace
 
-    from gcperf.engine.runner import pause_components
+    from gcperf.cpython.costs import cost_model_for
+    from gcperf.engine.runner import examined_by_generation
     from gcperf.workload.builtin import get_workload
 
     scale = (1.5, 6.0, 3.0)
     wl = replace(get_workload("web"), pause_scale=scale, pause_scale_by=by)
     sc = Scenario(wl, GCSettings(version="3.11", thresholds=(700, 3, 3)), seed=2, memory=False, duration_s=1.0)
     c = simulate(sc).collections
-    p = pause_components(sc)
+    p = examined_by_generation(sc)
     assert p[c.columns].equals(c) and (c.generation == 2).any()
-    rest, young, gen1, gen2 = p.pause_rest_ms, p.pause_young_ms, p.pause_gen1_ms, p.pause_gen2_ms
-    f = np.asarray(scale)[c.generation.to_numpy()]
-    whole = f * (rest + young + gen1 + gen2)
     assert (p.examined_gen1[c.generation == 0] == 0).all() and (p.examined_gen2[c.generation < 2] == 0).all()
     assert (p.examined_gen1 + p.examined_gen2 <= c.examined).all()
+    cost = cost_model_for("3.11")
+    parts = np.array([cost.pause_parts(n, f, wl.refs_per_object, o, m) for n, f, o, m in
+                      zip(c.examined, c.garbage_freed, p.examined_gen2, p.examined_gen1, strict=True)]) * 1e3
+    rest, young, gen1, gen2 = parts.T
+    f = np.asarray(scale)[c.generation.to_numpy()]
+    whole = f * (rest + young + gen1 + gen2)
     if by == "object":
         expect = f * rest + scale[0] * young + scale[1] * gen1 + scale[2] * gen2
-        older = c.generation >= 1
-        assert (young[older] > 0).all() and (gen1[c.generation == 1] > 0).all()
-        assert (c.pause_ms[older] < whole[older]).all()
+        older = (c.generation >= 1).to_numpy()
+        assert (young[older] > 0).all() and (gen1[(c.generation == 1).to_numpy()] > 0).all()
+        assert (c.pause_ms.to_numpy()[older] < whole[older]).all()
     else:
         expect = whole
     np.testing.assert_allclose(c.pause_ms, expect, rtol=1e-9)

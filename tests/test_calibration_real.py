@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 
 from gcperf import GCSettings, Scenario
@@ -92,8 +91,6 @@ def test_fit_reproduces_the_recorded_young_generation(recorded):
 def test_the_model_reproduces_the_recorded_collection_count(recorded):
     """Simulated under the recording's own threshold pattern, the model makes about as many
     young collections as the program did (count0 per window is an input of the fit)."""
-    from gcperf import GCSettings, Scenario
-    from gcperf.engine.runner import simulate
 
     _, out = recorded
     rec = load_recording(out)
@@ -249,8 +246,6 @@ def test_the_model_reaches_the_recorded_and_the_real_peak_rss(recorded):
     """The bytes per object are fitted so that the model, run at the recording's thresholds,
     reaches the recorded peak RSS (checked here with another seed); it is near the peak of a
     plain real run."""
-    from gcperf import GCSettings, Scenario
-    from gcperf.engine.runner import simulate
 
     prog, out = recorded
     rec = load_recording(out)
@@ -297,7 +292,7 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     and what is tested is the levels. (How well they carry to other settings is the validation
     suite's question: results/validation/.)"""
     import gcperf.calibration.calibrate as calibrate_module
-    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS
+    from gcperf.calibration.calibrate import PAUSE_LEVEL_SEEDS, replay_windows
 
     monkeypatch.setattr(calibrate_module, "PAUSE_LEVEL_COUNT_TOLERANCE", float("inf"))
     _, out = recorded_growth
@@ -307,14 +302,10 @@ def test_pause_levels_reproduce_the_recorded_pauses_per_collection(recorded_grow
     assert levels["applied"], levels
     c = rec.collections
     auto = ~c["explicit"].astype(bool)
-    windows_t0 = tuple(int(max(x - 1, 1)) for x in c["count0"][auto])
-    settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
 
     def replay(seeds):  # the calibrated model's own pauses (the engine's pricing) over those windows
-        runs = [simulate(Scenario(cal.workload, settings, seed=s, memory=False), threshold_pattern=windows_t0).collections
-                for s in seeds]
-        return (np.concatenate([r["generation"].to_numpy() for r in runs]),
-                np.concatenate([r["pause_ms"].to_numpy() for r in runs]))
+        r = replay_windows(cal.workload, rec, seeds)
+        return r["generation"].to_numpy(), r["pause_ms"].to_numpy()
 
     fit_gen, fit_ms = replay(range(PAUSE_LEVEL_SEEDS))
     other_gen, other_ms = replay(range(PAUSE_LEVEL_SEEDS + 5, PAUSE_LEVEL_SEEDS + 8))
@@ -368,9 +359,7 @@ def test_freeze_after_startup_real_and_modelled(tmp_path):
     """The start-up (the program loading its modules) is found from its imports; the real run
     calls gc.freeze() there, and the calibrated model, frozen after the same share of its
     program time, freezes about as many objects as the interpreter did."""
-    from gcperf import GCSettings, Scenario
     from gcperf.calibration.validate import FREEZE_LABEL, find_startup, freeze_phase
-    from gcperf.engine.runner import simulate
 
     prog = tmp_path / "app.py"
     prog.write_text(STARTUP_PROGRAM)

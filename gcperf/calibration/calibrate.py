@@ -113,8 +113,8 @@ def _young_classes(c, measured, young_factor: float, class_examined: dict[int, f
     examined: ``class_examined``, the median objects the model's own young collections of that
     class examine (a replay of the recording's windows: a long window's young generation is more
     than its count0, which the deaths of older objects took down); without it, count0 times the
-    measured young generation per count0. Returns arrays (examined, old, freed, pause,
-    collections per point); None when fewer than three young collections were measured.
+    measured young generation per count0. Returns arrays (examined, freed, pause, collections per
+    point); None when fewer than three young collections were measured.
     """
     g = c["generation"].to_numpy()
     auto = ~c["explicit"].to_numpy().astype(bool)
@@ -140,8 +140,7 @@ def _young_classes(c, measured, young_factor: float, class_examined: dict[int, f
             examined = class_examined[int(k)]
         else:
             continue
-        rows.append((examined, 0.0,
-                     float(np.median(freed[todo][sel])), float(np.median(pause[todo][sel])), float(sel.sum())))
+        rows.append((examined, float(np.median(freed[todo][sel])), float(np.median(pause[todo][sel])), float(sel.sum())))
     if not rows:
         return None
     return tuple(np.array(v, dtype=float) for v in zip(*rows, strict=True))
@@ -169,12 +168,15 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[i
     w = np.ones(len(p))
     extra = _young_classes(c, ok, young_factor, class_examined)
     if extra is not None:
-        # each point stands for its windows' collections: weighted as their median would be
-        zeros = np.zeros(len(extra[0]))
-        n, o, m, f, p = (np.concatenate([a, b]) for a, b in zip((n, o, m, f, p), (extra[0], zeros, zeros, *extra[2:4]), strict=True))
-        g = np.concatenate([g, np.zeros(len(extra[0]), dtype=g.dtype)])
-        w = np.concatenate([w, np.sqrt(extra[4])])
-    used = int(ok.sum()) + (0 if extra is None else int(extra[4].sum()))  # collections whose pauses are fitted
+        # young collections (nothing older examined); each point stands for its windows'
+        # collections: weighted as their median would be
+        ex_c, freed_c, pause_c, count_c = extra
+        zeros = np.zeros(len(ex_c))
+        n, o, m, f, p = (np.concatenate([a, b]) for a, b in zip((n, o, m, f, p), (ex_c, zeros, zeros, freed_c, pause_c),
+                                                                 strict=True))
+        g = np.concatenate([g, np.zeros(len(ex_c), dtype=g.dtype)])
+        w = np.concatenate([w, np.sqrt(count_c)])
+    used = int(ok.sum()) + (0 if extra is None else int(extra[3].sum()))  # collections whose pauses are fitted
     machine = cost_model_for(rec.version)
     half, expo = machine.cache_half_objects, machine.cache_exponent
 
@@ -233,13 +235,13 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[i
 def replay_windows(wl: Workload, rec: Recording, seeds) -> pd.DataFrame | None:
     """The model run through the recording's own collection windows, once per seed: every
     modelled collection with its examined objects by generation
-    (:func:`~gcperf.engine.runner.pause_components`), pooled; None when the recording has no
+    (:func:`~gcperf.engine.runner.examined_by_generation`), pooled; None when the recording has no
     automatic collection.
 
     Each window's threshold0 is the count0 its collection started at, less one: the threshold
     pattern as it happened, the watchdog's cut excursions included (no memory model).
     """
-    from ..engine.runner import pause_components
+    from ..engine.runner import examined_by_generation
     from ..engine.scenario import GCSettings, Scenario
 
     c = rec.collections
@@ -248,7 +250,7 @@ def replay_windows(wl: Workload, rec: Recording, seeds) -> pd.DataFrame | None:
     if not windows_t0:
         return None
     settings = GCSettings(version=rec.version, thresholds=rec.default_thresholds)
-    return pd.concat([pause_components(Scenario(wl, settings, seed=s, memory=False), threshold_pattern=windows_t0)
+    return pd.concat([examined_by_generation(Scenario(wl, settings, seed=s, memory=False), threshold_pattern=windows_t0)
                       for s in seeds], ignore_index=True)
 
 

@@ -120,16 +120,15 @@ def build_cache(version: str = "3.13") -> Path:
         if SHIPPED.is_dir():
             shutil.rmtree(SHIPPED)  # (the files this function wrote the last time)
         SHIPPED.mkdir()
-        sources = {}
+        sources: set[str] = set()
         for name, cached in built.items():
             (SHIPPED / name).mkdir()
             for f in sorted(cached.glob("*.nb[ic]")):
                 shutil.copyfile(f, SHIPPED / name / f.name)
-                module = f.name.split(".", 1)[0] + ".py"
-                src = PACKAGE / name / module
-                sources[f"{name}/{module}"] = hashlib.sha256(src.read_bytes()).hexdigest()
+                sources.add(f"{name}/{f.name.split('.', 1)[0]}.py")
     manifest = {"numba": numba.__version__, "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
-                "cpu": ll.get_host_cpu_name(), "version_warmed": version, "sources": dict(sorted(sources.items()))}
+                "cpu": ll.get_host_cpu_name(), "version_warmed": version,
+                "sources": {rel: hashlib.sha256((PACKAGE / rel).read_bytes()).hexdigest() for rel in sorted(sources)}}
     (SHIPPED / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return SHIPPED
 

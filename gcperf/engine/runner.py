@@ -70,24 +70,22 @@ def _pause_fn(cost: CostModel, refs: float, noise: tuple[float, ...] = (), rng: 
     apart), times ``scale``: the collected generation's (``by="collection"``), or each examined
     object's walk times the factor of the generation it was in, the fixed cost and the freeing
     times the collected generation's (``by="object"``); then times a draw from ``noise``.
-    ``sink``, a list, gets ``(examined_mid, examined_old, rest, young, mid, old)`` per call (the
-    last four in seconds, unscaled)."""
-    if by == "object" or sink is not None:
-        def parts(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+    ``sink``, a list, gets ``(examined_mid, examined_old)`` per call."""
+    if by == "object":
+        def priced(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
             rest, young, m, o = cost.pause_parts(examined, freed, refs, old, mid)
-            if sink is not None:
-                sink.append((mid, old, rest, young, m, o))
-            if by == "object":
-                return rest * scale[generation] + young * scale[0] + m * scale[1] + o * scale[2]
-            return float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
-
-        base = parts
+            return rest * scale[generation] + young * scale[0] + m * scale[1] + o * scale[2]
     elif scale == (1.0, 1.0, 1.0):
-        def base(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+        def priced(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
             return float(cost.pause_s(examined, freed, refs, old))
     else:
-        def base(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+        def priced(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
             return float(cost.pause_s(examined, freed, refs, old)) * scale[generation]
+    base = priced
+    if sink is not None:
+        def base(generation: int, examined: int, freed: int, old: int = 0, mid: int = 0) -> float:
+            sink.append((mid, old))
+            return priced(generation, examined, freed, old, mid)
     if not noise or rng is None:
         return base
     # a real pause scatters around the model: multiply by a draw from the measured factors
@@ -154,14 +152,12 @@ def simulate(scenario: Scenario | str | Workload | None = None, *, memory_thread
     return _simulate(_as_scenario(scenario), memory_thread, threshold_pattern, progress)
 
 
-def pause_components(scenario: Scenario, *, threshold_pattern: tuple[int, ...] | None = None) -> pd.DataFrame:
-    """The collections table of a run (as :func:`simulate`'s), each pause split into what the
-    workload's ``pause_scale`` multiplies: ``examined_gen1`` and ``examined_gen2`` (of the examined
-    objects, those that were in generation 1 and 2 before it) and, in ms before any factor,
-    ``pause_rest_ms`` (the fixed cost and freeing the garbage), ``pause_young_ms``,
-    ``pause_gen1_ms`` and ``pause_gen2_ms`` (walking the examined objects of that generation).
-    Calibration sets its factors from these. Generational collectors only (the incremental and
-    free-threaded ones are priced otherwise).
+def examined_by_generation(scenario: Scenario, *, threshold_pattern: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """The collections table of a run (as :func:`simulate`'s) with, of each collection's examined
+    objects, those that were in generation 1 and 2 before it (``examined_gen1``,
+    ``examined_gen2``): what ``pause_scale_by="object"`` prices apart (calibration sets its factors
+    from them). Generational collectors only (the incremental and free-threaded ones are priced
+    otherwise).
 
     Raises:
         GcperfError: invalid scenario, or a collector that is not generational.
@@ -169,13 +165,10 @@ def pause_components(scenario: Scenario, *, threshold_pattern: tuple[int, ...] |
     sc = _as_scenario(scenario)
     pre = preset(sc.gc.version)
     if pre.free_threaded or pre.incremental:
-        raise GcperfError(f"pause components are those of the generational collector, not of {pre.name}'s")
+        raise GcperfError(f"examined objects by generation are the generational collector's, not {pre.name}'s")
     sink: list = []
     c = _simulate(sc, False, threshold_pattern, None, pause_sink=sink).collections
-    parts = pd.DataFrame.from_records(sink, columns=["examined_gen1", "examined_gen2", "pause_rest_ms",
-                                                     "pause_young_ms", "pause_gen1_ms", "pause_gen2_ms"])
-    parts.iloc[:, 2:] *= 1e3
-    return pd.concat([c, parts], axis=1)
+    return pd.concat([c, pd.DataFrame.from_records(sink, columns=["examined_gen1", "examined_gen2"])], axis=1)
 
 
 def _as_scenario(scenario: Scenario | str | Workload | None) -> Scenario:
@@ -298,7 +291,7 @@ def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple
               progress: Callable[[int, int], None] | None, stream=None, pause_sink: list | None = None) -> RunResult:
     """``simulate`` of a scenario; ``stream``: its program's realisation if already drawn
     elsewhere (a :class:`~gcperf.engine.shared.SharedDraw` consumer), else drawn here;
-    ``pause_sink``: see :func:`pause_components`."""
+    ``pause_sink``: see :func:`examined_by_generation`."""
     wl = sc.resolved_workload()
     gc = sc.gc
     pre = preset(gc.version)
