@@ -82,11 +82,11 @@ def seed_cache() -> int:
                 target.mkdir(exist_ok=True)
                 for f in files:
                     tmp = target / f".{f.name}.{os.getpid()}.tmp"
-                    tmp.write_bytes(f.read_bytes())
-                    try:
+                    try:  # (the temporary file goes even when interrupted)
+                        tmp.write_bytes(f.read_bytes())
                         os.link(tmp, target / f.name)  # fails rather than replace a file that appeared
                     finally:
-                        tmp.unlink()
+                        tmp.unlink(missing_ok=True)
             except OSError:
                 return seeded
             seeded += 1
