@@ -214,3 +214,28 @@ def test_pause_scale_by_is_checked_and_kept_in_the_json_form():
     assert workload_from_dict(json.loads(json.dumps(workload_to_dict(wl)))) == wl
     with pytest.raises(GcperfError, match="pause_scale_by"):
         replace(wl, pause_scale_by="objects")
+
+
+def test_the_fit_counts_uncollected_cyclic_garbage_in_the_generation_sizes():
+    """An unreachable object stays in its generation's list, so in the size a recording measures,
+    until a collection of that generation frees it: generation 1's garbage until the next
+    collection of generation >= 1, generation 2's until the next full one. The fit's generation
+    sizes add that share (``q``) of each component's deaths there to the live objects."""
+    from gcperf.calibration.population import _pending, _sizes
+
+    gen = np.array([0, 0, 1, 0, 2, 0])
+    d1 = np.array([[1.0], [2.0], [4.0], [8.0], [16.0], [32.0]])  # deaths in generation 1 per window
+    d2 = 10.0 * d1  # and in generation 2
+    p1, p2 = _pending(gen, d1, d2)
+    # at collection k's start: everything that died there since the last collection that freed it,
+    # the window's own deaths included
+    assert p1[:, 0].tolist() == [1.0, 3.0, 7.0, 8.0, 24.0, 32.0]
+    assert p2[:, 0].tolist() == [10.0, 30.0, 70.0, 150.0, 310.0, 320.0]
+    live1 = np.full((6, 1), 100.0)
+    live2 = np.full((6, 1), 1000.0)
+    s1, s2 = _sizes(gen, live1, live2, d1, d2, np.array([0.5]))
+    assert (s1[:, 0] == 100.0 + 0.5 * p1[:, 0]).all()
+    assert (s2[:, 0] == 1000.0 + 0.5 * p2[:, 0]).all()
+    # no cyclic deaths, no garbage: the live objects alone
+    s1, s2 = _sizes(gen, live1, live2, d1, d2, np.array([0.0]))
+    assert (s1 == live1).all() and (s2 == live2).all()

@@ -360,6 +360,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     def score(alpha, w, q, births, untracked):
         """Mean squared relative error of every kind of observation (each kind weighs the same)."""
         own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, untracked)
+        G1, G2 = _sizes(gen, G1, G2, D1, D2, q)
         err = [((alpha * y_alive[ym] - oldd[ym] @ (w * (1.0 - q)) - cnt[ym]) / np.maximum(cnt[ym], 10.0)) ** 2]
         if meas_g1.any():
             err.append(((G1[meas_g1] @ w - g1[meas_g1]) / np.maximum(g1[meas_g1], floor1)) ** 2)
@@ -387,6 +388,9 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
         best = (score(alpha, w, q, births, untracked), w, q, births)
         for _ in range(iterations):
             own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, untracked)
+            # (the generation sizes count the cyclic garbage not yet collected, with the
+            # cyclic shares of the previous iterate held)
+            G1, G2 = _sizes(gen, G1, G2, D1, D2, q)
             # mixture weights (births held), relative errors: count0's balance in the measured
             # windows (alpha Y = P + old deaths), the generation 1 and 2 sizes (each kind of
             # observation weighs the same in total, however many rows it has: the few
@@ -437,6 +441,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     own, oldd, G1, G2, D1, D2 = _tables(ends, gen, births, meds, sigmas, atomic_k)
     cyc_now = _young_cyclic(gen, auto, coll, dur, ends)
     q = _old_cyclic(gen, auto, coll, dur, ends, w, D1, D2, C)
+    G1, G2 = _sizes(gen, G1, G2, D1, D2, q)
     diag = _diagnostics(births, own, oldd, G1, G2, w, q, cnt, y_alive, meas_y, g1, g2, meas_g1, meas_g2,
                         base, alpha)
     diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
@@ -487,6 +492,35 @@ def _forward_births(ends, cnt, meds, w, wd, sigmas, y_alive, meas_y, cap):  # pr
                 oldd[m] += wd[c] * b * (a_prev - a)
                 a_prev = a
     return births
+
+
+def _sizes(gen, G1, G2, D1, D2, q):
+    """Generation 1 and 2 sizes per unit weight as a collection sees them: the live objects and
+    the cyclic garbage (share ``q`` of each component's deaths there) not yet collected."""
+    P1, P2 = _pending(gen, D1, D2)
+    return G1 + P1 * q[None, :], G2 + P2 * q[None, :]
+
+
+def _pending(gen, d1, d2):
+    """Per window and component, the cyclic-eligible deaths still in generations 1 and 2 when
+    collection k starts: an unreachable object stays in its generation's list, and so in the
+    generation's measured size, until a collection of that generation frees it (a collection of
+    generation >= 1 frees what died in generation 1, one of generation 2 what died there)."""
+    K, C = d1.shape
+    p1 = np.zeros((K, C))
+    p2 = np.zeros((K, C))
+    a1 = np.zeros(C)
+    a2 = np.zeros(C)
+    for k in range(K):
+        a1 = a1 + d1[k]
+        a2 = a2 + d2[k]
+        p1[k] = a1
+        p2[k] = a2
+        if gen[k] >= 1:
+            a1 = np.zeros(C)
+        if gen[k] >= 2:
+            a2 = np.zeros(C)
+    return p1, p2
 
 
 def _available(gen, dy, d1, d2):
