@@ -195,10 +195,17 @@ def _cmd_run(args) -> int:
         from .store.export import write_trace
 
         write_trace(result, args.trace_out)
+    from .calibration.selfcheck import warning_of
+
+    distrust = warning_of(sc.resolved_workload().provenance)
     if args.json:
         print(json_text(summary), end="")  # strict JSON: NaN is null
+        if distrust:
+            print(f"gcperf: warning: {distrust}", file=sys.stderr)
     else:
         print(format_summary(summary, elapsed))
+        if distrust:
+            print(f"  warning: {distrust}")
         if warm > 1.0:
             print(f"  (and {warm:.1f} s compiling the allocator kernels, once: later runs load them from the cache)")
         if args.output is not None:

@@ -112,7 +112,15 @@ def test_calibrate_cli_writes_a_model_run_accepts_and_never_overwrites(recorded,
     assert wl.pause_costs is not None and wl.pause_costs.per_ref_ns == 0.0
     assert wl.baseline_rss_mb is not None and wl.baseline_rss_mb > 1
     doc = json.loads(model.read_text())
-    assert doc["provenance"]["interpreter"]["version"] == load_recording(out).version
+    rec = load_recording(out)
+    assert doc["provenance"]["interpreter"]["version"] == rec.version
+    # the self-check: the model's collections over the recording's own windows against the program's
+    check = doc["provenance"]["calibration_report"]["self_check"]
+    young = int(((rec.collections.generation == 0) & ~rec.collections.explicit.astype(bool)).sum())
+    assert check["generation_0"]["recorded"] == young > 0
+    assert check["reproduces"] == (abs(check["generation_0"]["modelled"] / young - 1) <= check["tolerance"])
+    assert f"young {check['generation_0']['modelled']:.0f} / {young}" in r.stdout
+    assert ("warning: over its recording's own windows" in r.stdout) == (not check["reproduces"])
     r = _gcperf("run", "-w", str(model), "-V", "3.11", "-d", "0.5", "--no-memory")
     assert r.returncode == 0, r.stderr
     before = model.read_bytes()

@@ -344,7 +344,7 @@ def test_the_validation_figures_in_the_text_are_the_committed_ones():
     words = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13}
     assert words[_find(r"`validation/` holds (\w+) ordinary programs", flat)[0]] == t.program.nunique()
     g = _find(r"in the median over the suite \(gen0 (\d+) %, gen1 (\d+) %, total pause (\d+) %, peak RSS (\d+) %\); "
-              r"p99 is just over \((\d+) % against 30 %\)", flat)
+              r"p99 is just over \(([\d.]+) % against 30 %\)", flat)
     for metric, shown in zip(("gen0", "gen1", "pause_total_ms", "peak_rss_mib", "pause_p99_ms"), g, strict=True):
         assert _shown(100 * held[f"err_{metric}"].median(), shown), metric
     cases = {}
@@ -377,6 +377,12 @@ def test_the_validation_figures_in_the_text_are_the_committed_ones():
     assert _shown(100 * gaps[worst], g[1]) and (worst[1], worst[0]) == (g[2], g[3])
     speed = float((t.real_wall_s / t.sim_s).median())
     assert _shown(speed, _find(r"A calibrated model simulates ([\d.]+)x faster than the program runs", flat)[0])
+    # the self-check's record on the suite, as the sentence below the table (report_text) computes it
+    shown = _find(r"On the validation suite it warned for (\d+) of (\d+) cases, whose held-out collection counts were a "
+                  r"median (\d+) % off against (\d+) % for the rest", flat)
+    table = _flat(out / "summary.md")
+    assert shown == _find(r"warned for (\d+) of (\d+) cases: .*? Median of their per-case median errors at held-out "
+                          r"settings: gen0 (\d+) %, total pause \d+ %; the other cases: gen0 (\d+) %", table)
 
 
 def test_the_earlier_validation_figures_are_those_of_the_commits_named():
@@ -419,15 +425,26 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
     g = _find(r"the ranking's median tau ([\d.]+) -> ([\d.]+), the rest unchanged", flat)
     assert (between[tau].split()[0], then[tau].split()[0]) == (g[0], g[1])
     assert {k: v for k, v in between.items() if k != tau} == {k: v for k, v in then.items() if k != tau}
-    # "Then once more on 2026-12-05 ...: total pause 19 -> 20 %, ..., the rest unchanged (git show REV before them)"
+    # "Then once more on 2026-12-05 ...: total pause 19 -> 20 %, ..., the rest unchanged (git show REV before them)",
+    # up to the table the next sentence starts from
+    rev = _find(r"x1.25 \d+ -> \d+ %, the worst programs' errors a little different, the rest unchanged "
+                r"\(`git show ([0-9a-f]{7,}):results/validation/summary.md` before it\)", flat)[0]
+    mid = _summary_cells(_git_show(f"{rev}:results/validation/summary.md"))
     g = _find(r"total pause (\d+) -> (\d+) %, p99 (\d+) -> (\d+) %, x1.25 (\d+) -> (\d+) %, tau ([\d.]+) -> ([\d.]+), "
               r"the least-pause setting right in (\d+) -> (\d+) of 32, the rest unchanged", flat)
     keys = ("pause_total_ms relative error", "pause_p99_ms relative error",
             "change of total pause from the default within x1.25", tau, "same least-pause setting")
     for i, key in enumerate(keys):
-        assert (then[key].split()[0], today[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
-    assert ({k: v for k, v in then.items() if k not in keys and k in today}
-            == {k: v for k, v in today.items() if k not in keys and k in then})
+        assert (then[key].split()[0], mid[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
+    assert ({k: v for k, v in then.items() if k not in keys and k in mid}
+            == {k: v for k, v in mid.items() if k not in keys and k in then})
+    # "Then once more the same day after a change to the population fit: total pause 20 -> 21 %, ..."
+    g = _find(r"total pause (\d+) -> (\d+) %, p99 (\d+) -> (\d+) %, x1.25 (\d+) -> (\d+) %, the worst programs'", flat)
+    keys = keys[:3]
+    for i, key in enumerate(keys):
+        assert (mid[key].split()[0], today[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
+    assert ({k: v for k, v in mid.items() if k not in keys and k in today}
+            == {k: v for k, v in today.items() if k not in keys and k in mid})
     # the earlier speed figures: each as the summary.csv of the commit named has it
     for pattern in (r"load ~2; ([\d.]+)x before them \(commit ([0-9a-f]{7,}), the same conditions\)",
                     r"([\d.]+)x at commit ([0-9a-f]{7,}) \(load ~3",

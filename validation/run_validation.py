@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from gcperf.calibration.calibrate import calibrate  # noqa: E402
 from gcperf.calibration.cli import _clean  # noqa: E402
+from gcperf.calibration.selfcheck import SELF_CHECK_TOLERANCE  # noqa: E402
 from gcperf.calibration.validate import (  # noqa: E402
     METRICS,
     SEEDS,
@@ -105,6 +106,39 @@ def report(out: Path) -> str:
     return text
 
 
+def _self_check_lines(out: Path, held: pd.DataFrame) -> list[str]:
+    """The calibration's self-check against the held-out errors: the cases whose model missed its
+    own recording's young collections (gcperf/calibration/selfcheck.py), and the median over cases
+    of each case's median gen0 and total pause error, flagged and not."""
+    flagged, checked = [], []
+    for f in sorted(out.glob("3.*/*.json")):
+        d = json.loads(f.read_text())
+        ck = (d.get("calibration") or {}).get("self_check")
+        if not isinstance(ck, dict) or ck.get("reproduces") is None:
+            continue
+        key = (f.stem, f.parent.name)
+        checked.append(key)
+        if not ck["reproduces"]:
+            flagged.append((key, ck["young_ratio"]))
+    if not checked:
+        return []
+    per = held.groupby(["program", "version"])[["err_gen0", "err_pause_total_ms"]].median()
+    bad = {k for k, _ in flagged}
+    sel = [k in bad for k in per.index]
+    rest = [not x for x in sel]
+
+    def med(col: str, mask: list[bool]) -> str:
+        v = per[col][mask]
+        return f"{100 * v.median():.0f} %" if len(v) else "-"
+
+    names = ", ".join(f"{p} {v} (x{r:.2f})" for (p, v), r in flagged) or "none"
+    return ["", f"The calibration's self-check (its model's young collections over the recording's own windows "
+                f"against the program's, within {100 * SELF_CHECK_TOLERANCE:.0f} %) warned for {len(flagged)} of {len(checked)} cases: "
+                f"{names}. Median of their per-case median errors at held-out settings: gen0 {med('err_gen0', sel)}, "
+                f"total pause {med('err_pause_total_ms', sel)}; the other cases: gen0 {med('err_gen0', rest)}, "
+                f"total pause {med('err_pause_total_ms', rest)}."]
+
+
 def report_text(out: Path, t: pd.DataFrame | None = None) -> str:
     """The text of ``summary.md`` from the per-program results in ``out`` (writes nothing)."""
     if t is None:
@@ -139,6 +173,7 @@ def report_text(out: Path, t: pd.DataFrame | None = None) -> str:
         lines.append("| the predicted least-pause setting run for real: its total pause above the real least-pause "
                      f"setting's, as a share of the default's | {100 * np.median(list(gaps.values())):.0f} % | "
                      f"{worst} ({100 * gaps[worst]:.0f} %) | - |")
+    lines += _self_check_lines(out, held)
     versions = sorted(t.version.unique())
     head = (f"{t.program.nunique()} programs x {len(versions)} interpreters ({', '.join(versions)}), "
             f"{len(held)} held-out comparisons")

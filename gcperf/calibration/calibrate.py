@@ -34,6 +34,7 @@ from ..workload.model import MAX_PAYLOAD, MAX_SIZE_BYTES, SizeMix, Workload
 from .build import build_workload
 from .observe import older_sizes, windows
 from .population import PopulationFit, fit_population
+from .selfcheck import self_check
 
 #: Windows shorter than this (mutator seconds) are merged into their neighbours' phases.
 MIN_PHASE_S = 0.02
@@ -306,7 +307,7 @@ def _fit_pause_levels(wl: Workload, rec: Recording, replay: pd.DataFrame | None 
     levels["young_collections"] = {"recorded": rec_young, "modelled": sim_young}
     if rec_young == 0 or abs(sim_young / rec_young - 1.0) > PAUSE_LEVEL_COUNT_TOLERANCE:
         levels["reason"] = (f"over the recording's windows the model made {sim_young:.0f} young collections "
-                            f"where the program made {rec_young}: levels left at the cost fit's")
+                            f"where the program made {rec_young}")
         return wl, levels
     levels["applied"] = True
     parts = _components(replay, wl, rec.version)
@@ -466,6 +467,7 @@ def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = Tru
         costs, noise, scale, pause_report = fit_pauses(rec, young_factor, _class_examined(replay))
         wl = replace(wl, pause_costs=costs, pause_scale=scale)
     wl, levels = _fit_pause_levels(wl, rec, replay)
+    check = self_check(replay, rec.collections, PAUSE_LEVEL_SEEDS)
     pause_report["levels"] = levels
     pause_report["pause_scale"] = list(wl.pause_scale)
     pause_report["residual_quantiles"] = list(noise)
@@ -477,6 +479,7 @@ def calibrate(rec: Recording, *, name: str | None = None, fit_memory: bool = Tru
                        "weights": [float(w) for w in fit.weights], "cyclic": [float(q) for q in fit.cyclic],
                        "cyclic_now_median": float(np.median(fit.cyclic_now)), "atomic": fit.atomic, **fit.diagnostics},
         "pauses": pause_report,
+        "self_check": check,
         "memory": mem_report,
         "phases": len(wl.phases),
         "allocations": wl.allocations,

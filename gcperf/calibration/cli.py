@@ -66,8 +66,14 @@ def _cmd_calibrate(args) -> int:
         print(f"  cost factors of the examined objects by their generation, set on the recording's windows: "
               f"young x{sc[0]:.2f}, generation 1 x{sc[1]:.2f}, generation 2 x{sc[2]:.2f}")
     elif lv.get("reason"):
-        print(f"  warning: {lv['reason']} (the model's population does not reproduce this recording's "
-              "collections; check its predictions with gcperf validate)")
+        print(f"  pause levels left at the cost fit's: {lv['reason']}")
+    ck = r["self_check"]
+    if ck.get("reproduces") is not None:
+        print("  self-check, collections over the recording's own windows (model / program): "
+              + ", ".join(f"{name} {ck[f'generation_{g}']['modelled']:.0f} / {ck[f'generation_{g}']['recorded']}"
+                          for g, name in ((0, "young"), (1, "generation 1"), (2, "full"))))
+    if not ck.get("reproduces"):
+        print(f"  warning: {ck['message']}")
     print(f"wrote {out}; try: gcperf run -w {out} -V {rec.version}")
     return 0
 

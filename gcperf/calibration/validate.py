@@ -343,4 +343,7 @@ def format_result(res: dict) -> str:
     rc = s["recommendation"]
     lines.append(f"recommendation ({rc['rule']}): {rc['setting']} {tuple(rc['thresholds'])}: total pause x"
                  f"{rc['predicted_change']:.2f} predicted, x{rc['real_change']:.2f} measured")
+    ck = (res.get("calibration") or {}).get("self_check") or {}
+    if ck.get("reproduces") is False:
+        lines.append(f"warning: {ck['message']}")
     return "\n".join(lines)

@@ -317,6 +317,11 @@ def recommend(folder: str | Path, c: Constraints) -> Recommendation:
                 **{m: float(feasible.loc[i, f"{m}_mean"]) for m in shown if f"{m}_mean" in feasible}}
                for i in front[:4]]
     warnings = _warnings(folder, summ, best, bp, defaults[0], obj, obj_label, feasible, c)
+    from ..calibration.selfcheck import warning_of
+
+    distrust = warning_of(meta)  # a calibrated model that misses its own recording
+    if distrust:
+        warnings.insert(0, distrust)
     return Recommendation(
         version=version,
         objective=c.objective,

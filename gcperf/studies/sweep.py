@@ -213,6 +213,25 @@ def sweep(
         return _run_locked(exp, out, quick, workers, scheduler, command, say, task, repair, lock.fd)
 
 
+def _calibrated_models(exp) -> dict[str, dict]:
+    """Where each calibrated workload file of the sweep came from and its calibration's self-check
+    (gcperf/calibration/selfcheck.py), by the file as the experiment names it: what a recommendation
+    from the sweep must repeat, kept with the sweep (the file may change after it)."""
+    from .experiment import scenario_for
+
+    out: dict[str, dict] = {}
+    for params in exp.points():
+        name = params.get("workload")
+        if not isinstance(name, str) or not name.endswith(".json") or name in out:
+            continue
+        prov = scenario_for(params, 0).resolved_workload().provenance or {}
+        report = prov.get("calibration_report") or {}
+        if "calibrated_from" in prov or report:
+            out[name] = {"calibrated_from": prov.get("calibrated_from"),
+                         "calibration_report": {"self_check": report.get("self_check")}}
+    return out
+
+
 def _run_locked(exp, out: Path, quick, workers, scheduler, command, say, task, repair, lock_fd) -> Path:
     meta_path = out / "meta.json"
     runs_path = out / RUNS_FILE
@@ -221,6 +240,9 @@ def _run_locked(exp, out: Path, quick, workers, scheduler, command, say, task, r
                  "config_hash": exp.config_hash(), "quick": quick,
                  "executor": f"dask {scheduler}" if scheduler else f"processes x{workers or os.cpu_count()}"
                  if (workers or os.cpu_count() or 1) > 1 else "in-process"})
+    models = _calibrated_models(exp)
+    if models:
+        meta["models"] = models
     if not meta_path.exists():
         write_json(meta_path, meta)
     done = read_runs(runs_path, repair=repair, say=say).runs
