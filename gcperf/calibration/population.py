@@ -316,8 +316,9 @@ def _old_cyclic(gen, auto, coll, dur, ends, w, d1, d2, C):
     return _lsq(A * s[:, None], rhs * s, np.ones(C))
 
 
-def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
-    """Fit the population model to a recording's windows.
+def fit_population(win: Windows, iterations: int = 5, alphas: tuple[float, ...] = ALPHAS) -> PopulationFit:
+    """Fit the population model to a recording's windows (``alphas``: the counted young per tracked
+    young tried; the one whose fit scores best is kept).
 
     Raises:
         GcperfError: too little was measured to fit anything.
@@ -431,7 +432,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     # as dicts of atomic values) against old objects dying: both make count0 lag the young
     # generation, and only the older generations' sizes tell them apart: the best of a grid
     best = None
-    for a in ALPHAS:
+    for a in alphas:
         res = solve(a)
         if best is None or res[0] < best[1][0]:
             best = (a, res)
@@ -445,6 +446,7 @@ def fit_population(win: Windows, iterations: int = 5) -> PopulationFit:
     diag = _diagnostics(births, own, oldd, G1, G2, w, q, cnt, y_alive, meas_y, g1, g2, meas_g1, meas_g2,
                         base, alpha)
     diag["untracked_from_birth"] = 1.0 - 1.0 / alpha
+    diag["alpha"] = float(alpha)
     diag["fit_mean_sq_rel_error"] = best[1][0]
     diag["windows"] = int(K)
     diag["windows_recorded"] = int(len(win.table))
