@@ -450,7 +450,7 @@ def _match_collections(win, fit: PopulationFit, rec: Recording, shape: dict) -> 
     The balance is linear and count0 is not: it saturates at zero, so deaths in bulk lose their
     decrements, and the balance's best ``alpha`` can make a model that collects at half the
     program's pace over the very windows it was fitted to (tp_networkx on 3.11.7: 179 young
-    collections for the program's 367 at the balance's alpha 1, 361 at alpha 6). More counted
+    collections for the program's 367 at the balance's alpha 1, 330 at alpha 5). More counted
     objects per tracked one make count0 climb faster for the same young generation, so the
     model's collections mostly grow with ``alpha``: a secant search on log(collections ratio)
     against log(alpha), kept inside the bracket found so far (doubling or halving where the

@@ -225,7 +225,8 @@ def _calibrated_models(exp) -> dict[str, dict]:
         if not isinstance(name, str) or not name.endswith(".json") or name in out:
             continue
         prov = scenario_for(params, 0).resolved_workload().provenance or {}
-        report = prov.get("calibration_report") or {}
+        report = prov.get("calibration_report")
+        report = report if isinstance(report, dict) else {}  # (provenance is free-form)
         if "calibrated_from" in prov or report:
             out[name] = {"calibrated_from": prov.get("calibrated_from"),
                          "calibration_report": {"self_check": report.get("self_check")}}
