@@ -84,3 +84,9 @@ def test_a_recommendation_for_a_model_that_misses_its_recording_warns_first(tmp_
     sweep(exp, out, workers=1)
     rec = recommend(out, Constraints())
     assert rec.warnings[0].startswith("over its recording's own windows the model makes 67 young collections")
+    # the sweep's page names the recording and repeats the warning (with the recommendation's)
+    from gcperf.studies.report import write_report
+
+    page = write_report(out, tmp_path / "report.html").read_text()
+    assert "calibrated from <code>prog.gcrec.json.gz</code>" in page
+    assert "the model makes 67 young collections where the program made 506" in page

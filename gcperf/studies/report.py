@@ -138,7 +138,8 @@ def _calibrated_from(meta: dict) -> str | None:
                 if r:
                     return r
         return None
-    return find(meta.get("config"))
+    # an inline workload keeps its provenance in the config; a workload file's is in ``models``
+    return find(meta.get("config")) or find(meta.get("models"))
 
 
 def _validation_html(data: dict) -> str:
