@@ -13,7 +13,8 @@ of 32 cases whose model missed the recording's young collections by more than th
 necessary, not sufficient: tp_pyflakes on 3.13 passes at x0.99 with a gen0 error of 56 %.
 
 The check is written into the model's calibration report (``self_check``); ``gcperf calibrate``,
-``gcperf run -w`` and ``gcperf recommend`` on a sweep of the model repeat its warning.
+``gcperf run -w``, ``gcperf recommend`` and ``gcperf report`` on a sweep of the model and ``gcperf
+validate`` repeat its warning.
 """
 
 from __future__ import annotations
