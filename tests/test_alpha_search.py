@@ -66,3 +66,15 @@ def test_the_search_stays_within_the_balance_s_grid_and_keeps_the_nearest(monkey
     alpha, report, fits = _search(monkeypatch, lambda a: 0.1 * a ** 0.2)
     assert max(fits) <= C.ALPHA_MAX + 1e-9 and len(fits) <= C.ALPHA_SEARCH_STEPS
     assert alpha == max(fits)  # the count only rises with alpha: the largest tried is the nearest
+
+
+def test_calibrate_says_what_the_search_did():
+    from gcperf.calibration.cli import alpha_search_line
+
+    assert alpha_search_line({"alpha": 1.0, "tried": [[1.0, 0.95]]}) is None
+    line = alpha_search_line({"alpha": 5.0, "tried": [[1.0, 0.4877], [2.05, 0.4877], [4.2, 0.80], [5.0, 0.899]]})
+    assert line == ("population: at the count0 balance's alpha 1.00 (counted per tracked young object) the model made "
+                    "49 % of the recording's young collections; 3 more tried, kept alpha 5.00 (90 %)")
+    # the balance's own alpha kept after a search that found nothing nearer
+    kept = alpha_search_line({"alpha": 1.0, "tried": [[1.0, 0.61], [1.64, 0.60], [3.28, 0.41], [5.0, 0.35]]})
+    assert kept.endswith("3 more tried, kept alpha 1.00 (61 %)")

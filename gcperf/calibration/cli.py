@@ -67,6 +67,9 @@ def _cmd_calibrate(args) -> int:
               f"young x{sc[0]:.2f}, generation 1 x{sc[1]:.2f}, generation 2 x{sc[2]:.2f}")
     elif lv.get("reason"):
         print(f"  pause levels left at the cost fit's: {lv['reason']}")
+    searched = alpha_search_line(pop.get("alpha_search") or {})
+    if searched:
+        print(f"  {searched}")
     ck = r["self_check"]
     if ck.get("reproduces") is not None:
         print("  self-check, collections over the recording's own windows (model / program): "
@@ -76,6 +79,21 @@ def _cmd_calibrate(args) -> int:
         print(f"  warning: {ck['message']}")
     print(f"wrote {out}; try: gcperf run -w {out} -V {rec.version}")
     return 0
+
+
+def alpha_search_line(search: dict) -> str | None:
+    """What the search of the population's alpha did (calibrate._match_collections), or None when
+    the balance's alpha was kept without one."""
+    tried = search.get("tried") or []
+    if len(tried) < 2:
+        return None
+    a0, r0 = tried[0]
+    chosen = next((r for a, r in tried if a == search.get("alpha")), None)
+    if chosen is None:
+        return None
+    return (f"population: at the count0 balance's alpha {a0:.2f} (counted per tracked young object) the model made "
+            f"{100 * r0:.0f} % of the recording's young collections; {len(tried) - 1} more tried, kept alpha "
+            f"{search['alpha']:.2f} ({100 * chosen:.0f} %)")
 
 
 def add_calibrate_costs_parser(sub) -> None:
