@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import sys
+from collections.abc import Callable
 from importlib import metadata
+from typing import Any
 
 
 def _version(pkg: str) -> str | None:
@@ -49,3 +51,22 @@ def collect_metadata(command: list[str] | None = None) -> dict:
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": list(command) if command is not None else list(sys.argv),
     }
+
+
+def find_first(o: Any, pick: Callable[[dict], Any]) -> Any:
+    """The first value ``pick`` gives (not None) for an object met in a depth-first walk of the
+    dicts and lists of ``o`` (provenance nests: a model's within a sweep's meta.json): None if none."""
+    if isinstance(o, dict):
+        found = pick(o)
+        if found is not None:
+            return found
+        children = o.values()
+    elif isinstance(o, list):
+        children = o
+    else:
+        return None
+    for v in children:
+        found = find_first(v, pick)
+        if found is not None:
+            return found
+    return None

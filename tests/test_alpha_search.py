@@ -30,7 +30,7 @@ def _search(monkeypatch, response, alpha0: float = 1.0):
         return _fit(alphas[0])
 
     monkeypatch.setattr(C, "fit_population", fit_population)
-    monkeypatch.setattr(C, "_young_ratio", lambda fit, rec, shape, recorded: response(fit.diagnostics["alpha"]))
+    monkeypatch.setattr(C, "_young_ratio", lambda fit, rec, shape: response(fit.diagnostics["alpha"]))
     fit, report = C._match_collections(None, _fit(alpha0), _rec(), {})
     return fit.diagnostics["alpha"], report, fits
 

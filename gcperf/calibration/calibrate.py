@@ -434,11 +434,11 @@ def _fit_peak(wl: Workload, rec: Recording, extra: float, target_mib: float) -> 
                                          "peak_fit_runs": len(xs)}
 
 
-def _young_ratio(fit: PopulationFit, rec: Recording, shape: dict, recorded: int) -> float:
-    """The model's young collections over the recording's own windows (one replay) per the program's."""
+def _young_ratio(fit: PopulationFit, rec: Recording, shape: dict) -> float | None:
+    """The model's young collections over the recording's own windows (ALPHA_SEARCH_SEEDS replays)
+    per the program's, as the self-check counts them; None when the program made none."""
     rp = replay_windows(build_workload(fit, **shape), rec, range(ALPHA_SEARCH_SEEDS))
-    modelled = 0.0 if rp is None else float((rp["generation"] == 0).sum()) / ALPHA_SEARCH_SEEDS
-    return modelled / recorded
+    return self_check(rp, rec.collections, ALPHA_SEARCH_SEEDS).get("young_ratio")
 
 
 def _match_collections(win, fit: PopulationFit, rec: Recording, shape: dict) -> tuple[PopulationFit, dict]:
@@ -457,13 +457,11 @@ def _match_collections(win, fit: PopulationFit, rec: Recording, shape: dict) -> 
     ratio does not move), ALPHA_SEARCH_STEPS fits and replays at most; the nearest is kept.
     Only the recording is used.
     """
-    c = rec.collections
-    recorded = int(((c["generation"].to_numpy() == 0) & ~c["explicit"].to_numpy().astype(bool)).sum())
     alpha0 = float(fit.diagnostics.get("alpha", 1.0))
     out: dict = {"alpha": alpha0, "tried": []}
-    if recorded == 0:
+    ratio = _young_ratio(fit, rec, shape)
+    if ratio is None:
         return fit, out
-    ratio = _young_ratio(fit, rec, shape, recorded)
     out["tried"].append([alpha0, ratio])
     if abs(ratio - 1.0) <= SELF_CHECK_TOLERANCE:
         return fit, out
@@ -486,7 +484,7 @@ def _match_collections(win, fit: PopulationFit, rec: Recording, shape: dict) -> 
             break  # at a bound already tried, or nowhere new to go
         a = math.exp(nxt)
         f = fit_population(win, alphas=(a,))
-        r = _young_ratio(f, rec, shape, recorded)
+        r = _young_ratio(f, rec, shape)
         out["tried"].append([a, r])
         pts.append((nxt, math.log(max(r, 1e-3))))
         if abs(pts[-1][1]) < best[0]:

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..provenance import find_first
+
 #: How far (as a share) the model's young collections over the recording's own windows may be
 #: from the program's before every answer from the model says it is not to be trusted.
 SELF_CHECK_TOLERANCE = 0.2
@@ -55,27 +57,17 @@ def self_check(replay: pd.DataFrame | None, collections: pd.DataFrame, seeds: in
     return out
 
 
-def _find_check(o: Any) -> dict | None:
-    if isinstance(o, dict):
-        rep = o.get("calibration_report")
-        if isinstance(rep, dict) and isinstance(rep.get("self_check"), dict):
-            return rep["self_check"]
-        for v in o.values():
-            found = _find_check(v)
-            if found is not None:
-                return found
-    elif isinstance(o, list):
-        for v in o:
-            found = _find_check(v)
-            if found is not None:
-                return found
+def _check_in(o: dict) -> dict | None:
+    rep = o.get("calibration_report")
+    if isinstance(rep, dict) and isinstance(rep.get("self_check"), dict):
+        return rep["self_check"]
     return None
 
 
 def warning_of(provenance: Any) -> str | None:
     """The self-check's warning found in a calibrated model's provenance (or in anything that
     holds it, such as a sweep's meta.json), None when the model passed or is not calibrated."""
-    check = _find_check(provenance)
+    check = find_first(provenance, _check_in)
     if check is None or check.get("reproduces") is not False:
         return None
     return str(check.get("message") or "the model does not reproduce its recording's collections")

@@ -124,22 +124,13 @@ def report_data(folder: str | Path, constraints=None, validation: dict | None = 
 
 def _calibrated_from(meta: dict) -> str | None:
     """The recording the sweep's workload was calibrated from, if it was."""
-    def find(o):
-        if isinstance(o, dict):
-            if "calibrated_from" in o:
-                return str(o["calibrated_from"])
-            for v in o.values():
-                r = find(v)
-                if r:
-                    return r
-        if isinstance(o, list):
-            for v in o:
-                r = find(v)
-                if r:
-                    return r
-        return None
+    from ..provenance import find_first
+
+    def pick(o: dict) -> str | None:
+        return str(o["calibrated_from"]) if o.get("calibrated_from") else None
+
     # an inline workload keeps its provenance in the config; a workload file's is in ``models``
-    return find(meta.get("config")) or find(meta.get("models"))
+    return find_first(meta.get("config"), pick) or find_first(meta.get("models"), pick)
 
 
 def _validation_html(data: dict) -> str:

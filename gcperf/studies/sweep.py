@@ -228,8 +228,9 @@ def _calibrated_models(exp) -> dict[str, dict]:
         report = prov.get("calibration_report")
         report = report if isinstance(report, dict) else {}  # (provenance is free-form)
         if "calibrated_from" in prov or report:
-            out[name] = {"calibrated_from": prov.get("calibrated_from"),
-                         "calibration_report": {"self_check": report.get("self_check")}}
+            out[name] = {"calibration_report": {"self_check": report.get("self_check")}}
+            if "calibrated_from" in prov:
+                out[name]["calibrated_from"] = prov["calibrated_from"]
     return out
 
 
