@@ -311,8 +311,8 @@ def _fit_pause_levels(wl: Workload, rec: Recording, replay: pd.DataFrame | None 
         levels["reason"] = "no automatic collection recorded"
         return wl, levels
     sim_gen = replay["generation"].to_numpy()
-    rec_young = int((auto & (gen == 0)).sum())
-    sim_young = float((sim_gen == 0).sum()) / PAUSE_LEVEL_SEEDS
+    young = self_check(replay, c, PAUSE_LEVEL_SEEDS)["generation_0"]  # (the counts, not its tolerance)
+    rec_young, sim_young = young["recorded"], young["modelled"]
     levels["young_collections"] = {"recorded": rec_young, "modelled": sim_young}
     if rec_young == 0 or abs(sim_young / rec_young - 1.0) > PAUSE_LEVEL_COUNT_TOLERANCE:
         levels["reason"] = (f"over the recording's windows the model made {sim_young:.0f} young collections "
