@@ -529,6 +529,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except Exception as e:  # a bug, not the user's mistake: one line, the traceback on request
+        stop = _stopped_by(e)
+        if stop is not None:  # an interrupt that reached us wrapped (numba's SystemError, for one)
+            print(f"gcperf: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}", file=sys.stderr)
+            return 143 if isinstance(stop, Terminated) else 130
         if debug:
             raise
         where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
@@ -539,6 +543,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+def _stopped_by(e: BaseException) -> BaseException | None:
+    """The interrupt (Ctrl-C or SIGTERM) behind ``e``, if one is in its chain of causes: a signal
+    that lands inside a compiled kernel comes back as numba's "returned a result with an exception
+    set" SystemError, the KeyboardInterrupt as its cause."""
+    seen = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, (KeyboardInterrupt, Terminated)):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -132,3 +132,20 @@ def test_shipped_experiments_work_from_any_folder(tmp_path, monkeypatch, capsys)
         gcperf.load_experiment("nope")
     assert main(["sweep", "cycles", "--quick", "-j", "1", "--no-plots", "-o", str(tmp_path / "res")]) == 0
     assert (tmp_path / "res" / "aggregate.csv").is_file()
+
+
+@pytest.mark.parametrize(("stop", "code", "word"), [("interrupt", 130, "interrupted"), ("term", 143, "terminated")])
+def test_an_interrupt_wrapped_by_a_compiled_kernel_is_still_an_interrupt(monkeypatch, capsys, stop, code, word):
+    """Ctrl-C (or SIGTERM) landing inside a numba kernel comes back as a SystemError whose cause is the
+    interrupt: the one line says interrupted, not internal error."""
+    import gcperf.cli as cli
+
+    def kernel_interrupted(args):
+        try:
+            raise KeyboardInterrupt if stop == "interrupt" else cli.Terminated()
+        except BaseException as e:
+            raise SystemError("CPUDispatcher(<function _tables>) returned a result with an exception set") from e
+
+    monkeypatch.setattr(cli, "_cmd_run", kernel_interrupted)
+    assert cli.main(["run"]) == code
+    assert capsys.readouterr().err.strip() == f"gcperf: {word}"
