@@ -18,7 +18,7 @@ from ..errors import GcperfError
 from ..workload.model import Workload
 from ..workload.stream import CHUNK_SLOTS, StatisticalStream, TraceStream
 from ..workload.trace import Trace
-from .kernels import ensure_kernels
+from .kernels import ensure_kernels, seed_once
 from .loop import run_machine
 from .machine import COLLECTION_FIELDS, TIMELINE_FIELDS, Machine
 from .metrics import memory_stats, summarize
@@ -311,6 +311,8 @@ def _simulate(sc: Scenario, memory_thread: bool | None, threshold_pattern: tuple
     cost = wl.pause_costs if wl.pause_costs is not None else cost_model_for(pre.minor)
     if sc.memory:
         ensure_kernels(pre.minor)
+    else:
+        seed_once()
     memory = _memory_model(gc.version) if sc.memory else None
     pause = _pause_fn(cost, wl.refs_per_object, wl.pause_noise, np.random.default_rng(noise_seq), wl.pause_scale,
                       wl.pause_scale_by, pause_sink)

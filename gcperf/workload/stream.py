@@ -166,6 +166,10 @@ class StatisticalStream(Stream):
             untracked neither raise it nor lower it when freed.
     """
 
+    # draw with the compiled kernel (drawkernel.py) where it applies; False: numpy only (the
+    # reference the kernel is tested and benchmarked against; the results are the same)
+    compiled_draw = True
+
     def __init__(
         self,
         workload: Workload,
@@ -206,6 +210,10 @@ class StatisticalStream(Stream):
         self._flip = 0
         self._ubuf = [np.empty(0, dtype=np.float32), np.empty(0, dtype=np.float32)]
         self._mbuf = [np.empty(0, dtype=bool), np.empty(0, dtype=bool)]
+        # the compiled draw's parameters per phase (None: the phase stays on the numpy path) and its
+        # work arrays, which nothing holds once a chunk is built
+        self._kparams: dict[int, tuple | None] = {}
+        self._kbuf: tuple[np.ndarray, ...] = ()
         self._ops_by_slot: dict[int, list[tuple[int, str, tuple]]] = {}
         for name, ops in (phase_ops or {}).items():
             idx = [p.name for p in phases].index(name)
@@ -390,6 +398,9 @@ class StatisticalStream(Stream):
         """
         rng = self.rng
         lay = self._layout(self.phases[q])
+        kp = self._kernel_params(q) if self.compiled_draw else None
+        if kp is not None:
+            return self._draw_piece_compiled(kp, q, g0, ubuf, mbuf)
         u = ubuf
         rng.random(out=u, dtype=u.dtype)
         own_dead = np.less(u, lay.low, out=mbuf)
@@ -448,6 +459,29 @@ class StatisticalStream(Stream):
                 else:
                     flags[rest] = fl
         return u, own_dead, sel, dslot, flags
+
+    def _kernel_params(self, q: int) -> tuple | None:
+        """The compiled draw's parameters for phase ``q`` (None: the phase stays on the numpy path)."""
+        if q not in self._kparams:
+            self._kparams[q] = _kernel_params(self._layout(self.phases[q]), float(self.rates[q]), self.first_slot,
+                                              self.start_time, self.rates)
+        return self._kparams[q]
+
+    def _draw_piece_compiled(self, kp: tuple, q: int, g0: int, ubuf: np.ndarray, mbuf: np.ndarray):
+        """``_draw_piece`` in one compiled kernel (drawkernel.py): the same numbers, the same results."""
+        from .drawkernel import draw_piece
+
+        n = len(ubuf)
+        # the piece's slice of each work array is where the piece lies in its chunk, so the pieces
+        # of one chunk never share one (the chunk keeps their results until it is built)
+        off = g0 % self.chunk_slots
+        if len(self._kbuf) == 0 or len(self._kbuf[0]) < off + n:
+            size = max(off + n, self.chunk_slots)
+            self._kbuf = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.uint8),
+                          np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.float32), np.empty(size, dtype=np.int64))
+        sel, dslot, flags, comp, v, ridx = (b[off: off + n] for b in self._kbuf)
+        m = draw_piece(self.rng, ubuf, mbuf, g0, q, *kp, sel, dslot, flags, comp, v, ridx)
+        return ubuf, mbuf, sel[:m], dslot[:m], flags[:m]
 
     def chunks(self):
         C = self.chunk_slots
@@ -585,6 +619,49 @@ class StatisticalStream(Stream):
 
 
 _INT32_MAX = float(2**31 - 1)
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to float32, as numpy rounds a Python float compared with a float32 array (NEP 50)."""
+    return float(np.float32(x))
+
+
+def _kernel_params(lay: _Layout, rate: float, first_slot: np.ndarray, start_time: np.ndarray,
+                   rates: np.ndarray) -> tuple | None:
+    """The compiled draw's parameters of a phase (in the order of ``drawkernel.draw_piece``'s), or
+    None where the numpy path must draw it: a ``batch`` component (its slots come from the period,
+    not from random numbers), or a bound that is a numpy scalar (numpy compares one with the float32
+    uniforms in float64; the kernel is written for Python floats, which compare in float32)."""
+    from .drawkernel import KIND_CODES
+
+    if not lay.others or any(lt.kind not in KIND_CODES for lt in lay.others):
+        return None
+    if any(type(x) not in (int, float) for x in (lay.low, lay.p_imm, lay.a, lay.t)):
+        return None
+    kinds = np.array([KIND_CODES[lt.kind] for lt in lay.others], dtype=np.int64)
+    pa = np.zeros(len(lay.others))
+    pb = np.zeros(len(lay.others))
+    for i, lt in enumerate(lay.others):
+        if lt.kind in ("fixed", "exponential"):
+            pa[i] = lt.scale_s * rate
+        elif lt.kind == "lognormal":
+            pa[i] = lt.sigma
+            pb[i] = math.log(lt.scale_s * rate)
+    comp_mode = len(lay.others) > 1
+    # with one component the kind is read from the float32 number itself (float32 comparisons with
+    # the Python floats a and a + t); with several, from its rescaling, a float64 array
+    a_lo = float(lay.a) if comp_mode else _f32(lay.a)
+    at_hi = float(lay.a + lay.t) if comp_mode else _f32(lay.a + lay.t)
+    cyc_c = lay.c_arr if lay.per_comp_c else np.full(len(lay.others), lay.c_arr[0])
+    cyc_bound = np.array([1.0 - lay.plain * c for c in cyc_c], dtype=np.float64)
+    f64 = np.float64
+    return (_f32(lay.low), bool(lay.low < lay.p_imm), _f32(lay.p_imm), np.float32(lay.p_imm),
+            np.float32(1.0 - lay.p_imm), kinds, pa, pb, int(lay.dominant),
+            np.ascontiguousarray(lay.cum_other, dtype=f64), np.ascontiguousarray(lay.cum_other_lo, dtype=f64),
+            np.ascontiguousarray(lay.width_other, dtype=f64), np.ascontiguousarray(first_slot, dtype=np.int64),
+            np.ascontiguousarray(start_time, dtype=f64), np.ascontiguousarray(rates, dtype=f64), bool(lay.has_kinds),
+            comp_mode, bool(lay.a > 0), a_lo, bool(lay.t > 0), at_hi, bool(lay.per_comp_c or lay.c_arr[0] > 0),
+            cyc_bound, bool(lay.any_c), np.uint8(lay.atomic_flag), np.uint8(lay.untracked_flag))
 
 
 def _row_sums(sizes: np.ndarray) -> np.ndarray:
