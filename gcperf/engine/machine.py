@@ -178,7 +178,10 @@ class Machine:
         self._plan_k = 0
         self._plan_y = 0
         self._coll_seq = _Growable(np.int64)
+        # the pause time before each collection's end, after a leading 0 (the wall clock of an
+        # event is its mutator time plus the pauses of the collections before it)
         self._coll_cum_pause = _Growable(np.float64)
+        self._coll_cum_pause.append(0.0)
         self.garbage_seconds = 0.0  # integral of uncollected garbage over wall time
         self.peak_garbage = 0
         for ev in getattr(stream, "pre_events", lambda: [])():
@@ -409,8 +412,7 @@ class Machine:
         if garbage_before > self.peak_garbage:
             self.peak_garbage = garbage_before
         self._coll_seq.append(seq)
-        prev = self._coll_cum_pause.view[-1] if self._coll_cum_pause.n else 0.0
-        self._coll_cum_pause.append(prev + pause)
+        self._coll_cum_pause.append(self._coll_cum_pause.view[-1] + pause)
         self._pauses.append(pause)
         g0, g1, g2, _ = self.heap.sizes(seq)
         pol = self.policy
@@ -508,8 +510,7 @@ class Machine:
         """Wall-clock time of the events at ``seqs`` (mutator time + pauses before them)."""
         mt = self.stream.seq_time(seqs)
         idx = np.searchsorted(self._coll_seq.view, seqs)
-        cum = np.concatenate([[0.0], self._coll_cum_pause.view])
-        return mt + cum[idx]
+        return mt + self._coll_cum_pause.view[idx]
 
     # ----------------------------------------------------------------- segment
     def _now_seq(self) -> int:
