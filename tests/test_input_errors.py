@@ -272,3 +272,25 @@ def test_the_batch_heap_heatmap_no_longer_averages_freeze_and_no_freeze():
     cells = [t.get_text() for t in ax.texts]
     # 4 x 2 cells of one grid combination each (averaging freeze and no-freeze gave 4 x 2 of two each)
     assert len(cells) == 8 and "threshold2=" in ax.get_title() or "freeze_after" in (ax.get_xlabel(), ax.get_ylabel())
+
+
+def test_a_recording_with_too_few_collections_says_what_the_collector_cost(tmp_path, capsys):
+    """numeric_loop on 3.13.0 collected 5 times in 3.3 s: the error says so, with its pauses, rather
+    than only asking for a longer run (a user learns that the collector barely matters there)."""
+    from gcperf.calibration.calibrate import fit_pauses
+    from gcperf.recording.format import load_recording
+
+    path = Path(__file__).resolve().parent.parent / "results" / "validation" / "data" / "3.13.0" / "numeric_loop.gcrec.json.gz"
+    rec = load_recording(path)
+    pauses_ms = 1e3 * rec.collections["pause_s"].sum()
+    with pytest.raises(GcperfError) as e:
+        fit_pauses(rec)
+    msg = str(e.value)
+    assert "only 3 of its 5 collections have measured sizes" in msg
+    assert f"collected 5 times in its {rec.wall_s:.1f} s run, pausing {pauses_ms:.1f} ms" in msg
+    assert "next to nothing" in msg and "\n" not in msg
+    out = tmp_path / "model.json"
+    assert main(["calibrate", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "collected 5 times" in err[0]
+    assert not out.exists()

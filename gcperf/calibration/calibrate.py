@@ -156,6 +156,24 @@ def _young_classes(c, measured, young_factor: float, class_examined: dict[int, f
     return tuple(np.array(v, dtype=float) for v in zip(*rows, strict=True))
 
 
+def _too_few(rec: Recording, measured: int) -> str:
+    """Why a recording cannot be calibrated from (fewer than five collections with measured sizes),
+    with what the program's collector cost it, which is the answer a user wants when it barely ran."""
+    c = rec.collections
+    n = len(c)
+    pause_s = float(c["pause_s"].sum())
+    wall = rec.wall_s
+    text = (f"only {measured} of its {n} collection{'s' if n != 1 else ''} have measured sizes, too few to fit "
+            "pause costs (five are needed)")
+    if wall > 0 and pause_s < 0.01 * wall:
+        text += (f"; the program collected {n} time{'s' if n != 1 else ''} in its {wall:.1f} s run, pausing "
+                 f"{1e3 * pause_s:.1f} ms in all ({100 * pause_s / wall:.2f} % of it): at these thresholds its "
+                 "collector costs it next to nothing. To model it anyway, record a longer run")
+    else:
+        text += "; record a longer run"
+    return text
+
+
 def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[int, float] | None = None,
                ) -> tuple[CostModel, tuple[float, ...], tuple[float, float, float], dict]:
     """The pause model of this program's heap, its scatter, factors per generation of the examined
@@ -172,7 +190,7 @@ def fit_pauses(rec: Recording, young_factor: float = 1.0, class_examined: dict[i
     freed = c["collected"].to_numpy(dtype=float)
     ok &= pause > 0
     if ok.sum() < 5:
-        raise GcperfError(f"{rec.path}: fewer than five collections have measured sizes; record a longer run")
+        raise GcperfError(f"{rec.path}: {_too_few(rec, int(ok.sum()))}")
     n, o, m, f, p = ex[ok], old[ok], mid[ok], freed[ok], pause[ok]
     g = c["generation"].to_numpy()[ok]
     w = np.ones(len(p))
