@@ -72,11 +72,16 @@ def main() -> None:
         print("bench_draw: --rounds must be at least 1 and --duration above 0", file=sys.stderr)
         raise SystemExit(2)
     from gcperf.calibration.calibrate import calibrate
+    from gcperf.errors import GcperfError
     from gcperf.recording.format import load_recording
 
-    rec = load_recording(args.recording)
-    t = time.perf_counter()
-    model = calibrate(rec).workload
+    try:
+        rec = load_recording(args.recording)
+        t = time.perf_counter()
+        model = calibrate(rec).workload
+    except GcperfError as e:
+        print(f"bench_draw: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"calibrated {Path(args.recording).name} in {time.perf_counter() - t:.1f} s: {len(model.phases)} phases")
     minor = rec.minor
     cases = [
