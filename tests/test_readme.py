@@ -467,6 +467,15 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
     assert ({k: v for k, v in after.items() if k not in keys and k in today}
             == {k: v for k, v in today.items() if k not in keys and k in after})
     # the earlier speed figures: each as the summary.csv of the commit named has it
+    # "ran each row's simulation a median 4 % faster than the one at 10:00 UTC (8.5x at commit 78e0be3, ..."
+    g = _find(r"ran each row's simulation a median (\d+) % faster than the one at 10:00 UTC \(([\d.]+)x at commit "
+              r"([0-9a-f]{7,}), the same conditions\)", flat)
+    then = pd.read_csv(io.StringIO(_git_show(f"{g[2]}:results/validation/summary.csv")))
+    now = pd.read_csv(ROOT / "results" / "validation" / "summary.csv")
+    rows = then.merge(now, on=["program", "version", "setting"], suffixes=("_then", "_now"))
+    assert len(rows) == len(now) == len(then)
+    assert _shown(100 * float((rows.sim_s_then / rows.sim_s_now).median() - 1), g[0])
+    assert _shown(float((then.real_wall_s / then.sim_s).median()), g[1])
     for pattern in (r"load ~2; ([\d.]+)x before them \(commit ([0-9a-f]{7,}), the same conditions\)",
                     r"([\d.]+)x at commit ([0-9a-f]{7,}) \(load ~3",
                     r"\(([\d.]+)x at commit ([0-9a-f]{7,}), the day before\)"):

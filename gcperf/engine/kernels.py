@@ -1,4 +1,5 @@
-"""The memory model's compiled kernels: compiled (or loaded from numba's cache) once per process, and said so.
+"""The compiled kernels (the memory model's, and the workload's size and lifetime draws): compiled (or
+loaded from numba's cache) once per process, and said so.
 
 The first run on a machine compiles the allocator's kernels: 11.4 s in a fresh install on the
 2-core VM with the other core idle (2026-12-04), 18-22 s with it busy; later runs load them
