@@ -87,7 +87,7 @@ def main() -> None:
     cases = [
         (f"model ({len(model.phases)} phases)", Scenario(model, GCSettings(version=minor), seed=0, memory=False),
          Scenario(model, GCSettings(version=minor), seed=0, memory=True)),
-        (f"web {args.duration:g} s", Scenario("web", GCSettings(version=minor), seed=0, duration_s=args.duration),
+        (f"web {args.duration:g} s", Scenario("web", GCSettings(version=minor), seed=0, duration_s=args.duration, memory=False),
          Scenario("web", GCSettings(version=minor), seed=0, duration_s=args.duration, memory=True)),
     ]
     for label, plain, mem in cases:

@@ -124,8 +124,20 @@ def test_the_builtin_workloads_draw_the_same(name):
     wl = BUILTIN_WORKLOADS[name]
     short = replace(wl, phases=tuple(replace(p, duration_s=min(p.duration_s, 0.15)) for p in wl.phases))
     for version in ("3.11", "3.13"):
-        stream = _compare(short, version, 11, 1 << 16)
-        assert all(v is not None for v in stream._kparams.values())
+        # chunks of 4096 slots: every piece is short enough for the kernel
+        stream = _compare(short, version, 11, 4096)
+        assert stream._kparams and all(v is not None for v in stream._kparams.values())
+
+
+def test_long_pieces_are_drawn_with_numpy_and_the_same():
+    # over a long piece numpy is as fast as the kernel: it keeps them (the results are the same)
+    from gcperf.workload.stream import COMPILED_PIECE_MAX
+
+    wl = BUILTIN_WORKLOADS["web"]
+    short = replace(wl, phases=tuple(replace(p, duration_s=min(p.duration_s, 0.1)) for p in wl.phases))
+    assert short.phases[0].alloc_rate_per_s * 0.1 > 2 * COMPILED_PIECE_MAX
+    stream = _compare(short, "3.12", 4, 1 << 18)
+    assert stream._kparams == {}  # no piece went to the kernel
 
 
 def test_a_stream_can_be_told_to_draw_with_numpy():

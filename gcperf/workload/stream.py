@@ -31,6 +31,7 @@ from ..cpython.policy import CounterScan
 from .model import MAX_PAYLOAD, Phase, SizeMix, Workload
 
 CHUNK_SLOTS = 1 << 18
+COMPILED_PIECE_MAX = 1 << 15  # pieces of at most this many slots are drawn by the kernel
 
 # event kinds inside a slot (after its allocation)
 EV_CHECKPOINT = 0
@@ -398,7 +399,9 @@ class StatisticalStream(Stream):
         """
         rng = self.rng
         lay = self._layout(self.phases[q])
-        kp = self._kernel_params(q) if self.compiled_draw else None
+        # the kernel saves numpy's per-call costs, which only short pieces (a calibrated model's phases)
+        # feel; over a long piece numpy's vectorised passes are as fast (bench_draw.py)
+        kp = self._kernel_params(q) if self.compiled_draw and len(ubuf) <= COMPILED_PIECE_MAX else None
         if kp is not None:
             return self._draw_piece_compiled(kp, q, g0, ubuf, mbuf)
         u = ubuf
