@@ -1,7 +1,7 @@
 """A statistical stream's draw of one phase piece, compiled: the same random numbers, the same results.
 
-``StatisticalStream._draw_piece`` (numpy) makes 15-20 passes over a piece's slots and ~100 numpy
-calls per piece; a calibrated model has ~150 phases of a few thousand slots each, where the calls
+``StatisticalStream._draw_piece`` (numpy) makes 15-20 passes over a piece's slots and ~200 numpy and
+built-in calls per piece (counted with cProfile on a calibrated model); a calibrated model has ~150 phases of a few thousand slots each, where the calls
 cost more than the passes. This kernel does the same work in one pass per step and draws its random
 numbers from the same ``numpy.random.Generator`` in the same order (numba's generator methods
 are numpy's algorithms and advance the same bit generator):
@@ -13,9 +13,9 @@ are numpy's algorithms and advance the same bit generator):
 
 The comparisons are made at the precision numpy makes them (NEP 50): a Python float against the
 float32 uniforms compares in float32, a float64 array's element in float64. The caller passes
-each bound already rounded the way numpy would round it (see ``_eligible_bounds`` in
-``stream.py``); a phase whose parameters are numpy scalars, or that has a ``batch`` component,
-stays on the numpy path. tests/test_drawkernel.py compares the two paths slot by slot.
+each bound already rounded the way numpy would round it (``_kernel_params`` in ``stream.py``); a
+phase whose parameters are numpy scalars, or that has a ``batch`` component, stays on the numpy
+path, and so do pieces longer than ``COMPILED_PIECE_MAX``. tests/test_drawkernel.py compares the two paths slot by slot.
 """
 
 from __future__ import annotations
