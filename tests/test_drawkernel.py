@@ -188,3 +188,36 @@ def test_the_kernels_bounds_compare_as_numpy_compares_them():
             w = u if others == 1 else u.astype(np.float64)
             np.testing.assert_array_equal(w.astype(np.float64) < a_lo, w < lay.a)
             np.testing.assert_array_equal(w.astype(np.float64) < at_hi, w < lay.a + lay.t)
+
+
+def _many_phases() -> Workload:
+    """A calibrated model's shape: many short phases, several lognormal components with cyclic shares."""
+    phases = []
+    for i in range(24):
+        lts = (Lifetime("now", 0.3, "immediate", cyclic_share=0.2),
+               Lifetime("short", 0.3, "lognormal", 0.004 * (1 + i % 3), 0.5, 0.1),
+               Lifetime("mid", 0.25, "lognormal", 0.08, 0.05, 0.3),
+               Lifetime("long", 0.15, "lognormal", 2.0, 0.05, 1.0))
+        phases.append(Phase(f"w{i}", duration_s=0.02, alloc_rate_per_s=150000.0 + 5000.0 * i, lifetimes=lts,
+                            atomic_tuple_share=0.2, untracked_share=0.05))
+    return Workload("many", phases=tuple(phases), baseline_objects=1000)
+
+
+def test_runs_over_the_compiled_draw_are_the_runs_over_numpys(monkeypatch):
+    """Whole runs, alone and side by side over one draw (simulate_many), memory model on: the same tables."""
+    from gcperf import simulate, simulate_many
+    from gcperf.workload.stream import COMPILED_PIECE_MAX
+
+    wl = _many_phases()
+    assert max(p.duration_s * p.alloc_rate_per_s for p in wl.phases) <= COMPILED_PIECE_MAX  # the kernel draws them
+    scs = [Scenario(wl, GCSettings(version=v, thresholds=(t0, 10, 10)), seed=3, memory=True)
+           for v in ("3.11", "3.12") for t0 in (100, 700, 5000)]
+    tables = {}
+    for compiled in (False, True):
+        monkeypatch.setattr(StatisticalStream, "compiled_draw", compiled)
+        alone = [simulate(sc, memory_thread=False) for sc in scs]
+        together = simulate_many(scs)
+        tables[compiled] = [(r.collections, r.timeline, r.summary) for r in alone + together]
+    for (c0, t0, s0), (c1, t1, s1) in zip(tables[False], tables[True], strict=True):
+        assert len(c0) >= 5  # every run collects (46-323 times but at threshold0 5000)
+        assert c0.equals(c1) and t0.equals(t1) and s0.equals(s1)
