@@ -124,8 +124,9 @@ def _scenario_from_args(args):
     return sc
 
 
-def format_summary(s: dict, elapsed_s: float | None = None) -> str:
-    """A readable multi-line rendering of a summary row."""
+def format_summary(s: dict, elapsed_s: float | None = None, recorded_s: float | None = None) -> str:
+    """A readable multi-line rendering of a summary row (``elapsed_s``: the simulation's wall time;
+    ``recorded_s``: the run time of the recorded program the model was calibrated from)."""
 
     def ms(v: float) -> str:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f} ms"
@@ -160,8 +161,25 @@ def format_summary(s: dict, elapsed_s: float | None = None) -> str:
         lines.append(f"  collector       {s['version']}: {pre.evidence}")
     if elapsed_s is not None:
         rate = s["allocations"] / elapsed_s / 1e6 if elapsed_s > 0 else float("nan")
-        lines.append(f"  (simulated in {elapsed_s:.2f} s: {rate:.1f} M allocations per second)")
+        vs = ""
+        if recorded_s is not None and elapsed_s > 0:
+            vs = f"; the recorded program ran {recorded_s:.2f} s: {recorded_s / elapsed_s:.1f}x faster"
+        lines.append(f"  (simulated in {elapsed_s:.2f} s: {rate:.1f} M allocations per second{vs})")
     return "\n".join(lines)
+
+
+def recorded_wall_s(sc) -> float | None:
+    """The run time of the program a calibrated model was recorded from (its first statement to its
+    end, ``provenance.program.wall_s``), when the scenario simulates the whole recorded run (no
+    ``duration_s`` of its own); else None."""
+    if sc.duration_s is not None:
+        return None
+    prov = sc.resolved_workload().provenance
+    program = prov.get("program") if isinstance(prov, dict) else None
+    wall = program.get("wall_s") if isinstance(program, dict) else None
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not wall > 0 or wall == float("inf"):
+        return None
+    return float(wall)
 
 
 def _cmd_run(args) -> int:
@@ -203,7 +221,7 @@ def _cmd_run(args) -> int:
         if distrust:
             print(f"gcperf: warning: {distrust}", file=sys.stderr)
     else:
-        print(format_summary(summary, elapsed))
+        print(format_summary(summary, elapsed, recorded_wall_s(sc)))
         if distrust:
             print(f"  warning: {distrust}")
         if warm > 1.0:

@@ -149,3 +149,32 @@ def test_an_interrupt_wrapped_by_a_compiled_kernel_is_still_an_interrupt(monkeyp
     monkeypatch.setattr(cli, "_cmd_run", kernel_interrupted)
     assert cli.main(["run"]) == code
     assert capsys.readouterr().err.strip() == f"gcperf: {word}"
+
+
+@pytest.mark.parametrize("wall", [40.0, "40", None, -1.0, True])
+def test_a_calibrated_models_run_says_how_much_faster_it_went_than_the_recorded_program(tmp_path, capsys, wall):
+    import re
+
+    from gcperf import Lifetime, Phase, Workload
+    from gcperf.workload.specs import workload_to_dict
+
+    wl = Workload("mine", phases=(Phase("p", duration_s=0.05, alloc_rate_per_s=100000.0,
+                                        lifetimes=(Lifetime("now", 0.9, "immediate"),
+                                                   Lifetime("later", 0.1, "exponential", 0.01))),))
+    doc = workload_to_dict(wl)
+    doc["provenance"] = {"calibrated_from": "mine.gcrec.json.gz", "program": {"wall_s": wall}}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(doc))
+    assert main(["run", "-w", str(path), "--no-memory"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    m = re.fullmatch(r"\(simulated in ([\d.]+) s: [\d.]+ M allocations per second; the recorded program ran "
+                     r"([\d.]+) s: ([\d.]+)x faster\)", last.strip())
+    if wall == 40.0:  # a run time in seconds: the comparison, consistent with the time shown
+        assert m and m[2] == "40.00"
+        t = float(m[1])
+        assert 40 / (t + 0.005) - 0.05 <= float(m[3]) <= 40 / max(t - 0.005, 1e-9) + 0.05
+    else:  # no number, or not a run time: no comparison (and no error)
+        assert m is None and last.strip().startswith("(simulated in") and "recorded" not in last
+    # a run of another length than the recording's is not compared with it
+    assert main(["run", "-w", str(path), "--no-memory", "-d", "0.02"]) == 0
+    assert "recorded program" not in capsys.readouterr().out
