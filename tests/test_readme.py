@@ -393,6 +393,15 @@ def test_the_validation_figures_in_the_text_are_the_committed_ones():
                           r"settings: gen0 (\d+) %, total pause \d+ %; the other cases: gen0 (\d+) %", table)
 
 
+def _assert_moves(before: dict, after: dict, keys, g) -> None:
+    """Summary cell ``keys[i]`` went from ``g[2 i]`` to ``g[2 i + 1]`` (the cells' first words) between
+    two summary tables, and every other cell both tables have is the same in both."""
+    for i, key in enumerate(keys):
+        assert (before[key].split()[0], after[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
+    assert ({k: v for k, v in before.items() if k not in keys and k in after}
+            == {k: v for k, v in after.items() if k not in keys and k in before})
+
+
 def test_the_earlier_validation_figures_are_those_of_the_commits_named():
     """"Before them the same suite gave ..." and "20 -> 19 %": summary.md as the named commits have it."""
     import io
@@ -442,10 +451,7 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
               r"the least-pause setting right in (\d+) -> (\d+) of 32, the rest unchanged", flat)
     keys = ("pause_total_ms relative error", "pause_p99_ms relative error",
             "change of total pause from the default within x1.25", tau, "same least-pause setting")
-    for i, key in enumerate(keys):
-        assert (then[key].split()[0], mid[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
-    assert ({k: v for k, v in then.items() if k not in keys and k in mid}
-            == {k: v for k, v in mid.items() if k not in keys and k in then})
+    _assert_moves(then, mid, keys, g)
     # "Then once more the same day after a change to the population fit: total pause 20 -> 21 %, ..."
     rev = _find(r"the least-pause setting right in \d+ -> \d+ of 32, the worst program's gen0 error \d+ -> \d+ % "
                 r"\(numeric_loop\), .*? the rest unchanged \(`git show ([0-9a-f]{7,}):results/validation/summary.md` "
@@ -453,19 +459,13 @@ def test_the_earlier_validation_figures_are_those_of_the_commits_named():
     after = _summary_cells(_git_show(f"{rev}:results/validation/summary.md"))
     g = _find(r"total pause (\d+) -> (\d+) %, p99 (\d+) -> (\d+) %, x1.25 (\d+) -> (\d+) %, the worst programs'", flat)
     keys = keys[:3]
-    for i, key in enumerate(keys):
-        assert (mid[key].split()[0], after[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
-    assert ({k: v for k, v in mid.items() if k not in keys and k in after}
-            == {k: v for k, v in after.items() if k not in keys and k in mid})
+    _assert_moves(mid, after, keys, g)
     # "Then once more after calibrate began to search its population's alpha ...: gen0 8 -> 8 %, ..."
     g = _find(r"alpha, checked by running the model\"\): gen0 (\d+) -> (\d+) %, total pause (\d+) -> (\d+) %, p99 (\d+) -> "
               r"(\d+) % \([\d.]+ -> [\d.]+\), the least-pause setting right in (\d+) -> (\d+) of 32", flat)
     keys = ("gen0 relative error", "pause_total_ms relative error", "pause_p99_ms relative error",
             "same least-pause setting")
-    for i, key in enumerate(keys):
-        assert (after[key].split()[0], today[key].split()[0]) == (g[2 * i], g[2 * i + 1]), key
-    assert ({k: v for k, v in after.items() if k not in keys and k in today}
-            == {k: v for k, v in today.items() if k not in keys and k in after})
+    _assert_moves(after, today, keys, g)
     # the earlier speed figures: each as the summary.csv of the commit named has it
     # "ran each row's simulation a median 4 % faster than the one at 10:00 UTC (8.5x at commit 78e0be3, ..."
     g = _find(r"ran each row's simulation a median (\d+) % faster than the one at 10:00 UTC \(([\d.]+)x at commit "
