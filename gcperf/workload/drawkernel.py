@@ -73,6 +73,16 @@ def _slot_at(t, q, first_slot, start_time, rates):  # pragma: no cover - compile
 
 
 @njit(**_OPTS)
+def _number(rng, kind):  # pragma: no cover - compiled
+    """The random number one object of a component of ``kind`` takes from the generator (none: 0)."""
+    if kind == K_EXPONENTIAL:
+        return rng.standard_exponential()
+    if kind == K_LOGNORMAL:
+        return rng.standard_normal()
+    return 0.0
+
+
+@njit(**_OPTS)
 def _death(kind, x, pa, pb, own, q, first_slot, start_time, rates):  # pragma: no cover - compiled
     """Death slot of an object allocated at slot ``own`` of phase ``q`` whose component is of
     ``kind`` with parameters ``pa``, ``pb`` and random number ``x`` (``_lifetime_slots`` and
@@ -142,11 +152,7 @@ def draw_piece(rng, u, own_dead, g0, q, low_eff, imm_band, imm_eff, p_imm32, den
     # the dominant component for every such object (the draws of the others are overwritten)
     kd = kinds[U(dom)]
     for k in range(r):
-        x = 0.0
-        if kd == K_EXPONENTIAL:
-            x = rng.standard_exponential()
-        elif kd == K_LOGNORMAL:
-            x = rng.standard_normal()
+        x = _number(rng, kd)
         if K == 1 or comp[U(k)] == dom:
             j = ridx[U(k)]
             dslot[U(j)] = _death(kd, x, pa[U(dom)], pb[U(dom)], g0 + sel[U(j)], q, first_slot, start_time, rates)
@@ -157,11 +163,7 @@ def draw_piece(rng, u, own_dead, g0, q, low_eff, imm_band, imm_eff, p_imm32, den
         for k in range(r):
             if comp[U(k)] != c:
                 continue
-            x = 0.0
-            if kc == K_EXPONENTIAL:
-                x = rng.standard_exponential()
-            elif kc == K_LOGNORMAL:
-                x = rng.standard_normal()
+            x = _number(rng, kc)
             j = ridx[U(k)]
             dslot[U(j)] = _death(kc, x, pa[U(c)], pb[U(c)], g0 + sel[U(j)], q, first_slot, start_time, rates)
     if has_kinds:
